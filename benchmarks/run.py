@@ -1,0 +1,89 @@
+"""Time the lesson and the tests against the floor, interleaved, and print the median ratios.
+
+    python benchmarks/run.py              # 5 rounds
+    python benchmarks/run.py --rounds 9
+
+Each round runs every command once, in turn, so a slow moment of the machine hits all of them
+alike. Wall time is the median over rounds; peak memory is the largest resident set of the
+command's own process (os.wait4), not of processes it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+# Targets, as ratios to the floor.
+TARGETS = {
+    "python lesson.py": ("time", 1.3),
+    "python lesson.py --no-plots": ("time", 1.0),
+    "python -m pytest": ("time", 2.0),
+    "python -m pytest -m ex1": ("time", 1.3),
+}
+MEMORY_TARGET = ("python lesson.py", 1.15)
+
+
+def commands(outdir: str) -> dict[str, list[str]]:
+    return {
+        "floor": [PYTHON, str(ROOT / "benchmarks" / "floor.py")],
+        "python lesson.py": [PYTHON, "lesson.py", "--outdir", outdir],
+        "python lesson.py --no-plots": [PYTHON, "lesson.py", "--no-plots"],
+        "python -m pytest": [PYTHON, "-m", "pytest", "-q"],
+        "python -m pytest -m ex1": [PYTHON, "-m", "pytest", "-q", "-m", "ex1"],
+    }
+
+
+def measure(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MiB of one run; a failing command stops the benchmark."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(argv)} exited {process.returncode}:\n{errors}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved runs (default 5)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="lesson-bench-") as outdir:
+        runs = commands(outdir)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        memory: dict[str, list[float]] = {name: [] for name in runs}
+        for round_number in range(1, args.rounds + 1):
+            for name, command in runs.items():
+                seconds, mib = measure(command)
+                times[name].append(seconds)
+                memory[name].append(mib)
+            print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
+
+    floor_time, floor_memory = statistics.median(times["floor"]), max(memory["floor"])
+    print(f"{'command':<30} {'median s':>9} {'× floor':>8} {'target':>7} {'peak MiB':>9} {'× floor':>8}")
+    for name in runs:
+        seconds, mib = statistics.median(times[name]), max(memory[name])
+        target = f"≤ {TARGETS[name][1]:g}" if name in TARGETS else ""
+        print(f"{name:<30} {seconds:9.2f} {seconds / floor_time:8.2f} {target:>7} {mib:9.0f} {mib / floor_memory:8.2f}")
+    name, limit = MEMORY_TARGET
+    print(f"memory target: {name} at most {limit:g} × the floor's peak")
+    misses = [name for name, (_, limit) in TARGETS.items() if statistics.median(times[name]) / floor_time > limit]
+    if max(memory[MEMORY_TARGET[0]]) / floor_memory > MEMORY_TARGET[1]:
+        misses.append(f"{MEMORY_TARGET[0]} (memory)")
+    print("all targets met" if not misses else f"over target: {', '.join(misses)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

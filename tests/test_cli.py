@@ -1,0 +1,164 @@
+"""The command line: sections, options, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, run_main
+
+import lesson
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run main(argv), expect argparse's exit 2, return what it wrote on stderr."""
+    with pytest.raises(SystemExit) as caught:
+        lesson.main(argv)
+    assert caught.value.code == 2, f"{argv} should exit 2, exited {caught.value.code}"
+    return capsys.readouterr().err
+
+
+def test_importing_prints_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = importlib.util.spec_from_file_location("lesson_fresh_import", ROOT / "lesson.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    assert capsys.readouterr() == ("", ""), "importing lesson must print nothing"
+    assert list(tmp_path.iterdir()) == [], "importing lesson must write nothing"
+    assert callable(module.main)
+
+
+def test_no_plots_never_imports_matplotlib(lesson_output: str) -> None:
+    # lesson_output ran `--no-plots` with matplotlib made unimportable; it got through every section.
+    assert "== 7. Next steps" in lesson_output
+
+
+def test_output_is_free_of_nan_and_inf(lesson_output: str) -> None:
+    words = lesson_output.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    assert not {"nan", "inf", "-inf"} & set(words), "the lesson printed nan or inf"
+
+
+def test_sections_alone_print_what_the_full_run_prints(lesson_output: str) -> None:
+    # Same numbers on every run, and every section seeds itself: running them one by one gives the same text.
+    pieces = []
+    for name in lesson.SECTIONS:
+        code, text = run_main(["--no-plots", "--section", name])
+        assert code == 0
+        pieces.append(text)
+    assert "".join(pieces) == lesson_output
+
+
+def test_list_names_the_sections(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lesson.main(["--list"]) == 0
+    assert capsys.readouterr().out.split() == [
+        word for number, name in enumerate(lesson.SECTIONS, 1) for word in (f"{number}.", name)
+    ]
+
+
+def test_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
+    err = usage_error(["--section", "trainig"], capsys)
+    assert "invalid choice: 'trainig'" in err and "training" in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--lr", "0"], "not a positive finite number"),
+        (["--lr", "-0.1"], "not a positive finite number"),
+        (["--lr", "nan"], "not a positive finite number"),
+        (["--lr", "inf"], "not a positive finite number"),
+        (["--lr", "fast"], "'fast' is not a number"),
+        (["--epochs", "0"], "not positive"),
+        (["--epochs", "2.5"], "'2.5' is not a whole number"),
+        (["--seed", "-1"], "outside"),
+        (["--device", "tpu"], "invalid choice"),
+        (["--show", "--no-plots"], "contradict"),
+    ],
+)
+def test_bad_numbers_and_options_are_usage_errors(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = usage_error(argv, capsys)
+    assert expected in err, err
+    assert "Traceback" not in err
+
+
+def test_outdir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "figures"
+    blocker.write_text("not a folder")
+    assert "is a file, not a folder" in usage_error(["--outdir", str(blocker)], capsys)
+
+
+def test_outdir_that_cannot_be_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert "cannot create the figure folder" in usage_error(["--outdir", str(blocker / "figures")], capsys)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="a read-only folder is writable for root")
+def test_outdir_that_is_read_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert "is not writable" in usage_error(["--outdir", str(locked)], capsys)
+
+
+def test_broken_data_file_stops_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "deliveries.csv"
+    broken.write_text("distance_miles,time_minutes\n1,7\n2,twelve\n")
+    assert lesson.main(["--no-plots", "--data", str(broken)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "", "nothing should run before the data is checked"
+    assert err.count("\n") == 1 and "deliveries.csv, line 3: 'twelve'" in err, err
+
+
+def test_divergence_exits_1_with_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lesson.main(["--no-plots", "--section", "training", "--lr", "0.5"]) == 1
+    out, err = capsys.readouterr()
+    assert "above 0.1198, the largest stable step size" in out, out
+    assert err.startswith("lesson.py: error: training diverged at epoch ") and err.count("\n") == 1, err
+    assert "nan" not in out and "inf" not in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "sees no CUDA GPU" in usage_error(["--device", "cuda"], capsys)
+
+
+def test_options_reach_the_training_section() -> None:
+    code, text = run_main(["--no-plots", "--section", "training", "--epochs", "20", "--lr", "0.02", "--seed", "1"])
+    assert code == 0
+    assert "optim.SGD(lr=0.02), 20 epochs" in text and "torch.manual_seed(1)" in text, text
+
+
+def test_show_without_a_display_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(lesson.sys, "platform", "linux")
+    code, text = run_main(["--section", "prediction", "--show", "--outdir", str(tmp_path)])
+    assert code == 0
+    assert "no display found" in text and "saved as PNG files" in text, text
+
+
+def test_every_figure_is_drawn_and_labelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    figures = {}
+    monkeypatch.setattr(lesson.Lesson, "emit", lambda self, fig, name: figures.setdefault(name, fig))
+    settings = lesson.Lesson(plots=True)
+    for section in lesson.SECTIONS.values():
+        section(settings)
+    assert len(figures) >= 8, sorted(figures)
+    for name, fig in figures.items():
+        for ax in fig.axes:
+            labels = [ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
+            assert all(labels), f"{name}: an axes lacks a label or title: {labels}"
+            drawn = ax.lines or ax.collections or ax.patches
+            assert drawn, f"{name}: an axes with nothing drawn on it"

@@ -1,0 +1,156 @@
+"""The training loops against independent computations of the same updates."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn, optim
+
+import lesson
+
+PATH_RTOL = 1e-4  # float32 training against a float64 reference over a few dozen steps
+LAB_ATOL = 0.006  # the labs print two decimals
+
+
+def reference_descent(
+    x: torch.Tensor, y: torch.Tensor, start: tuple[float, ...], lr: float, epochs: int
+) -> tuple[list[float], list[tuple[float, ...]]]:
+    """Gradient descent in plain float64 Python, from the calculus, with no autograd."""
+    xs, ys = x.reshape(-1).double().tolist(), y.reshape(-1).double().tolist()
+    n = len(xs)
+    params, losses = [tuple(start)], []
+    for _ in range(epochs):
+        slope, bias = params[-1][0], (params[-1][1] if len(start) == 2 else 0.0)
+        residuals = [slope * a + bias - b for a, b in zip(xs, ys, strict=True)]
+        losses.append(sum(r * r for r in residuals) / n)
+        slope -= lr * 2 * sum(r * a for r, a in zip(residuals, xs, strict=True)) / n
+        bias -= lr * 2 * sum(residuals) / n
+        params.append((slope, bias) if len(start) == 2 else (slope,))
+    return losses, params
+
+
+def assert_history_follows(history: lesson.History, losses: list[float], params: list[tuple[float, ...]]) -> None:
+    assert len(history.losses) == len(losses), f"{len(history.losses)} losses for {len(losses)} epochs"
+    assert len(history.params) == len(params), f"{len(history.params)} params, expected epochs + 1 = {len(params)}"
+    assert history.params[0] == pytest.approx(params[0]), "params[0] must be the start"
+    for k, (got, expected) in enumerate(zip(history.params, params, strict=True)):
+        assert got == pytest.approx(expected, rel=PATH_RTOL, abs=1e-5), f"params[{k}]"
+    assert history.losses == pytest.approx(losses, rel=PATH_RTOL, abs=1e-6)
+
+
+@pytest.mark.parametrize(("start", "lr", "epochs"), [(-10.0, 0.1, 4), (-15.0, 0.1, 4), (3.0, 0.05, 20)])
+def test_train_slope_follows_the_update_rule(start: float, lr: float, epochs: int) -> None:
+    x, y = lesson.make_line_data(-3.0, 0.0)
+    history = lesson.train_slope(x, y, start, lr, epochs)
+    assert_history_follows(history, *reference_descent(x, y, (start,), lr, epochs))
+
+
+@pytest.mark.parametrize("lr", [0.1, 0.2])
+def test_train_slope_and_bias_follows_the_update_rule(lr: float) -> None:
+    x, y = lesson.make_line_data(1.0, -1.0)
+    history = lesson.train_slope_and_bias(x, y, -15.0, -10.0, lr, 15)
+    assert_history_follows(history, *reference_descent(x, y, (-15.0, -10.0), lr, 15))
+
+
+def test_slope_only_lab_without_noise() -> None:
+    # The lab's published path for f = -3x without noise.
+    x, y = lesson.make_line_data(-3.0, 0.0, noise_std=0.0)
+    history = lesson.train_slope(x, y, -10.0, 0.1, 4)
+    assert [w for (w,) in history.params] == pytest.approx([-10, -5.80, -4.12, -3.45, -3.18], abs=LAB_ATOL)
+    assert history.losses == pytest.approx([147.1, 23.5, 3.75, 0.60], rel=0.01)
+
+
+@pytest.mark.parametrize(("lr", "end"), [(0.1, (0.99, -1.33)), (0.2, (1.00, -1.00))])
+def test_slope_and_bias_lab_without_noise(lr: float, end: tuple[float, float]) -> None:
+    x, y = lesson.make_line_data(1.0, -1.0, noise_std=0.0)
+    history = lesson.train_slope_and_bias(x, y, -15.0, -10.0, lr, 15)
+    assert history.losses[0] == pytest.approx(835.0, abs=0.5)
+    assert history.params[-1] == pytest.approx(end, abs=LAB_ATOL)
+
+
+def test_train_matches_a_plain_optimizer_loop() -> None:
+    x, y = lesson.load_distance_time()
+    torch.manual_seed(0)
+    model = lesson.LinearRegression()
+    twin = copy.deepcopy(model)
+    losses = lesson.train(model, x, y, optim.SGD(model.parameters(), lr=0.02), 40, loss_fn=nn.MSELoss())
+
+    optimizer = optim.SGD(twin.parameters(), lr=0.02)
+    expected = []
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(twin(x), y)
+        expected.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    assert losses == pytest.approx(expected, rel=1e-6)
+    assert lesson.line_of(model) == pytest.approx(lesson.line_of(twin), rel=1e-6)
+
+
+def test_train_defaults_to_the_hand_written_mse() -> None:
+    x, y = lesson.load_distance_time()
+    model = lesson.LinearRegression()
+    with torch.no_grad():
+        first = lesson.mse(model(x), y).item()
+    losses = lesson.train(model, x, y, optim.SGD(model.parameters(), lr=0.01), 3)
+    assert losses[0] == pytest.approx(first), "losses[0] is the loss before any step"
+
+
+def test_train_reaches_the_least_squares_line() -> None:
+    x, y = lesson.load_distance_time()
+    model = lesson.LinearRegression()
+    lr = 0.8 * lesson.max_stable_lr(x)
+    lesson.train(model, x, y, optim.SGD(model.parameters(), lr=lr), 400)
+    assert lesson.line_of(model) == pytest.approx(lesson.least_squares(x, y), abs=1e-3)
+
+
+def test_train_logs_every_nth_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = lesson.load_distance_time()
+    model = lesson.LinearRegression()
+    lesson.train(model, x, y, optim.SGD(model.parameters(), lr=0.01), 5, log_every=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["0", "2", "4"], lines
+
+
+def test_divergence_is_caught_with_a_helpful_error() -> None:
+    x, y = lesson.load_distance_time()
+    model = lesson.LinearRegression()
+    with pytest.raises(lesson.DivergenceError) as caught:
+        lesson.train(model, x, y, optim.SGD(model.parameters(), lr=1.0), 500)
+    error = caught.value
+    assert isinstance(error, RuntimeError)
+    message = str(error)
+    assert f"epoch {error.epoch}" in message and "lr=1" in message, message
+    assert f"{lesson.max_stable_lr(x):.4g}" in message, "the message should name the largest stable step size"
+    assert error.losses and all(torch.isfinite(torch.tensor(error.losses))), "losses kept must all be finite"
+
+
+def test_manual_divergence_is_caught() -> None:
+    x, y = lesson.load_distance_time()
+    with pytest.raises(lesson.DivergenceError, match="smaller step size"):
+        lesson.train_slope_and_bias(x, y, 0.0, 0.0, 1.0, 500)
+
+
+def test_train_refuses_an_optimizer_of_another_model() -> None:
+    x, y = lesson.load_distance_time()
+    model, other = lesson.LinearRegression(), lesson.LinearRegression()
+    with pytest.raises(ValueError, match=r"model\.parameters"):
+        lesson.train(model, x, y, optim.SGD(other.parameters(), lr=0.01), 5)
+
+
+def test_train_refuses_targets_that_broadcast() -> None:
+    x, y = lesson.load_distance_time()
+    model = lesson.LinearRegression()
+    with pytest.raises(ValueError, match=r"\(4, 1\) but the targets are \(4,\)"):
+        lesson.train(model, x, y.reshape(-1), optim.SGD(model.parameters(), lr=0.01), 5, loss_fn=nn.MSELoss())
+
+
+def test_linear_regression_wraps_nn_linear() -> None:
+    torch.manual_seed(1)
+    model = lesson.LinearRegression()
+    assert isinstance(model.linear, nn.Linear) and model.linear.in_features == model.linear.out_features == 1
+    # The lab's seeded layer: torch.manual_seed(1); nn.Linear(1, 1).
+    assert lesson.line_of(model) == pytest.approx((0.5153, -0.4414), abs=1e-4)
+    assert model(torch.tensor([[1.0]])).item() == pytest.approx(0.0739, abs=1e-4)
