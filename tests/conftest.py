@@ -158,3 +158,67 @@ def lesson_output() -> str:
         sys.modules.update(blocked)
     assert code == 0, f"python lesson.py --no-plots exited with {code}; its output:\n{text}"
     return text
+
+
+# --- the exercise summary at the end of every run ---------------------------------------------
+
+EXERCISE_FILES = {
+    "ex1": "exercises/ex1_height_weight.py",
+    "ex2": "exercises/ex2_optimizer_comparison.py",
+    "ex3": "exercises/ex3_loss_curve.py",
+}
+_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, "yours" or "reference") -> {test id: outcome}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    exercise = next((name for name in EXERCISE_FILES if name in report.keywords), None)
+    if exercise is None:
+        return
+    checks = _outcomes.setdefault((exercise, "yours" if "[yours" in report.nodeid else "reference"), {})
+    # A check's outcome is its worst phase: a failure anywhere fails it, then a skip, then a pass.
+    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    previous = checks.get(report.nodeid, "passed")
+    checks[report.nodeid] = max(previous, report.outcome, key=rank.__getitem__)
+
+
+def _exercise_line(exercise: str, checks: dict[str, str]) -> tuple[bool, str]:
+    """Whether the learner solved this exercise, and one line saying how it stands."""
+    counts = {outcome: list(checks.values()).count(outcome) for outcome in ("passed", "failed", "skipped")}
+    total = len(checks)
+    if total == 0:
+        return False, f"{exercise}: not checked in this run (run it with: python -m pytest -m {exercise})"
+    if counts["skipped"] == total:
+        return False, f"{exercise}: not attempted yet: open {EXERCISE_FILES[exercise]}"
+    if counts["failed"]:
+        return (
+            False,
+            f"{exercise}: not solved yet: {counts['failed']} of {total} checks fail (read their messages above)",
+        )
+    if counts["skipped"]:
+        return (
+            False,
+            f"{exercise}: partly done: {counts['passed']} of {total} checks pass, the rest not attempted yet",
+        )
+    return True, f"{exercise}: solved, all {total} checks pass"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _outcomes:
+        return
+    solved, lines = [], []
+    for exercise in EXERCISE_FILES:
+        done, line = _exercise_line(exercise, _outcomes.get((exercise, "yours"), {}))
+        lines.append(line)
+        if done:
+            solved.append(exercise)
+    terminalreporter.section("exercises")
+    terminalreporter.line(
+        f"exercises solved: {len(solved)}/{len(EXERCISE_FILES)}" + (f" ({', '.join(solved)})" if solved else "")
+    )
+    for line in lines:
+        terminalreporter.line(f"  {line}")
+    reference = [outcome for (_, who), checks in _outcomes.items() if who == "reference" for outcome in checks.values()]
+    broken = reference.count("failed")
+    if reference:
+        state = f"{broken} of {len(reference)} fail: the grader or the solutions are broken" if broken else "all pass"
+        terminalreporter.line(f"  reference solutions: {len(reference)} checks, {state}")

@@ -1,0 +1,108 @@
+"""What `python -m exercises.exN_...` does: run your functions on real data, print, save a figure.
+
+Not an exercise file: the three ex*.py files and their reference solutions call these.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+import lesson
+
+OUTDIR = Path("figures")  # beside the lesson's figures
+HEIGHT_WEIGHT_CSV = lesson.DATA_DIR / "height_weight.csv"
+
+
+def _not_yet(number: int, module: ModuleType, error: NotImplementedError) -> int:
+    path = Path(module.__file__).relative_to(lesson.ROOT) if module.__file__ else module.__name__
+    print(f"Exercise {number} is not finished yet: {error}", file=sys.stderr)
+    print(f"Fill in {path}, then run this again or check it with: python -m pytest -m ex{number}", file=sys.stderr)
+    return 2
+
+
+def _save(fig: object, name: str) -> Path:
+    OUTDIR.mkdir(exist_ok=True)
+    path = OUTDIR / f"{name}.png"
+    fig.savefig(path)
+    print(f"figure saved: {path}")
+    return path
+
+
+def _use_agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: works with or without a display
+
+
+def run_ex1(module: ModuleType) -> int:
+    heights, weights = lesson.load_csv(HEIGHT_WEIGHT_CSV, "height_cm", "weight_kg")
+    try:
+        own_heights, _ = module.make_height_weight_data(5, seed=0)
+        model = module.fit_height_weight(heights, weights)
+    except NotImplementedError as error:
+        return _not_yet(1, module, error)
+    print(f"Your make_height_weight_data(5) gives heights {[round(h, 1) for h in own_heights.reshape(-1).tolist()]}")
+    print(f"Fitted on {HEIGHT_WEIGHT_CSV.name} ({len(heights)} adults):")
+    slope, bias = lesson.least_squares(heights, weights)
+    probe = torch.tensor([[160.0], [170.0], [180.0]])
+    with torch.no_grad():
+        predicted = model(probe).reshape(-1).tolist()
+    for height, kg in zip(probe.reshape(-1).tolist(), predicted, strict=True):
+        print(f"  {height:g} cm -> {kg:.2f} kg   (least squares: {slope * height + bias:.2f} kg)")
+
+    _use_agg()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(heights.reshape(-1), weights.reshape(-1), s=8, color="0.5", label="adults")
+    line = torch.linspace(float(heights.min()), float(heights.max()), 2).reshape(-1, 1)
+    with torch.no_grad():
+        ax.plot(line.reshape(-1), model(line).reshape(-1), color="tab:red", label="your model")
+    ax.set_xlabel("height (cm)")
+    ax.set_ylabel("weight (kg)")
+    ax.set_title("weight from height")
+    ax.legend()
+    _save(fig, "ex1_height_weight")
+    return 0
+
+
+def run_ex2(module: ModuleType) -> int:
+    distances, times = lesson.load_distance_time()
+    slope, bias = lesson.least_squares(distances, times)
+    best = lesson.mse(slope * distances + bias, times).item()
+    target = 1.1 * best
+    try:
+        histories = module.compare_optimizers(distances, times)
+        reached = {name: module.epochs_to_reach(losses, target) for name, losses in histories.items()}
+        _use_agg()
+        fig = module.plot_optimizer_comparison(histories)
+    except NotImplementedError as error:
+        return _not_yet(2, module, error)
+    print(f"On the distance/time data, the least-squares loss is {best:.5f}; first epoch within 10% of it:")
+    for name, losses in histories.items():
+        print(f"  {name:<5} final loss {losses[-1]:.5f}, reached the target at epoch {reached[name]}")
+    _save(fig, "ex2_optimizer_comparison")
+    return 0
+
+
+def run_ex3(module: ModuleType) -> int:
+    distances, times = lesson.load_distance_time()
+    torch.manual_seed(lesson.SEED)
+    model = lesson.LinearRegression()
+    try:
+        losses = module.train_with_history(model, distances, times)
+        _use_agg()
+        OUTDIR.mkdir(exist_ok=True)
+        path = OUTDIR / "ex3_loss_curve.png"
+        module.plot_loss_curve(losses, path)
+    except NotImplementedError as error:
+        return _not_yet(3, module, error)
+    print(f"{len(losses)} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end")
+    print(f"the model now predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles")
+    print(f"figure saved: {path}")
+    return 0

@@ -1,0 +1,43 @@
+"""Exercise 3: record the loss of every epoch, then plot the loss curve.
+
+Write the two functions below, then:
+
+    python -m exercises.ex3_loss_curve   # trains on the distance/time data, saves the curve
+    python -m pytest -m ex3              # checks them
+
+Hints are in exercises/README.md, under "Exercise 3".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn, optim  # noqa: F401  (you will want them)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def train_with_history(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 500, lr: float = 0.01
+) -> list[float]:
+    """Train `model` in place with optim.SGD(lr=lr) on the mean squared error.
+
+    Return a list of `epochs` floats: the loss of every epoch, taken in its forward pass,
+    before that epoch's optimizer step.
+    """
+    raise NotImplementedError("train_with_history is not written yet (hint 3.1 in exercises/README.md)")
+
+
+def plot_loss_curve(losses: list[float], path: str | os.PathLike[str] | None = None) -> Figure:
+    """A figure of the loss (y) against the epoch (x), with axis labels; saved as PNG at `path` if given."""
+    raise NotImplementedError("plot_loss_curve is not written yet (hint 3.2 in exercises/README.md)")
+
+
+if __name__ == "__main__":
+    from exercises._demo import run_ex3
+
+    sys.exit(run_ex3(sys.modules[__name__]))

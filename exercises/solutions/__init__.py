@@ -1,0 +1,1 @@
+"""Reference answers to the exercises; the grader checks them with the same tests as yours."""
