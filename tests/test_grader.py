@@ -223,6 +223,7 @@ def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
         grading.check_compare,
         answer(2, ex2_solution, compare_optimizers=variant),
         *lesson.load_distance_time(),
+        epochs=30,
         hint=hint,
     )
 

@@ -45,7 +45,7 @@ def plot_optimizer_comparison(histories: dict[str, list[float]]) -> Figure:
     """Both loss curves on one log-scale axes, labelled, with a legend."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
+    fig = Figure(figsize=(5.4, 3.6), dpi=80)
     ax = fig.add_subplot()
     for name, losses in histories.items():
         ax.plot(range(len(losses)), losses, label=name.upper() if name == "sgd" else name.capitalize())

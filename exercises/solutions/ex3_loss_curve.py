@@ -36,7 +36,7 @@ def plot_loss_curve(losses: list[float], path: str | os.PathLike[str] | None = N
     """The loss against the epoch, labelled; saved as PNG at `path` when one is given."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
+    fig = Figure(figsize=(5.4, 3.6), dpi=80)
     ax = fig.add_subplot()
     ax.plot(range(len(losses)), losses)
     ax.set_yscale("log")
