@@ -20,6 +20,7 @@ Check the exercises with ``python -m pytest``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import math
@@ -369,11 +370,20 @@ def line_of(model: nn.Module) -> tuple[float, float]:
 
 
 # %%
+def _figure_style() -> contextlib.AbstractContextManager[None]:
+    import matplotlib
+
+    # A fixed title height: otherwise every title is placed by measuring the tick labels below it,
+    # which costs more than drawing the rest of the axes.
+    return matplotlib.rc_context({"axes.titley": 1.0})
+
+
 def _figure(panels: int = 1, width: float = 4.2, height: float = 3.3) -> tuple[Figure, list[Axes]]:
     from matplotlib.figure import Figure  # imported here so that --no-plots never loads matplotlib
 
-    fig = Figure(figsize=(width * panels, height), dpi=FIGURE_DPI)
-    axes = list(fig.subplots(1, panels, squeeze=False)[0])
+    with _figure_style():
+        fig = Figure(figsize=(width * panels, height), dpi=FIGURE_DPI)
+        axes = list(fig.subplots(1, panels, squeeze=False)[0])
     for ax in axes:
         ax.locator_params(nbins=5)  # a few round ticks are easier to read, and each costs drawing time
     # Fixed margins: an automatic layout engine would measure every label first, at several
@@ -433,7 +443,6 @@ def plot_slope_only(
     curve_ax.set_xlabel("slope w")
     curve_ax.set_ylabel("cost J(w)")
     curve_ax.set_title("J(w) and the visited points")
-    curve_ax.legend(fontsize=8)
     _scatter(fit_ax, x, y)
     first = next(iter(runs.values()))
     for k, (w,) in enumerate(first.params):
@@ -446,8 +455,9 @@ def plot_slope_only(
 def plot_surface_3d(slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Tensor) -> Figure:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.2, 4.2), dpi=FIGURE_DPI)
-    ax = fig.add_subplot(projection="3d")
+    with _figure_style():
+        fig = Figure(figsize=(5.2, 4.2), dpi=FIGURE_DPI)
+        ax = fig.add_subplot(projection="3d")
     grid_w, grid_b = torch.meshgrid(slopes, biases, indexing="xy")
     ax.plot_surface(grid_w.numpy(), grid_b.numpy(), costs.numpy(), cmap="viridis", linewidth=0)
     ax.locator_params(nbins=5)
@@ -481,17 +491,14 @@ def plot_contour(
     return fig
 
 
-def plot_slices(slices: dict[str, tuple[torch.Tensor, torch.Tensor]], optimum: tuple[float, float]) -> Figure:
-    fig, axes = _figure(2)
-    for ax, (name, (values, costs)), best, label in zip(
-        axes, slices.items(), optimum, ("slope w", "bias b"), strict=True
-    ):
-        ax.plot(values, costs, color="tab:blue")
-        ax.axvline(best, color="0.5", linestyle="--", label=f"optimum {best:.3f}")
-        ax.set_xlabel(label)
-        ax.set_ylabel("cost")
-        ax.set_title(name)
-        ax.legend(fontsize=8)
+def plot_slices(offsets: torch.Tensor, slices: dict[str, torch.Tensor]) -> Figure:
+    fig, (ax,) = _figure(1, width=5.4)
+    for (name, costs), color in zip(slices.items(), ("tab:blue", "tab:orange"), strict=True):
+        ax.plot(offsets, costs, color=color, label=name)
+    ax.set_xlabel("distance d from the optimum")
+    ax.set_ylabel("cost J")
+    ax.set_title("two slices through the minimum")
+    ax.legend(fontsize=8, loc="upper center")
     return fig
 
 
@@ -522,12 +529,13 @@ def plot_training(
 ) -> Figure:
     fig, (loss_ax, fit_ax) = _figure(2)
     loss_ax.plot(losses)
-    loss_ax.axhline(float(mse(x * optimum[0] + optimum[1], y)), color="0.5", linestyle="--", label="least-squares loss")
+    best = float(mse(x * optimum[0] + optimum[1], y))
+    loss_ax.axhline(best, color="0.5", linestyle="--")
+    loss_ax.text(len(losses) - 1, best * 1.15, "least-squares loss", ha="right", va="bottom", fontsize=8, color="0.3")
     _log_scale(loss_ax)
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("MSE loss (log scale)")
     loss_ax.set_title("loss curve")
-    loss_ax.legend(fontsize=8)
     _scatter(fit_ax, x, y, "distance (miles)", "time (minutes)")
     for k, (epoch, (slope, bias)) in enumerate(snapshots.items()):
         _line(fit_ax, x, slope, bias, color=f"C{k}", label=f"epoch {epoch}")
@@ -786,11 +794,12 @@ def section_slope_and_bias(lesson: Lesson) -> None:
     biases = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
     costs = cost_surface(x.cpu(), y.cpu(), slopes, biases)  # (biases, slopes)
     i, j = divmod(int(costs.argmin()), SURFACE_POINTS)
-    print(f"\nThe cost surface on a {SURFACE_POINTS}×{SURFACE_POINTS} grid over w, b in [-15, 15], in one broadcast:")
-    print(
-        f"  it rises to {costs.max().item():.4g}; its lowest grid point is (w, b) = ({slopes[j].item():.2f}, "
-        f"{biases[i].item():.2f}) with J = {costs.min().item():.4g}, the point of the grid nearest the optimum"
-    )
+    nearest = (int((biases - optimum[1]).abs().argmin()), int((slopes - optimum[0]).abs().argmin()))
+    print(f"\nThe cost surface on a {SURFACE_POINTS}×{SURFACE_POINTS} grid over w, b in [-15, 15], in one broadcast,")
+    lowest = f"(w, b) = ({slopes[j].item():.2f}, {biases[i].item():.2f})"
+    print(f"  rises to {costs.max().item():.4g}; its lowest point is {lowest}, J = {costs.min().item():.4g},")
+    where = "the grid point nearest" if (i, j) == nearest else "a grid point near"
+    print(f"  {where} the optimum: a grid only brackets the minimum, the closed form finds it.")
 
     if lesson.plots:
         coarse = torch.linspace(-13, 13, 9)
@@ -806,14 +815,16 @@ def section_slope_and_bias(lesson: Lesson) -> None:
         arrows = (grid_w.reshape(-1), grid_b.reshape(-1), direction[:, 0], direction[:, 1])
         lesson.emit(plot_surface_3d(slopes, biases, costs), "slope_and_bias_surface")
         lesson.emit(plot_contour(slopes, biases, costs, runs, arrows, optimum), "slope_and_bias_contour")
-        values = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, 121)
-        at_best_b = cost_surface(x.cpu(), y.cpu(), values, torch.tensor([optimum[1]]))[0]
-        at_best_w = cost_surface(x.cpu(), y.cpu(), torch.tensor([optimum[0]]), values)[:, 0]
+        # Slices through the minimum: move one parameter by d, hold the other at its optimum.
+        offsets = torch.linspace(-3, 3, 61)
+        w_star, b_star = optimum
+        along_w = cost_surface(x.cpu(), y.cpu(), w_star + offsets, torch.tensor([b_star]))[0]
+        along_b = cost_surface(x.cpu(), y.cpu(), torch.tensor([w_star]), b_star + offsets)[:, 0]
         slices = {
-            "J(w, b*): b held at its optimum": (values, at_best_b),
-            "J(w*, b): w held at its optimum": (values, at_best_w),
+            f"J(w* + d, b*), curvature {curvature_w:.2f}": along_w,
+            f"J(w*, b* + d), curvature {curvature_b:.2f}": along_b,
         }
-        lesson.emit(plot_slices(slices, optimum), "slope_and_bias_slices")
+        lesson.emit(plot_slices(offsets, slices), "slope_and_bias_slices")
         lesson.emit(plot_fits(x.cpu(), y.cpu(), runs[f"lr {SLOPE_BIAS_LR:g}"], every=3), "slope_and_bias_fits")
 
 
