@@ -415,6 +415,17 @@ def _line(ax: Axes, x: torch.Tensor, slope: float, bias: float, **style: object)
     ax.plot(ends, slope * ends + bias, **style)
 
 
+def _progression(ax: Axes, x: torch.Tensor, lines: dict[int, tuple[float, float]], step: str, note: str = "") -> None:
+    """Lines from the first (light) to the last (dark) step, named in one note instead of a legend."""
+    from matplotlib import colormaps
+
+    shades = colormaps["viridis_r"](torch.linspace(0.15, 1.0, len(lines)).tolist())
+    for (slope, bias), shade in zip(lines.values(), shades, strict=True):
+        _line(ax, x, slope, bias, color=shade)
+    steps = ", ".join(str(k) for k in lines)
+    ax.text(0.02, 0.97, f"{step} {steps}\n(light to dark){note}", transform=ax.transAxes, va="top", fontsize=8)
+
+
 def plot_data_and_lines(
     x: torch.Tensor, y: torch.Tensor, lines: dict[str, tuple[float, float]], costs: dict[str, float]
 ) -> Figure:
@@ -445,10 +456,8 @@ def plot_slope_only(
     curve_ax.set_title("J(w) and the visited points")
     _scatter(fit_ax, x, y)
     first = next(iter(runs.values()))
-    for k, (w,) in enumerate(first.params):
-        _line(fit_ax, x, w, 0.0, color=f"C{k}", label=f"iteration {k}: w = {w:.2f}")
-    fit_ax.set_title("the line after each iteration")
-    fit_ax.legend(fontsize=7)
+    _progression(fit_ax, x, {k: (w, 0.0) for k, (w,) in enumerate(first.params)}, "iterations")
+    fit_ax.set_title(f"the line after each iteration ({next(iter(runs))})")
     return fig
 
 
@@ -505,18 +514,8 @@ def plot_slices(offsets: torch.Tensor, slices: dict[str, torch.Tensor]) -> Figur
 def plot_fits(x: torch.Tensor, y: torch.Tensor, run: History, every: int) -> Figure:
     fig, (ax,) = _figure(1, width=5.4)
     _scatter(ax, x, y)
-    for k in range(0, len(run.params), every):
-        slope, bias = run.params[k]
-        _line(
-            ax,
-            x,
-            slope,
-            bias,
-            color=f"C{k // every}",
-            label=f"iteration {k}: w = {slope:.2f}, b = {bias:.2f}",
-        )
+    _progression(ax, x, {k: run.params[k] for k in range(0, len(run.params), every)}, "iterations")
     ax.set_title("the line improving over the iterations")
-    ax.legend(fontsize=7)
     return fig
 
 
@@ -537,11 +536,9 @@ def plot_training(
     loss_ax.set_ylabel("MSE loss (log scale)")
     loss_ax.set_title("loss curve")
     _scatter(fit_ax, x, y, "distance (miles)", "time (minutes)")
-    for k, (epoch, (slope, bias)) in enumerate(snapshots.items()):
-        _line(fit_ax, x, slope, bias, color=f"C{k}", label=f"epoch {epoch}")
-    _line(fit_ax, x, *optimum, color="k", linestyle=":", label="least squares")
+    _progression(fit_ax, x, snapshots, "epochs", note="\ndotted: least squares")
+    _line(fit_ax, x, *optimum, color="k", linestyle=":")
     fit_ax.set_title("predictions improving over epochs")
-    fit_ax.legend(fontsize=7)
     return fig
 
 
