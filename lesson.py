@@ -71,10 +71,10 @@ SNAPSHOT_EPOCHS = (0, 10, 50, 150, 500)  # epochs whose line the training figure
 
 # The step-size study (section 6).
 SMALL_LR = 0.001
-LARGE_LR_FACTOR = 1.5  # the too-large step is this multiple of the largest stable one
-RATE_EPOCHS = 100
+LARGE_LR_FACTOR = 1.75  # the too-large step is this multiple of the largest stable one
+RATE_EPOCHS = 60
 
-FIGURE_DPI = 80  # enough for a screen; higher dpi mostly costs rendering time
+FIGURE_DPI = 72  # enough for a screen; higher dpi mostly costs rendering time
 
 
 class DatasetError(ValueError):
@@ -257,8 +257,9 @@ def _divergence(epoch: int, lr: float, loss: float, x: torch.Tensor, losses: lis
         hint = (
             f" (for a line fitted by gradient descent on these inputs, steps below {max_stable_lr(x):.4g} are stable)"
         )
+    what = "overflowed to infinity" if math.isinf(loss) else "stopped being a number"
     return DivergenceError(
-        f"training diverged at epoch {epoch}: with step size lr={lr:g} the loss became {loss}; "
+        f"training diverged at epoch {epoch}: with step size lr={lr:g} the loss {what}; "
         f"use a smaller step size{hint}, or scale the inputs.",
         epoch,
         lr,
@@ -289,9 +290,10 @@ def _gradient_descent(
         predictions = slope * x + bias
         # loss
         loss = mse(predictions, y)
-        history.losses.append(loss.item())
-        if not math.isfinite(history.losses[-1]):
-            raise _divergence(epoch, lr, history.losses.pop(), x, history.losses)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise _divergence(epoch, lr, value, x, history.losses)
+        history.losses.append(value)
         # backward
         loss.backward()
         # update, outside autograd's record: the step itself is not part of the model
@@ -385,7 +387,7 @@ def _figure(panels: int = 1, width: float = 4.2, height: float = 3.3) -> tuple[F
         fig = Figure(figsize=(width * panels, height), dpi=FIGURE_DPI)
         axes = list(fig.subplots(1, panels, squeeze=False)[0])
     for ax in axes:
-        ax.locator_params(nbins=5)  # a few round ticks are easier to read, and each costs drawing time
+        ax.locator_params(nbins=4)  # a few round ticks are easier to read, and each costs drawing time
     # Fixed margins: an automatic layout engine would measure every label first, at several
     # times the cost of drawing the figure.
     fig.subplots_adjust(
@@ -405,7 +407,7 @@ def _log_scale(ax: Axes, which: str = "y") -> None:
 
 
 def _scatter(ax: Axes, x: torch.Tensor, y: torch.Tensor, xlabel: str = "x", ylabel: str = "y") -> None:
-    ax.scatter(x.reshape(-1).cpu(), y.reshape(-1).cpu(), s=14, color="0.35", label="data", zorder=3)
+    ax.plot(x.reshape(-1).cpu(), y.reshape(-1).cpu(), "o", markersize=3.5, color="0.35", label="data", zorder=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
 
@@ -468,7 +470,7 @@ def plot_surface_3d(slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Ten
         fig = Figure(figsize=(5.2, 4.2), dpi=FIGURE_DPI)
         ax = fig.add_subplot(projection="3d")
     grid_w, grid_b = torch.meshgrid(slopes, biases, indexing="xy")
-    ax.plot_surface(grid_w.numpy(), grid_b.numpy(), costs.numpy(), cmap="viridis", linewidth=0)
+    ax.plot_surface(grid_w.numpy(), grid_b.numpy(), costs.numpy(), cmap="viridis", linewidth=0, rcount=15, ccount=15)
     ax.locator_params(nbins=5)
     ax.set_xlabel("slope w")
     ax.set_ylabel("bias b")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
+from conftest import LESSON_RUN_LIMIT, ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = [
@@ -19,10 +19,13 @@ FIGURES = [
 
 
 @pytest.mark.lesson_run
+@pytest.mark.time_limit(LESSON_RUN_LIMIT)
 def test_python_lesson_py_without_a_display(lesson_run, lesson_output: str) -> None:
     run, stdout, stderr = lesson_run
     assert run.process.returncode == 0, f"python lesson.py exited {run.process.returncode}:\n{stderr}"
-    assert stderr == "", f"python lesson.py wrote to stderr:\n{stderr}"
+    # On a fresh machine matplotlib says once that it is building its font cache; nothing else may appear.
+    complaints = [line for line in stderr.splitlines() if "building the font cache" not in line]
+    assert not complaints, f"python lesson.py wrote to stderr:\n{stderr}"
 
     saved = sorted(path.stem for path in run.figures.iterdir())
     assert saved == sorted(FIGURES), f"figures/ holds {saved}"
@@ -38,6 +41,7 @@ def test_python_lesson_py_without_a_display(lesson_run, lesson_output: str) -> N
 
 
 @pytest.mark.lesson_run
+@pytest.mark.time_limit(LESSON_RUN_LIMIT)
 def test_the_readme_figures_are_the_lesson_figures(lesson_run) -> None:
     committed = sorted(path.stem for path in (ROOT / "docs" / "figures").glob("*.png"))
     assert committed == sorted(FIGURES), "docs/figures should hold exactly the figures the lesson saves"
