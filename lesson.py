@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import copy
 import csv
+import gc
 import math
 import os
 import sys
@@ -1134,6 +1135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         show=args.show and _has_display(),
     )
     names = args.section or list(SECTIONS)
+    # torch and matplotlib leave a few hundred thousand objects that live until the program ends.
+    # Freezing them keeps Python's garbage collector from walking them again, during the run and
+    # at exit: about a second less to wait, with the same results.
+    gc.freeze()
     try:
         if {"training", "learning_rate"} & set(names):
             load_csv(args.data, DISTANCE_COLUMN, TIME_COLUMN)  # a broken file stops the run before it starts
