@@ -101,6 +101,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()  # torch is imported by now: see pytest_unconfigure
     wanted = any(item.get_closest_marker("lesson_run") for item in session.items)
     if wanted and not session.config.option.collectonly:
         _start_lesson_run(session.config)
@@ -117,9 +118,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             run.process.kill()
         run.process.communicate()
         run.workdir.cleanup()
-    # At exit Python's last garbage collection walks every object torch, sympy and matplotlib
-    # made, about a second and a half here. Freezing them skips that walk; files are already
-    # closed and the operating system takes the memory back either way.
+    # Python's garbage collector walks every object torch, sympy and matplotlib made, again and
+    # again during the run and once more at exit, over a second in all here. Freezing them skips
+    # those walks; files are already closed and the operating system takes the memory back.
     gc.freeze()
 
 
