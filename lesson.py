@@ -1160,6 +1160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if lesson.shown:
         import matplotlib.pyplot as plt
 
+        if plt.get_backend().lower() == "agg":  # matplotlib found no window system it can use
+            print("--show: no window could be opened here, so the figures are only saved as PNG files.")
+            return 0
         for fig in lesson.shown:
             plt.figure(fig)  # hand each finished figure to pyplot, which owns the windows
         plt.show()

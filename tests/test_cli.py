@@ -160,3 +160,13 @@ def test_show_without_a_display_says_so(tmp_path: Path, monkeypatch: pytest.Monk
     code, text = run_main(["--section", "prediction", "--show", "--outdir", str(tmp_path)])
     assert code == 0
     assert "no display found" in text and "saved as PNG files" in text, text
+
+
+def test_show_where_no_window_can_open_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A DISPLAY that leads nowhere: matplotlib falls back to drawing into files only.
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(lesson.sys, "platform", "linux")
+    code, text = run_main(["--section", "data_and_cost", "--show", "--outdir", str(tmp_path)])
+    assert code == 0
+    assert "no window could be opened here" in text, text
+    assert (tmp_path / "data_and_cost.png").is_file()
