@@ -345,3 +345,14 @@ def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None,
         tmp_path / "curve.png" if save else None,
         hint=hint,
     )
+
+
+@pytest.mark.time_limit(0.3)
+def test_an_endless_loop_is_stopped_with_a_message() -> None:
+    def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+        while True:  # a learner's loop whose condition never turns false
+            pass
+
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    with pytest.raises(Failed, match="stopped after 0.3 s"):
+        grading.check_fit(answer(1, ex1_solution, fit_height_weight=fit_height_weight), heights, weights, "data")
