@@ -354,5 +354,5 @@ def test_an_endless_loop_is_stopped_with_a_message() -> None:
             pass
 
     heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
-    with pytest.raises(Failed, match="stopped after 0.3 s"):
+    with pytest.raises(Failed, match=r"stopped after 0\.3 s"):
         grading.check_fit(answer(1, ex1_solution, fit_height_weight=fit_height_weight), heights, weights, "data")
