@@ -104,7 +104,9 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
     """Read two numeric columns of a CSV file as float32 tensors of shape (n, 1)."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(
+            newline="", encoding="utf-8-sig"
+        ) as handle:  # -sig: files saved by spreadsheets start with a BOM
             rows = list(csv.reader(handle))
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file; check the path or restore it with git checkout.") from None
@@ -698,7 +700,6 @@ def section_data_and_cost(lesson: Lesson) -> None:
     for name, cost in costs.items():
         print(f"  {name:<14} J = {cost:.4f}")
     print(f"The closed-form least-squares line is w = {optimum[0]:.4f}, b = {optimum[1]:.4f}: no line costs less.")
-    print("  the next sections reach it, or nearly, by gradient descent.")
     if lesson.plots:
         lesson.emit(plot_data_and_lines(x.cpu(), y.cpu(), {**lines, "least squares": optimum}, costs), "data_and_cost")
 

@@ -61,9 +61,9 @@ def test_unreadable_path_is_a_dataset_error(tmp_path: Path, kind: str) -> None:
         load(path)
 
 
-def test_tolerant_of_spaces_crlf_extra_columns_and_order(tmp_path: Path) -> None:
+def test_tolerant_of_a_bom_spaces_crlf_extra_columns_and_order(tmp_path: Path) -> None:
     path = tmp_path / "deliveries.csv"
-    path.write_bytes(b"driver, time_minutes ,distance_miles\r\nann, 6.5 ,1\r\n\r\nbo,12,2.0\r\n")
+    path.write_bytes(b"\xef\xbb\xbfdriver, time_minutes ,distance_miles\r\nann, 6.5 ,1\r\n\r\nbo,12,2.0\r\n")
     distances, times = load(path)
     assert distances.tolist() == [[1.0], [2.0]], f"distances read as {distances.tolist()}"
     assert times.tolist() == [[6.5], [12.0]], f"times read as {times.tolist()}"
