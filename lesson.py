@@ -75,6 +75,13 @@ SMALL_LR = 0.001
 LARGE_LR_FACTOR = 1.75  # the too-large step is this multiple of the largest stable one
 RATE_EPOCHS = 60
 
+# The exercises (section 7): marker, file, task.
+EXERCISES = (
+    ("ex1", "exercises/ex1_height_weight.py", "predict weight from height"),
+    ("ex2", "exercises/ex2_optimizer_comparison.py", "SGD against Adam"),
+    ("ex3", "exercises/ex3_loss_curve.py", "record and plot the loss curve"),
+)
+
 FIGURE_DPI = 72  # enough for a screen; higher dpi mostly costs rendering time
 
 
@@ -967,9 +974,8 @@ def section_learning_rate(lesson: Lesson) -> None:
 def section_next_steps(lesson: Lesson) -> None:
     heading(7, "Next steps: the exercises")
     print("Open exercises/README.md. Each exercise is a file to fill in; pytest grades it:")
-    print("  ex1  exercises/ex1_height_weight.py        predict weight from height     python -m pytest -m ex1")
-    print("  ex2  exercises/ex2_optimizer_comparison.py  SGD against Adam               python -m pytest -m ex2")
-    print("  ex3  exercises/ex3_loss_curve.py           record and plot the loss curve  python -m pytest -m ex3")
+    for name, file, task in EXERCISES:
+        print(f"  {file:<40} {task:<32} python -m pytest -m {name}")
     heights_csv = DATA_DIR / "height_weight.csv"
     if heights_csv.exists():
         heights, _ = load_csv(heights_csv, "height_cm", "weight_kg")

@@ -21,7 +21,7 @@ from torch import nn, optim
 
 import lesson
 
-FILES = {1: "ex1_height_weight", 2: "ex2_optimizer_comparison", 3: "ex3_loss_curve"}
+FILES = {number: Path(file).stem for number, (_, file, _) in enumerate(lesson.EXERCISES, start=1)}
 PREDICTION_TOL_KG = 0.25  # the fitted line may differ from least squares by this much anywhere in the data
 LOSS_RTOL = 1e-4  # a loss history matches the reference run to this relative tolerance...
 LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
