@@ -1177,4 +1177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if "ipykernel" in sys.modules:  # run as a notebook: the kernel's command line is not the lesson's
+        main([])
+    else:
+        sys.exit(main())
