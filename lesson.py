@@ -361,12 +361,17 @@ def train(
             raise _divergence(epoch, lr, value, x, losses)
         losses.append(value)
         if log_every and epoch % log_every == 0:
-            print(f"  epoch {epoch:4d}   loss {value:.4f}")
+            log_loss(epoch, value)
         # backward
         loss.backward()
         # step
         optimizer.step()
     return losses
+
+
+def log_loss(epoch: int, loss: float) -> None:
+    """The training log's line: `  epoch   50   loss 0.0394`."""
+    print(f"  epoch {epoch:4d}   loss {loss:.4f}")
 
 
 def line_of(model: nn.Module) -> tuple[float, float]:
@@ -913,7 +918,7 @@ def _train_logged(
     losses = train(model, x, y, optimizer, end - begin, loss_fn=nn.MSELoss())
     for epoch, loss in enumerate(losses, start=begin):
         if epoch % LOG_EVERY == 0:
-            print(f"  epoch {epoch:4d}   loss {loss:.4f}")
+            log_loss(epoch, loss)
     return losses
 
 
