@@ -121,6 +121,6 @@ def test_max_stable_lr_is_the_edge_of_divergence(factor: float, converges: bool)
 
 def test_gd_prediction_matches_gradient_descent() -> None:
     x, y = lesson.load_distance_time()
-    run = lesson.train_slope_and_bias(x, y, 0.7645, 0.8300, 0.01, 500)
-    predicted = lesson.gd_prediction(x, y, (0.7645, 0.8300), 0.01, 500)
+    run = lesson.train_slope_and_bias(x, y, 0.7645, 0.8300, 0.01, 200)
+    predicted = lesson.gd_prediction(x, y, (0.7645, 0.8300), 0.01, 200)
     assert predicted == pytest.approx(run.params[-1], abs=1e-4)
