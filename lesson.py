@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import copy
 import csv
+import functools
 import gc
 import math
 import os
@@ -421,7 +422,7 @@ def _log_scale(ax: Axes, which: str = "y") -> None:
     axis.set_minor_locator(NullLocator())  # eight unlabelled ticks a decade add clutter and drawing time
 
 
-def _scatter(ax: Axes, x: torch.Tensor, y: torch.Tensor, xlabel: str = "x", ylabel: str = "y") -> None:
+def _points(ax: Axes, x: torch.Tensor, y: torch.Tensor, xlabel: str = "x", ylabel: str = "y") -> None:
     ax.plot(x.reshape(-1).cpu(), y.reshape(-1).cpu(), "o", markersize=3.5, color="0.35", label="data", zorder=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -447,7 +448,7 @@ def plot_data_and_lines(
     x: torch.Tensor, y: torch.Tensor, lines: dict[str, tuple[float, float]], costs: dict[str, float]
 ) -> Figure:
     fig, (ax,) = _figure(1, width=5.4)
-    _scatter(ax, x, y)
+    _points(ax, x, y)
     for (name, (slope, bias)), style in zip(lines.items(), ("--", "-", ":", "-.", "-"), strict=True):
         _line(ax, x, slope, bias, linestyle=style, label=f"{name}: J = {costs[name]:.3g}")
     ax.set_title("noisy points, candidate lines and their cost")
@@ -471,7 +472,7 @@ def plot_slope_only(
     curve_ax.set_xlabel("slope w")
     curve_ax.set_ylabel("cost J(w)")
     curve_ax.set_title("J(w) and the visited points")
-    _scatter(fit_ax, x, y)
+    _points(fit_ax, x, y)
     first = next(iter(runs.values()))
     _progression(fit_ax, x, {k: (w, 0.0) for k, (w,) in enumerate(first.params)}, "iterations")
     fit_ax.set_title(f"the line after each iteration ({next(iter(runs))})")
@@ -530,7 +531,7 @@ def plot_slices(offsets: torch.Tensor, slices: dict[str, torch.Tensor]) -> Figur
 
 def plot_fits(x: torch.Tensor, y: torch.Tensor, run: History, every: int) -> Figure:
     fig, (ax,) = _figure(1, width=5.4)
-    _scatter(ax, x, y)
+    _points(ax, x, y)
     _progression(ax, x, {k: run.params[k] for k in range(0, len(run.params), every)}, "iterations")
     ax.set_title("the line improving over the iterations")
     return fig
@@ -552,7 +553,7 @@ def plot_training(
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("MSE loss (log scale)")
     loss_ax.set_title("loss curve")
-    _scatter(fit_ax, x, y, "distance (miles)", "time (minutes)")
+    _points(fit_ax, x, y, "distance (miles)", "time (minutes)")
     _progression(fit_ax, x, snapshots, "epochs", note="\ndotted: least squares")
     _line(fit_ax, x, *optimum, color="k", linestyle=":")
     fit_ax.set_title("predictions improving over epochs")
@@ -601,6 +602,11 @@ class Lesson:
         print(f"  figure saved: {path}")
         if self.show:
             self.shown.append(fig)
+
+    @functools.cached_property
+    def deliveries(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The distances and times of --data, read once, on the run's device."""
+        return self.on_device(*load_csv(self.data, DISTANCE_COLUMN, TIME_COLUMN))
 
     def tensor(self, values: object) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32, device=self.device)
@@ -757,7 +763,7 @@ def section_slope_only(lesson: Lesson) -> None:
 
     if lesson.plots:
         slopes = torch.linspace(-16, 5, 85)
-        costs = ((slopes.reshape(1, -1) * x.cpu() - y.cpu()) ** 2).mean(dim=0)
+        costs = cost_surface(x.cpu(), y.cpu(), slopes, torch.zeros(1))[0]  # the slice b = 0: J(w)
         lesson.emit(plot_slope_only(x.cpu(), y.cpu(), slopes, costs, runs), "slope_only")
 
 
@@ -850,7 +856,7 @@ def section_slope_and_bias(lesson: Lesson) -> None:
 # %%
 def section_training(lesson: Lesson) -> None:
     heading(5, "Training: nn.MSELoss and optim.SGD on the distance/time data")
-    distances, times = lesson.on_device(*load_csv(lesson.data, DISTANCE_COLUMN, TIME_COLUMN))
+    distances, times = lesson.deliveries
     print(f"{len(distances)} deliveries from {lesson.data.name}: distance (miles) -> time (minutes)")
     for distance, time in zip(distances.reshape(-1).tolist(), times.reshape(-1).tolist(), strict=True):
         print(f"  {distance:5.2f} -> {time:6.2f}")
@@ -931,7 +937,7 @@ def _train_logged(
 # %%
 def section_learning_rate(lesson: Lesson) -> None:
     heading(6, "The step size: too small, good, too large")
-    distances, times = lesson.on_device(*load_csv(lesson.data, DISTANCE_COLUMN, TIME_COLUMN))
+    distances, times = lesson.deliveries
     curvatures = torch.linalg.eigvalsh(hessian(distances)).tolist()
     stable = max_stable_lr(distances)
     print(f"The Hessian of the MSE for these distances has eigenvalues {curvatures[1]:.3f} and {curvatures[0]:.4f};")
@@ -1153,7 +1159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     try:
         if {"training", "learning_rate"} & set(names):
-            load_csv(args.data, DISTANCE_COLUMN, TIME_COLUMN)  # a broken file stops the run before it starts
+            _ = lesson.deliveries  # read now: a broken file stops the run before anything is printed
         for name in SECTIONS:
             if name in names:
                 SECTIONS[name](lesson)
