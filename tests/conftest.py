@@ -136,6 +136,14 @@ def lesson_run(pytestconfig: pytest.Config) -> tuple[LessonRun, str, str]:
     return run, stdout, stderr
 
 
+@pytest.fixture(scope="session")
+def agg() -> None:
+    """Figures drawn into memory and files only, whatever display the machine has."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 # --- the lesson's printed output, in-process --------------------------------------------------
 
 

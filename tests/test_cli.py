@@ -47,13 +47,10 @@ def test_output_is_free_of_nan_and_inf(lesson_output: str) -> None:
 
 
 def test_sections_alone_print_the_same_and_draw_labelled_figures(
-    lesson_output: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    lesson_output: str, agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Every section seeds itself, so running them one at a time prints what the full run printed;
     # with plots on, the only difference would be the "figure saved" lines, which emit() prints.
-    import matplotlib
-
-    matplotlib.use("Agg")
     figures = {}
     monkeypatch.setattr(lesson.Lesson, "emit", lambda self, fig, name: figures.setdefault(name, fig))
     pieces = []

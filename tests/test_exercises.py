@@ -45,13 +45,6 @@ def ex3(request: pytest.FixtureRequest) -> Answer:
     return _answer(3, request.param)
 
 
-@pytest.fixture(scope="module")
-def agg() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-
 # --- exercise 1 ------------------------------------------------------------------------------
 
 

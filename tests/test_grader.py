@@ -34,13 +34,6 @@ def expect_failure(check: object, *args: object, hint: str, **kwargs: object) ->
     assert hint in str(caught.value), f"the message should contain {hint!r}; it was: {caught.value}"
 
 
-@pytest.fixture(scope="module")
-def agg() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-
 # --- stubs skip, and a function that is missing fails ----------------------------------------
 
 

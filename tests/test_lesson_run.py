@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import LESSON_RUN_LIMIT, ROOT
+from grading import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = [
     "data_and_cost",
     "slope_only",
