@@ -13,6 +13,8 @@ import torch
 from conftest import ROOT, run_main
 
 import lesson
+import lesson_support.figures
+from lesson_support.figures import FigureOutput
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -52,16 +54,26 @@ def test_sections_alone_print_the_same_and_draw_labelled_figures(
     # Every section seeds itself, so running them one at a time prints what the full run printed;
     # with plots on, the only difference would be the "figure saved" lines, which emit() prints.
     figures = {}
-    monkeypatch.setattr(lesson.Lesson, "emit", lambda self, fig, name: figures.setdefault(name, fig))
+    monkeypatch.setattr(FigureOutput, "emit", lambda self, fig, name: figures.setdefault(name, fig))
     pieces = []
+    from matplotlib.text import Text
+
     for section in lesson.SECTIONS.values():
         capsys.readouterr()
-        section(lesson.Lesson(plots=True))
+        section(lesson.Run(plots=True))
         pieces.append(capsys.readouterr().out)
     assert "".join(pieces) == lesson_output
 
     assert len(figures) == 8, sorted(figures)
     for name, fig in figures.items():
+        assert fig.get_figwidth() <= lesson_support.figures.WIDE, f"{name} is wider than a README column"
+        fig.canvas.draw()  # tick labels exist once drawn
+        small = {
+            text.get_text(): text.get_fontsize()
+            for text in fig.findobj(Text)
+            if text.get_visible() and text.get_text() and text.get_fontsize() < lesson_support.figures.MIN_FONT_PT
+        }
+        assert not small, f"{name}: text below {lesson_support.figures.MIN_FONT_PT} pt: {small}"
         for ax in fig.axes:
             labels = [ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
             assert all(labels), f"{name}: an axes lacks a label or title: {labels}"
@@ -93,6 +105,8 @@ def test_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
         (["--seed", "-1"], "outside"),
         (["--device", "tpu"], "invalid choice"),
         (["--show", "--no-plots"], "contradict"),
+        (["--dpi", "10"], "outside 30 to 600"),
+        (["--dpi", "high"], "'high' is not a whole number of dots per inch"),
     ],
 )
 def test_bad_numbers_and_options_are_usage_errors(
@@ -153,7 +167,7 @@ def test_options_reach_the_training_section() -> None:
 def test_show_without_a_display_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(lesson.sys, "platform", "linux")
+    monkeypatch.setattr(lesson_support.figures.sys, "platform", "linux")
     code, text = run_main(["--section", "prediction", "--show", "--outdir", str(tmp_path)])
     assert code == 0
     assert "no display found" in text and "saved as PNG files" in text, text
@@ -162,8 +176,19 @@ def test_show_without_a_display_says_so(tmp_path: Path, monkeypatch: pytest.Monk
 def test_show_where_no_window_can_open_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A DISPLAY that leads nowhere: matplotlib falls back to drawing into files only.
     monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.setattr(lesson.sys, "platform", "linux")
+    monkeypatch.setattr(lesson_support.figures.sys, "platform", "linux")
     code, text = run_main(["--section", "data_and_cost", "--show", "--outdir", str(tmp_path)])
     assert code == 0
     assert "no window could be opened here" in text, text
     assert (tmp_path / "data_and_cost.png").is_file()
+
+
+@pytest.mark.parametrize("dpi", [100, 150])
+def test_dpi_sets_the_size_of_the_saved_figures(tmp_path: Path, dpi: int) -> None:
+    code, _ = run_main(["--section", "data_and_cost", "--outdir", str(tmp_path), "--dpi", str(dpi)])
+    assert code == 0
+    data = (tmp_path / "data_and_cost.png").read_bytes()
+    width = int.from_bytes(data[16:20], "big")
+    assert width == round(6.4 * dpi), (
+        f"a 6.4-inch figure at {dpi} dpi should be {round(6.4 * dpi)} px wide, not {width}"
+    )

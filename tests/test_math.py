@@ -42,7 +42,7 @@ def test_mse_matches_nn_mseloss(data: tuple[torch.Tensor, torch.Tensor]) -> None
 
 def test_mse_refuses_shapes_that_broadcast() -> None:
     x, y = lesson.make_line_data(1.0, 0.0)
-    with pytest.raises(ValueError, match=r"\(60,\) but targets \(60, 1\)"):
+    with pytest.raises(ValueError, match=r"\(60,\) but the targets are \(60, 1\)"):
         lesson.mse(x.reshape(-1), y)
 
 

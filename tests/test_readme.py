@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from grading import PNG_MAGIC
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?")  # 7, -0.4443, 3.46e-05, 22.3%
@@ -23,7 +25,7 @@ def lesson_sections() -> dict[str, str]:
 def prose(text: str) -> str:
     """The running text: no code blocks, no `inline code` (commands, not results), no images or tables."""
     text = re.sub(r"`[^`]*`", "", FENCE.sub("", text))
-    return "\n".join(line for line in text.splitlines() if not line.startswith(("![", "|")))
+    return "\n".join(line for line in text.splitlines() if not line.startswith(("![", "|", "<img")))
 
 
 @pytest.mark.parametrize("heading", list(lesson_sections()))
@@ -51,11 +53,53 @@ def test_every_section_has_output_quoted() -> None:
         assert any(language == "text" for language, _ in FENCE.findall(text)), f"'{heading}' quotes no output"
 
 
-def test_images_exist() -> None:
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
-    assert len(images) >= 8
-    for image in images:
-        assert (ROOT / image).is_file(), f"README.md shows {image}, which is not in the repository"
+IMAGE = re.compile(r'<img src="([^"]+)" width="(\d+)"')
+
+
+def png_width(path: Path) -> int:
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC), f"{path} is not a PNG file"
+    return int.from_bytes(data[16:20], "big")  # the IHDR chunk: width, then height
+
+
+def test_images_are_crisp_at_their_page_width() -> None:
+    images = IMAGE.findall(README)
+    assert len(images) >= 8, "README.md should show the lesson's figures with <img src=... width=...>"
+    for image, shown in images:
+        path = ROOT / image
+        assert path.is_file(), f"README.md shows {image}, which is not in the repository"
+        if path.suffix != ".png":
+            continue
+        width = png_width(path)
+        assert width >= 700, f"{image} is {width} px wide; draw it at --dpi 192 so it is crisp"
+        assert width == 2 * int(shown), (
+            f"{image} is {width} px wide but shown {shown} px wide; show it at half its width, which is "
+            "the figure's inches × 96, so that its 8 pt text reads as 8 pt"
+        )
+
+
+def code_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("heading", list(lesson_sections()))
+def test_code_shown_is_copied_from_lesson_py(heading: str) -> None:
+    source = code_lines(ROOT / "lesson.py")
+    blocks = [block for language, block in FENCE.findall(lesson_sections()[heading]) if language == "python"]
+    assert blocks, f"README section '{heading}' shows no ```python block from lesson.py"
+    for block in blocks:
+        shown = [line.strip() for line in block.splitlines() if line.strip()]
+        # The lines must appear in lesson.py in the same order (lines in between may be left out).
+        position = 0
+        for line in shown:
+            try:
+                position = source.index(line, position) + 1
+            except ValueError:
+                pytest.fail(
+                    f"README section '{heading}' shows a line that lesson.py does not have "
+                    f"(or not in this order):\n{line}",
+                    pytrace=False,
+                )
 
 
 def test_ci_runs_the_readme_test_command() -> None:

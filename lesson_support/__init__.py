@@ -1,0 +1,1 @@
+"""What lesson.py needs but does not teach: reading data, closed forms, checks, figures, the command line."""

@@ -1,0 +1,171 @@
+"""The command line of `python lesson.py`: options, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lesson_support import figures, runtime
+from lesson_support.checks import DivergenceError
+from lesson_support.data import DISTANCE_COLUMN, DISTANCE_TIME_CSV, TIME_COLUMN, DatasetError
+
+OUTDIR = Path("figures")  # where figures are saved, relative to the working folder
+Section = Callable[[runtime.Run], None]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive; use 1 or more")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 2**63 - 1")
+    return value
+
+
+def _step_size(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number; try 0.01")
+    return value
+
+
+def _dpi(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of dots per inch; try 100") from None
+    if not 30 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value} dpi is outside 30 to 600; 100 suits a screen, 192 a page")
+    return value
+
+
+def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lesson.py",
+        description="Linear regression with PyTorch, computed and narrated section by section.",
+    )
+    parser.add_argument("--list", action="store_true", help="name the sections and stop")
+    parser.add_argument(
+        "--section", action="append", choices=list(sections), metavar="NAME", help="run only this section (repeatable)"
+    )
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=defaults.epochs, help="epochs of the training section (%(default)s)"
+    )
+    parser.add_argument(
+        "--lr", type=_step_size, default=defaults.lr, help="step size of the training section (%(default)s)"
+    )
+    parser.add_argument("--seed", type=_seed, default=defaults.seed, help="random seed (default %(default)s)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DISTANCE_TIME_CSV,
+        help=f"CSV with columns {DISTANCE_COLUMN},{TIME_COLUMN} (default data/distance_time.csv)",
+    )
+    parser.add_argument("--outdir", type=Path, default=OUTDIR, help="folder for the figures (default %(default)s)")
+    parser.add_argument(
+        "--dpi", type=_dpi, default=figures.DEFAULT_DPI, help="dots per inch of the saved figures (%(default)s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="print only; do not draw or import matplotlib")
+    parser.add_argument("--show", action="store_true", help="also open the figures in windows where there is a display")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where tensors live (default cpu)"
+    )
+    return parser
+
+
+def _prepare_outdir(outdir: Path) -> str | None:
+    """Create the figure folder; return a sentence on what is wrong, or None."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"--outdir {outdir} is a file, not a folder; pass a folder for the figures."
+    except OSError as error:
+        return (
+            f"cannot create the figure folder {outdir} ({error.strerror}); pass a writable --outdir or use --no-plots."
+        )
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        return f"the figure folder {outdir} is not writable; pass a writable --outdir or use --no-plots."
+    return None
+
+
+def _fail(parser: argparse.ArgumentParser, message: str, code: int) -> int:
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return code
+
+
+def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = None) -> int:
+    """Parse the options, run the chosen sections in order, and turn a user's mistake into one line."""
+    parser = build_parser(list(sections), runtime.Run())
+    args = parser.parse_args(argv)
+    if args.list:
+        for number, name in enumerate(sections, start=1):
+            print(f"{number}. {name}")
+        return 0
+
+    device = runtime.pick_device(args.device)
+    if device is None:
+        parser.error(
+            "--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu (the default) or auto."
+        )
+    plots = not args.no_plots
+    if args.show and not plots:
+        parser.error("--show and --no-plots contradict each other; choose one.")
+    show = args.show and figures.has_display()
+    if plots:
+        problem = _prepare_outdir(args.outdir)
+        if problem:
+            parser.error(problem)
+        if not show:
+            figures.use_files_only()
+    if args.show and not show:
+        print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
+
+    run = runtime.Run(
+        seed=args.seed,
+        device=device,
+        epochs=args.epochs,
+        lr=args.lr,
+        data=args.data,
+        plots=plots,
+        figures=figures.FigureOutput(outdir=args.outdir, dpi=args.dpi, show=show),
+    )
+    names = args.section or list(sections)
+    runtime.freeze_gc()
+    try:
+        if {"training", "learning_rate"} & set(names):
+            _ = run.deliveries  # read now: a broken file stops the run before anything is printed
+        for name, section in sections.items():
+            if name in names:
+                section(run)
+    except DatasetError as error:
+        return _fail(parser, str(error), 2)
+    except DivergenceError as error:
+        return _fail(parser, str(error), 1)
+    except OSError as error:  # e.g. the disk filled up while a figure was being written
+        return _fail(
+            parser,
+            f"could not write {error.filename or 'a figure'} ({error.strerror}); free space or pass another --outdir.",
+            2,
+        )
+    except KeyboardInterrupt:
+        return _fail(parser, "interrupted.", 130)
+    run.figures.open_windows()
+    return 0

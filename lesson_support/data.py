@@ -1,0 +1,84 @@
+"""Reading the lesson's CSV files, with one sentence naming the file and line for every problem."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / "data"
+DISTANCE_TIME_CSV = DATA_DIR / "distance_time.csv"  # the article's four deliveries
+DISTANCE_COLUMN = "distance_miles"
+TIME_COLUMN = "time_minutes"
+HEIGHT_WEIGHT_CSV = DATA_DIR / "height_weight.csv"  # exercise 1's adults
+
+
+class DatasetError(ValueError):
+    """A data file that cannot be used; the message names the file and the line."""
+
+
+def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read two numeric columns of a CSV file as float32 tensors of shape (n, 1)."""
+    path = Path(path)
+    try:
+        # utf-8-sig: files saved by spreadsheets start with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file; check the path or restore it with git checkout.") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a folder, not a CSV file.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: cannot be read as a UTF-8 text file ({error}).") from None
+
+    numbered = [(number, row) for number, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)]
+    if not numbered:
+        raise DatasetError(f"{path}: the file is empty; it needs a header line and at least 2 data rows.")
+    _, header = numbered[0]
+    header = [name.strip() for name in header]
+    for column in (x_column, y_column):
+        if column not in header:
+            raise DatasetError(f"{path}, line 1: no column named '{column}'; the header has {', '.join(header)}.")
+    body = numbered[1:]
+    if not body:
+        raise DatasetError(f"{path}: the file has a header but no data rows; add at least 2 rows of numbers.")
+
+    x_index, y_index = header.index(x_column), header.index(y_column)
+    xs, ys = [], []
+    for number, row in body:
+        if len(row) != len(header):
+            raise DatasetError(
+                f"{path}, line {number}: {len(row)} cells where the header has {len(header)}; "
+                "every row needs one value per column."
+            )
+        for index, values in ((x_index, xs), (y_index, ys)):
+            cell = row[index].strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                raise DatasetError(
+                    f"{path}, line {number}: '{cell}' in column '{header[index]}' is not a number."
+                ) from None
+            # float32 is what the model computes in, so 1e39 is as unusable as 'inf'.
+            if not math.isfinite(value) or not math.isfinite(torch.tensor(value).item()):
+                raise DatasetError(
+                    f"{path}, line {number}: '{cell}' in column '{header[index]}' is not a finite float32 number."
+                )
+            values.append(value)
+    if len(xs) < 2:
+        raise DatasetError(f"{path}: {len(xs)} data row; a line needs at least 2 points to be fitted.")
+    return torch.tensor(xs).view(-1, 1), torch.tensor(ys).view(-1, 1)
+
+
+def load_distance_time(path: str | os.PathLike[str] = DISTANCE_TIME_CSV) -> tuple[torch.Tensor, torch.Tensor]:
+    """The article's deliveries: distances (miles) and times (minutes), each (n, 1)."""
+    return load_csv(path, DISTANCE_COLUMN, TIME_COLUMN)
+
+
+def load_height_weight() -> tuple[torch.Tensor, torch.Tensor]:
+    """Exercise 1's adults: heights (cm) and weights (kg), each (200, 1)."""
+    return load_csv(HEIGHT_WEIGHT_CSV, "height_cm", "weight_kg")

@@ -1,0 +1,99 @@
+"""One real notebook run: lesson.py opened as a notebook (jupytext) and executed cell by cell (nbclient).
+
+The notebook packages are not in requirements.txt. Where they are missing the test is skipped with
+the command that installs them; CI installs them and sets LESSON_NOTEBOOK_TEST=required, so there
+it cannot be skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+
+import pytest
+from conftest import ROOT
+
+import lesson
+
+NOTEBOOK_PACKAGES = ("jupytext", "nbclient", "ipykernel")
+NOTEBOOK_LIMIT = 240.0  # seconds for the whole notebook, kernel start included
+FIGURES_PER_SECTION = {1: 0, 2: 1, 3: 1, 4: 4, 5: 1, 6: 1, 7: 0}
+HEADING = re.compile(r"^== (\d)\. ", re.MULTILINE)
+
+
+def _notebook_packages() -> None:
+    missing = [name for name in NOTEBOOK_PACKAGES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    message = (
+        f"the notebook test needs {', '.join(missing)}; run it with: "
+        f"pip install {' '.join(NOTEBOOK_PACKAGES)} && python -m pytest tests/test_notebook.py"
+    )
+    if os.environ.get("LESSON_NOTEBOOK_TEST") == "required":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def executed() -> object:
+    """lesson.py as a notebook, every cell executed top to bottom in a fresh kernel."""
+    _notebook_packages()
+    import jupytext
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = jupytext.read(ROOT / "lesson.py")
+    client = NotebookClient(
+        notebook, timeout=NOTEBOOK_LIMIT, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"a cell of lesson.py failed when run as a notebook:\n{error}", pytrace=False)
+    return notebook
+
+
+def _text(cell: dict) -> str:
+    return "".join(output.get("text", "") for output in cell.get("outputs", []) if output["output_type"] == "stream")
+
+
+def _images(cell: dict) -> int:
+    return sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+
+
+@pytest.mark.time_limit(NOTEBOOK_LIMIT)
+def test_each_section_narrates_under_its_own_cell(executed) -> None:
+    code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
+    seen = []
+    for index, cell in enumerate(code_cells):
+        headings = [int(number) for number in HEADING.findall(_text(cell))]
+        assert len(headings) <= 1, f"code cell {index} printed sections {headings}; each belongs under its own cell"
+        seen += headings
+        if headings:
+            section = headings[0]
+            assert f"run_in_notebook(section_{list(lesson.SECTIONS)[section - 1]})" in cell.source, (
+                f"section {section}'s output appeared under a cell that does not run it"
+            )
+            assert _images(cell) == FIGURES_PER_SECTION[section], (
+                f"section {section} showed {_images(cell)} inline figures, expected {FIGURES_PER_SECTION[section]}"
+            )
+        else:
+            assert not _text(cell) and not _images(cell), f"code cell {index} printed outside a section:\n{cell.source}"
+    assert seen == list(range(1, 8)), f"the sections ran in the order {seen}; each should run once, in order"
+
+
+def test_section_headings_are_markdown_cells(executed) -> None:
+    titles = [
+        line
+        for cell in executed.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if re.match(r"## \d\. ", line)
+    ]
+    assert [title[3] for title in titles] == [str(n) for n in range(1, 8)], titles
+
+
+def test_the_notebook_prints_what_the_script_prints(executed, lesson_output: str) -> None:
+    printed = "".join(_text(cell) for cell in executed.cells if cell.cell_type == "code")
+    assert printed == lesson_output
