@@ -21,8 +21,9 @@ from lesson import LinearRegression, max_stable_lr, train  # noqa: F401  (the le
 def make_height_weight_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic adults: heights in cm and weights in kg, each a float32 tensor of shape (n, 1).
 
-    Heights should look like adults' (a mean between 160 and 180 cm, a spread of a few cm);
-    weight is a straight line in height plus Gaussian noise. The same seed must give the
+    Heights should look like a population of adults, in cm: a mean of 150 to 190 cm and a
+    spread (standard deviation) of 3 to 15 cm. Weight, in kg, is a straight line in height plus
+    Gaussian noise. The same seed must give the
     same data, so draw from a torch.Generator seeded with `seed`.
     """
     raise NotImplementedError("make_height_weight_data is not written yet (hint 1.1 in exercises/README.md)")

@@ -1,4 +1,4 @@
-"""What every test shares: a time limit per test, one real run of lesson.py, the lesson's output."""
+"""What every test shares: a time limit per test (time_limit.py), one real run of lesson.py, its output."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import gc
 import io
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,36 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from time_limit import pytest_configure, pytest_runtest_call  # noqa: F401  (hooks: a time limit for every test)
 
 ROOT = Path(__file__).resolve().parents[1]
-TIME_LIMIT = 60.0  # seconds a test may run before it is stopped with a message, so a loop that never ends fails
 LESSON_RUN_LIMIT = 240.0  # seconds the real `python lesson.py` run may take
-
-
-# --- a time limit for every test --------------------------------------------------------------
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    marker = item.get_closest_marker("time_limit")
-    limit = float(marker.args[0]) if marker else TIME_LIMIT
-    if not hasattr(signal, "setitimer"):  # Windows has no interval timer; tests then run unlimited
-        return (yield)
-
-    def stop(signum: int, frame: object) -> None:
-        pytest.fail(
-            f"stopped after {limit:g} s: this test should take a second or two. Look for a loop that never ends "
-            "or far more epochs than the exercise asks for.",
-            pytrace=False,
-        )
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    try:
-        return (yield)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- one real `python lesson.py` run, started early so it overlaps the other tests -------------
@@ -134,6 +107,13 @@ def lesson_run(pytestconfig: pytest.Config) -> tuple[LessonRun, str, str]:
         run.process.kill()
         pytest.fail(f"python lesson.py ran longer than {LESSON_RUN_LIMIT:g} s and was stopped.", pytrace=False)
     return run, stdout, stderr
+
+
+@pytest.fixture
+def in_a_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder, so a learner's code that writes to a relative path leaves nothing in the repository."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")
@@ -239,4 +219,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     broken = reference.count("failed")
     if reference:
         state = f"{broken} of {len(reference)} fail: the grader or the solutions are broken" if broken else "all pass"
-        terminalreporter.line(f"  reference solutions: {len(reference)} checks, {state}")
+        checks = f"{len(reference)} check{'s' if len(reference) != 1 else ''}"
+        terminalreporter.line(f"  reference solutions: {checks}, {state}")

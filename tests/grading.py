@@ -2,7 +2,9 @@
 
 Every check compares with a reference computed here, independently of the reference solutions:
 the least-squares line for exercise 1, plain torch.optim loops for exercises 2 and 3. Each
-failure says what was expected, what came, the tolerance and one hint.
+failure says what was expected, what came, the tolerance and the likely cause, told apart by
+what can be measured. An exception in a learner's code becomes one message that names the
+function and the learner's own line; the grader's own frames never appear.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import copy
 import importlib
 import math
 import numbers
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -26,39 +30,100 @@ PREDICTION_TOL_KG = 0.25  # the fitted line may differ from least squares by thi
 LOSS_RTOL = 1e-4  # a loss history matches the reference run to this relative tolerance...
 LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
 PARAM_ATOL = 1e-4  # final weights after training in place
+ADULT_MEAN_CM = (150.0, 190.0)  # a plausible adult population: its mean height...
+ADULT_SPREAD_CM = (3.0, 15.0)  # ...and its standard deviation
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+GRADER_FILES = {Path(__file__).name, "test_exercises.py", "conftest.py", "time_limit.py"}
+SHOWN_FRAMES = 4  # the learner's last frames shown under an exception
 
 
 def fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
+def _shown(path: str | None) -> str:
+    if not path:
+        return "?"
+    try:
+        return Path(path).resolve().relative_to(lesson.ROOT).as_posix()
+    except ValueError:
+        return path
+
+
+def describe_exception(what: str, error: BaseException, own_file: str | None) -> str:
+    """One message for an exception raised in a learner's code: what raised what, and where."""
+    frames = traceback.extract_tb(error.__traceback__)
+    first = next((k for k, frame in enumerate(frames) if Path(frame.filename).name not in GRADER_FILES), len(frames))
+    frames = frames[first:]
+    own_file = own_file or (frames[0].filename if frames else None)
+    own = [frame for frame in frames if own_file and Path(frame.filename) == Path(own_file)]
+    where = own[-1] if own else (frames[-1] if frames else None)
+    place = f" at {_shown(where.filename)}, line {where.lineno}" if where else ""
+    code = f": {where.line.strip()}" if where and where.line else ""
+    message = f"{what} raised {type(error).__name__}: {error}{place}{code}. Fix it there and run the check again."
+    if frames:
+        last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
+        message += f"\nThe last lines it ran:\n{last}"
+    return message
+
+
 class Answer:
     """One exercise file as the grader calls it: the learner's (`yours`) or the reference."""
+
+    broken: ClassVar[dict[str, str]] = {}  # module name -> why it cannot be imported, reported once
 
     def __init__(self, number: int, module: ModuleType, yours: bool) -> None:
         self.number, self.module, self.yours = number, module, yours
         self.path = f"exercises/{'' if yours else 'solutions/'}{FILES[number]}.py"
 
     @classmethod
-    def load(cls, number: int, yours: bool) -> Answer:
-        name = f"exercises.{'' if yours else 'solutions.'}{FILES[number]}"
+    def load(cls, number: int, yours: bool, name: str | None = None) -> Answer:
+        """Import exercise `number` (or the module `name`); a file that does not import fails once, then skips."""
+        name = name or f"exercises.{'' if yours else 'solutions.'}{FILES[number]}"
+        path = f"{name.replace('.', '/')}.py"
+        if name in cls.broken:
+            pytest.skip(f"{path} cannot be imported; its error is reported once, in the first failing check above")
+        problem = None
         try:
             module = importlib.import_module(name)
-        except Exception as error:  # a learner's syntax error must read as a sentence, not a crash
-            fail(f"{name.replace('.', '/')}.py cannot be imported: {type(error).__name__}: {error}. Fix that first.")
+        except SyntaxError as error:
+            problem = _syntax_message(path, error)
+        except Exception as error:  # a learner's NameError at import time reads as a sentence, not a crash
+            problem = describe_exception(f"importing {path}", error, None)
+        if problem is not None:
+            cls.broken[name] = problem
+            fail(f"{problem}\nNo check of exercise {number} can run until the file imports.")
         return cls(number, module, yours)
 
     def __call__(self, function: str, *args: Any, **kwargs: Any) -> Any:
         implementation = getattr(self.module, function, None)
         if not callable(implementation):
             fail(f"{self.path} has no function {function}(); keep the names and arguments the file started with.")
+        return self.run(f"{function}()", implementation, *args, **kwargs)
+
+    def run(self, what: str, code: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the learner's code; a stub skips, any other exception fails with one message."""
+        problem = None
         try:
-            return implementation(*args, **kwargs)
+            return code(*args, **kwargs)
         except NotImplementedError:
-            if self.yours:
-                pytest.skip(f"exercise {self.number} not attempted yet: open {self.path}")
-            raise
+            if not self.yours:
+                raise
+            problem = "not attempted"
+        except Exception as error:
+            if not self.yours:
+                raise
+            problem = describe_exception(what, error, getattr(self.module, "__file__", None))
+        if problem == "not attempted":
+            pytest.skip(f"exercise {self.number} not attempted yet: open {self.path}")
+        fail(problem)
+
+
+def _syntax_message(path: str, error: SyntaxError) -> str:
+    text = (error.text or "").rstrip("\n")
+    indent = len(text) - len(text.lstrip())
+    caret = f"\n    {text.strip()}\n    {' ' * max((error.offset or 1) - 1 - indent, 0)}^" if text else ""
+    return f"{path}, line {error.lineno}: SyntaxError: {error.msg}.{caret}"
 
 
 # --- validating what came back ----------------------------------------------------------------
@@ -66,7 +131,10 @@ class Answer:
 
 def expect_tensor(value: object, shape: tuple[int, ...], what: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
-        fail(f"{what} should be a torch.Tensor of shape {shape}, but it is a {type(value).__name__}.")
+        hint = ""
+        if type(value).__module__ == "numpy":
+            hint = " Make tensors with torch (torch.randn with a torch.Generator), or convert: torch.from_numpy(a)."
+        fail(f"{what} should be a torch.Tensor of shape {shape}, but it is a {type(value).__name__}.{hint}")
     if tuple(value.shape) != shape:
         hint = " Use .view(-1, 1) to make a column." if value.numel() == math.prod(shape) else ""
         fail(f"{what} should have shape {shape}, but it has shape {tuple(value.shape)}.{hint}")
@@ -86,7 +154,12 @@ def expect_losses(value: object, epochs: int, what: str) -> list[float]:
         fail(f"{what} has {len(value)} entries; expected one per epoch, {epochs}.")
     for k, loss in enumerate(value):
         if isinstance(loss, torch.Tensor):
-            fail(f"{what}[{k}] is a tensor; append loss.item(), a float, so the list does not hold the autograd graph.")
+            graph = (
+                " This one still requires grad, so the list would also keep every epoch's autograd graph alive."
+                if loss.requires_grad
+                else ""
+            )
+            fail(f"{what}[{k}] is a tensor, not a float; append loss.item(), which gives a plain Python float.{graph}")
         if not isinstance(loss, numbers.Real):
             fail(f"{what}[{k}] should be a float, but it is a {type(loss).__name__}.")
         if not math.isfinite(loss):
@@ -106,20 +179,46 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL)
 
 
-def explain_history(got: list[float], expected: list[float], what: str, start_hint: str) -> None:
-    """Fail with the first epoch where a loss history leaves the reference, and the likely cause."""
+def _same(got: list[float], expected: list[float]) -> bool:
+    return len(got) == len(expected) and all(map(_close, got, expected))
+
+
+def explain_history(
+    got: list[float],
+    expected: list[float],
+    what: str,
+    start_hint: str,
+    alternatives: Callable[[], dict[str, list[float]]],
+    points: int,
+) -> None:
+    """Fail with the first epoch where a loss history leaves the reference, and the cause that epoch points to.
+
+    A wrong start or loss shows at epoch 0, a wrong step size or optimizer at epoch 1 (the first
+    step), a missing zero_grad at epoch 2 (the first step that would add to an old gradient).
+    `alternatives` replays the likely mistakes; a history that matches one of them is named.
+    """
     k = next((k for k, (a, b) in enumerate(zip(got, expected, strict=True)) if not _close(a, b)), None)
     if k is None:
         return
-    if len(got) > 2 and all(_close(a, b) for a, b in zip(got[:-1], expected[1:], strict=True)):
+    named = next((cause for cause, losses in alternatives().items() if _same(got, losses)), None)
+    if named:
+        hint = named
+    elif len(got) > 2 and all(_close(a, b) for a, b in zip(got[:-1], expected[1:], strict=True)):
         hint = "Your losses are one epoch late: record each loss in its forward pass, before optimizer.step()."
+    elif k == 0 and _close(got[0], points * expected[0]):
+        hint = f"Your first loss is {points} times the expected one: you summed the squared errors; take their mean."
     elif k == 0:
         hint = start_hint
+    elif k == 1:
+        hint = (
+            "The first loss matches, so the start and the loss are right; the first step is not. Check the "
+            "optimizer class and its step size lr."
+        )
     else:
         hint = (
-            f"The losses agree up to epoch {k - 1}, so the start is right. Check that optimizer.zero_grad() runs "
-            "every epoch (gradients add up otherwise), the step size, and that the optimizer holds this model's "
-            "parameters."
+            f"The losses agree up to epoch {k - 1}, so the start and the first step are right, but something "
+            "carries over from one step to the next. Check that optimizer.zero_grad() runs every epoch and that "
+            "the optimizer has no extra settings such as momentum."
         )
     fail(
         f"{what}: at epoch {k} the loss should be {expected[k]:.6g}, but yours is {got[k]:.6g} "
@@ -128,14 +227,23 @@ def explain_history(got: list[float], expected: list[float], what: str, start_hi
 
 
 def reference_history(
-    x: torch.Tensor, y: torch.Tensor, model: nn.Module, optimizer_class: type[optim.Optimizer], lr: float, epochs: int
+    x: torch.Tensor,
+    y: torch.Tensor,
+    model: nn.Module,
+    optimizer_class: type[optim.Optimizer],
+    lr: float,
+    epochs: int,
+    *,
+    zero_grad: bool = True,
+    reduction: str = "mean",
 ) -> list[float]:
     """The plain loop every history is checked against: zero_grad, forward, loss, backward, step."""
     optimizer = optimizer_class(model.parameters(), lr=lr)
     losses = []
     for _ in range(epochs):
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y, reduction=reduction)
         losses.append(loss.item())
         loss.backward()
         optimizer.step()
@@ -155,6 +263,39 @@ def line_data(
     return x, slope * x + intercept + noise * torch.randn(points, 1, generator=generator)
 
 
+OPTIMIZERS = {"SGD": optim.SGD, "Adam": optim.Adam}
+
+
+def likely_mistakes(
+    x: torch.Tensor, y: torch.Tensor, seed: int, asked: str, lr: float, other_lr: float | None, epochs: int
+) -> Callable[[], dict[str, list[float]]]:
+    """Replays of the mistakes a learner makes with `asked` (SGD or Adam) at step size lr, each with its diagnosis."""
+
+    def replay(name: str, rate: float, **options: Any) -> list[float]:
+        return reference_history(x, y, seeded_model(seed), OPTIMIZERS[name], rate, epochs, **options)
+
+    def build() -> dict[str, list[float]]:
+        other = next(name for name in OPTIMIZERS if name != asked)
+        mistakes = {
+            f"It matches {other} at lr {lr:g}, not {asked}: build optim.{asked} for this run.": replay(other, lr),
+            f"It matches {asked} without optimizer.zero_grad(): gradients add up from epoch to epoch; call "
+            "optimizer.zero_grad() at the start of every epoch.": replay(asked, lr, zero_grad=False),
+            f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), "
+            "not .sum().": replay(asked, lr, reduction="sum"),
+        }
+        if other_lr is not None and other_lr != lr:
+            mistakes[
+                f"It matches {other} at lr {other_lr:g}: the two runs look swapped; '{asked.lower()}' should hold "
+                f"optim.{asked} at lr {lr:g}."
+            ] = replay(other, other_lr)
+            mistakes[f"It matches {asked} at lr {other_lr:g}, the step size meant for {other}; use lr {lr:g}."] = (
+                replay(asked, other_lr)
+            )
+        return mistakes
+
+    return build
+
+
 # --- exercise 1: height and weight ------------------------------------------------------------
 
 
@@ -166,20 +307,26 @@ def adults(mean_cm: float, spread_cm: float, slope: float, n: int, seed: int) ->
     return heights, weights
 
 
-def check_data_contract(answer: Answer) -> None:
-    result = answer("make_height_weight_data", 50, seed=3)
+def _pair(answer: Answer, n: int, seed: int, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    result = answer("make_height_weight_data", n, seed=seed)
     if not isinstance(result, tuple | list) or len(result) != 2:
         fail(f"make_height_weight_data should return (heights, weights), a pair of tensors; it returned {result!r}.")
-    heights = expect_tensor(result[0], (50, 1), "heights from make_height_weight_data(50)")
-    expect_tensor(result[1], (50, 1), "weights from make_height_weight_data(50)")
+    heights = expect_tensor(result[0], (n, 1), f"heights from {what}")
+    return heights, expect_tensor(result[1], (n, 1), f"weights from {what}")
+
+
+def check_data_contract(answer: Answer) -> None:
+    heights, _ = _pair(answer, 50, 3, "make_height_weight_data(50)")
     if heights.dtype != torch.float32:
         fail(f"heights should be float32, the dtype nn.Linear computes in, but they are {heights.dtype}.")
     defaults = answer("make_height_weight_data")
+    if not isinstance(defaults, tuple | list) or len(defaults) != 2:
+        fail(f"make_height_weight_data() should return (heights, weights); it returned {defaults!r}.")
     expect_tensor(defaults[0], (200, 1), "heights from make_height_weight_data() with its defaults")
 
 
 def check_data_seed(answer: Answer) -> None:
-    first, again, other = (answer("make_height_weight_data", 100, seed=seed) for seed in (5, 5, 6))
+    first, again, other = (_pair(answer, 100, seed, f"make_height_weight_data(100, seed={seed})") for seed in (5, 5, 6))
     if not (torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])):
         fail(
             "make_height_weight_data(100, seed=5) gave different data on two calls; draw the noise from "
@@ -189,27 +336,104 @@ def check_data_seed(answer: Answer) -> None:
         fail("seeds 5 and 6 gave the same heights; the seed should decide the random draws.")
 
 
+def _height_units(mean: float, spread: float) -> str:
+    if 1.2 <= mean <= 2.3:
+        return " That looks like metres; use centimetres (1 m = 100 cm)."
+    if 50 <= mean <= 80:
+        return " That looks like inches; use centimetres (1 in = 2.54 cm)."
+    if abs(mean) < 1 and 0.5 <= spread <= 2:
+        return " That looks like standard-normal draws; scale them: mean + spread · torch.randn(...)."
+    return ""
+
+
 def check_data_realistic(answer: Answer) -> None:
-    heights, weights = (
-        expect_tensor(t, (2000, 1), "make_height_weight_data(2000)")
-        for t in answer("make_height_weight_data", 2000, seed=1)
-    )
+    heights, weights = _pair(answer, 2000, 1, "make_height_weight_data(2000)")
     mean, spread = heights.mean().item(), heights.std().item()
-    if not 160 <= mean <= 180 or not 2 <= spread <= 12:
+    (low_mean, high_mean), (low_spread, high_spread) = ADULT_MEAN_CM, ADULT_SPREAD_CM
+    if not (low_mean <= mean <= high_mean and low_spread <= spread <= high_spread):
         fail(
-            f"the heights have mean {mean:.1f} cm and spread {spread:.1f} cm; adults average 160 to 180 cm "
-            "with a spread of a few cm (say 5 to 10)."
+            f"the heights have mean {mean:.3g} and spread {spread:.3g}, in your units; adults' heights in cm have a "
+            f"mean of {low_mean:g} to {high_mean:g} and a spread of {low_spread:g} to {high_spread:g}."
+            + _height_units(mean, spread)
         )
     slope, bias = lesson.least_squares(heights, weights)
     weight_at_mean = slope * mean + bias
     if not 0.2 <= slope <= 2.0 or not 45 <= weight_at_mean <= 110:
+        pounds = " That looks like pounds; use kilograms (1 lb = 0.4536 kg)." if 100 < weight_at_mean < 250 else ""
         fail(
-            f"weight rises {slope:.2f} kg per cm and averages {weight_at_mean:.1f} kg; adults gain roughly "
-            "0.5 to 1.2 kg per cm around 60 to 90 kg."
+            f"weight rises {slope:.3g} per cm and averages {weight_at_mean:.4g}, in your units; adults gain roughly "
+            f"0.2 to 2 kg per cm around 45 to 110 kg.{pounds}"
         )
     residuals = weights - (slope * heights + bias)
     if residuals.std().item() < 0.5:
         fail(f"the weights sit on the line (spread {residuals.std().item():.3f} kg); add Gaussian noise of a few kg.")
+
+
+def _predict(answer: Answer, model: nn.Module, heights: torch.Tensor, what: str) -> torch.Tensor:
+    with torch.no_grad():
+        predicted = answer.run("the returned model", model, heights)
+    if not isinstance(predicted, torch.Tensor):
+        fail(f"{what} should be a torch.Tensor, but the model returned a {type(predicted).__name__}.")
+    return predicted
+
+
+def _fit_diagnosis(
+    answer: Answer, model: nn.Module, heights: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor
+) -> str:
+    """Why a fit misses the least-squares line, from what can be measured about the returned model."""
+    predicted = _predict(answer, model, grid, "model(heights)").double().reshape(-1)
+    g = grid.double().reshape(-1)
+    slope, bias = lesson.least_squares(heights, weights)
+    mean_h = heights.double().mean().item()
+    mean_w, std_w = weights.double().mean().item(), weights.double().std().item()
+    scaled = (heights - heights.mean()) / heights.std()
+    slope_z, bias_z = lesson.least_squares(scaled, weights)  # the line on standardised heights
+
+    def near(candidate: torch.Tensor, tolerance: float) -> bool:
+        return bool((predicted - candidate).abs().max() <= tolerance)
+
+    if near(slope_z * g + bias_z, 2 * PREDICTION_TOL_KG):
+        return (
+            "Your model predicts, for raw centimetres, what the least-squares line of standardised heights "
+            "predicts: it was trained on (height - mean) / std and returned as is. Fold the scaling into the "
+            "layer, or wrap it in your own nn.Module, so the returned model takes raw centimetres (hint 1.2)."
+        )
+    unscale = (
+        f"Multiply by the weights' std ({std_w:.3g}) and add their mean ({mean_w:.4g}), in the layer or in your "
+        "module, so the model returns kilograms"
+    )
+    if near((slope * g + bias - mean_w) / std_w, 0.05):
+        return (
+            "Your model's outputs are standardised weights, (kg - mean) / std: the weights were scaled for "
+            f"training and never scaled back. {unscale}."
+        )
+    if near((slope_z * g + bias_z - mean_w) / std_w, 0.05):
+        return (
+            "Your model was trained on standardised heights and standardised weights and returned as is: it "
+            f"expects (height - mean) / std and returns (kg - mean) / std. {unscale}, and fold the heights' "
+            "scaling in too (hint 1.2)."
+        )
+    fitted_slope, fitted_bias = lesson.least_squares(g, predicted)
+    level, expected_level = fitted_slope * mean_h + fitted_bias, slope * mean_h + bias
+    with torch.no_grad():
+        own = _predict(answer, model, heights, "model(heights)").double()
+    if own.shape != weights.shape:
+        return "Compare your model's predictions with the least-squares line yourself: lesson.least_squares(h, w)."
+    loss, best = ((own - weights) ** 2).mean().item(), ((slope * heights + bias - weights) ** 2).mean().item()
+    falling = f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²: the loss was still falling."
+    if abs(level - expected_level) <= PREDICTION_TOL_KG:
+        return (
+            f"At the mean height ({mean_h:.1f} cm) your line is right, but its slope is {fitted_slope:.4g} kg/cm "
+            f"where least squares has {slope:.4g}. {falling} On raw centimetres the slope and the bias are tied "
+            f"together and steps must stay below {lesson.max_stable_lr(heights):.2g}, so this direction barely moves; "
+            "standardise the heights, train, and fold the scaling back (hint 1.2)."
+        )
+    return (
+        f"At the mean height ({mean_h:.1f} cm) your line is {level - expected_level:+.2f} kg off, and its slope is "
+        f"{fitted_slope:.4g} kg/cm where least squares has {slope:.4g}. {falling} Train for more epochs (a few "
+        f"hundred at lr 0.1 on standardised heights); on raw centimetres no stable step size "
+        f"(below {lesson.max_stable_lr(heights):.2g}) gets there in time (hint 1.2)."
+    )
 
 
 def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, source: str) -> None:
@@ -223,20 +447,24 @@ def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, sour
     if not isinstance(model, nn.Module):
         fail(f"fit_height_weight should return the trained nn.Module, but it returned a {type(model).__name__}.")
     grid = torch.linspace(heights.min().item(), heights.max().item(), 9).view(-1, 1)
-    with torch.no_grad():
-        predicted = expect_tensor(model(grid), (9, 1), "model(heights) for 9 heights of shape (9, 1)")
+    predicted = _predict(answer, model, grid, "model(heights) for 9 heights of shape (9, 1)")
+    if predicted.is_floating_point() and not torch.isfinite(predicted).all():
+        fail(
+            f"On {source}, your model predicts nan or inf: training diverged. The likely cause is a step size too "
+            f"large for raw centimetres, where only steps below {lesson.max_stable_lr(heights):.2g} are stable; "
+            "standardise the heights first, then train (hint 1.2)."
+        )
+    predicted = expect_tensor(predicted, (9, 1), "model(heights) for 9 heights of shape (9, 1)")
     slope, bias = lesson.least_squares(heights, weights)
     expected = slope * grid.double() + bias
     error = (predicted.double() - expected).abs()
     worst = int(error.argmax())
     if error[worst].item() > PREDICTION_TOL_KG:
-        height = grid[worst].item()
         fail(
-            f"On {source}, at {height:.1f} cm your model predicts {predicted[worst].item():.2f} kg, but the "
-            f"least-squares line of the same data gives {expected[worst].item():.2f} kg: off by "
-            f"{error[worst].item():.2f} kg, more than the {PREDICTION_TOL_KG} kg allowed. Training has not "
-            f"converged: on raw centimetres the largest stable step size is only {lesson.max_stable_lr(heights):.2g}. "
-            "Standardise the heights, train, and let the returned model take raw centimetres (hint 1.2)."
+            f"On {source}, at {grid[worst].item():.1f} cm your model predicts {predicted[worst].item():.2f} kg, but "
+            f"the least-squares line of the same data gives {expected[worst].item():.2f} kg: off by "
+            f"{error[worst].item():.2f} kg, more than the {PREDICTION_TOL_KG} kg allowed. "
+            + _fit_diagnosis(answer, model, heights, weights, grid)
         )
 
 
@@ -253,14 +481,14 @@ def check_compare(answer: Answer, x: torch.Tensor, y: torch.Tensor, **settings: 
     used = {**defaults, **settings}
     histories = answer("compare_optimizers", x, y, **settings)
     if not isinstance(histories, dict) or set(histories) != {"sgd", "adam"}:
-        keys = sorted(histories) if isinstance(histories, dict) else type(histories).__name__
+        keys = sorted(map(str, histories)) if isinstance(histories, dict) else type(histories).__name__
         fail(f"compare_optimizers should return a dict with the keys 'sgd' and 'adam'; it returned {keys}.")
-    for name, optimizer_class in (("sgd", optim.SGD), ("adam", optim.Adam)):
+    for name, asked, other in (("sgd", "SGD", "adam"), ("adam", "Adam", "sgd")):
         got = expect_losses(histories[name], used["epochs"], f"histories['{name}']")
-        expected = reference_history(
-            x, y, seeded_model(used["seed"]), optimizer_class, used[f"lr_{name}"], used["epochs"]
-        )
-        explain_history(got, expected, f"histories['{name}'] with {used}", START_HINT_EX2)
+        lr, other_lr = used[f"lr_{name}"], used[f"lr_{other}"]
+        expected = reference_history(x, y, seeded_model(used["seed"]), OPTIMIZERS[asked], lr, used["epochs"])
+        mistakes = likely_mistakes(x, y, used["seed"], asked, lr, other_lr, used["epochs"])
+        explain_history(got, expected, f"histories['{name}'] with {used}", START_HINT_EX2, mistakes, len(x))
 
 
 def check_plot_comparison(answer: Answer, histories: dict[str, list[float]]) -> None:
@@ -296,15 +524,33 @@ START_HINT_EX3 = "The first loss is already off: compute the mean squared error 
 def check_train_with_history(answer: Answer, x: torch.Tensor, y: torch.Tensor, seed: int, **settings: Any) -> None:
     used = {"epochs": 500, "lr": 0.01, **settings}
     model = seeded_model(seed)
+    start = copy.deepcopy(model)
     twin = copy.deepcopy(model)
     got = expect_losses(answer("train_with_history", model, x, y, **settings), used["epochs"], "the returned losses")
     expected = reference_history(x, y, twin, optim.SGD, used["lr"], used["epochs"])
-    explain_history(got, expected, f"train_with_history with {used}", START_HINT_EX3)
+    untouched = all(torch.equal(a, b) for a, b in zip(model.parameters(), start.parameters(), strict=True))
+    if untouched and used["epochs"] > 1:
+        if all(_close(loss, got[0]) for loss in got):
+            fail(
+                "the model passed in is unchanged and every loss is the same: nothing was updated. Call "
+                "loss.backward() and optimizer.step() every epoch, on an optimizer built from model.parameters()."
+            )
+        if _same(got, expected):
+            fail(
+                "your losses are right, but the model passed in is unchanged: you trained a copy. Train `model`, "
+                "the argument, in place (build the optimizer from model.parameters())."
+            )
+        fail(
+            "the model passed in is unchanged, and your losses are not its losses: train_with_history built a "
+            "model of its own and trained that one. Train `model`, the argument: optim.SGD(model.parameters(), lr=lr)."
+        )
+    mistakes = likely_mistakes(x, y, seed, "SGD", used["lr"], None, used["epochs"])
+    explain_history(got, expected, f"train_with_history with {used}", START_HINT_EX3, mistakes, len(x))
     for (name, mine), reference in zip(model.named_parameters(), twin.parameters(), strict=True):
         if not torch.allclose(mine, reference, atol=PARAM_ATOL):
             fail(
                 f"after training, {name} is {mine.tolist()} but should be {reference.tolist()} "
-                f"(tolerance {PARAM_ATOL}): train the model that was passed in, in place, not a copy."
+                f"(tolerance {PARAM_ATOL}): the losses were right, so something changed the model after the last step."
             )
 
 

@@ -17,7 +17,10 @@ from grading import Answer
 
 import lesson
 
-pytestmark = pytest.mark.time_limit(30)  # a learner's endless loop fails after 30 s with a message
+pytestmark = [
+    pytest.mark.time_limit(30),  # a learner's endless loop fails after 30 s with a message
+    pytest.mark.usefixtures("in_a_scratch_folder"),  # files a learner's code writes land outside the repository
+]
 WHO = ["yours", "reference"]
 
 GRADER_ADULTS = {  # the grader's own data: adult heights with means 160 to 180 cm and spreads up to 10 cm

@@ -1,13 +1,23 @@
-"""The grader itself: wrong answers must fail with the right hint, stubs must skip, other right answers pass."""
+"""The grader itself: wrong answers must fail with the right hint, stubs must skip, other right answers pass.
+
+Every answer here is constructed from the reference solutions; no test reads the learner's files,
+so a learner's own work can never turn these red.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import subprocess
+import sys
+import time
 import types
 from pathlib import Path
 
 import grading
 import pytest
+import time_limit
 import torch
 from grading import Answer
 from torch import nn, optim
@@ -18,6 +28,8 @@ from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
 
 Failed = pytest.fail.Exception
+Skipped = pytest.skip.Exception
+pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # no test here writes into the repository
 
 
 def answer(number: int, solution: types.ModuleType, **replaced: object) -> Answer:
@@ -28,20 +40,23 @@ def answer(number: int, solution: types.ModuleType, **replaced: object) -> Answe
     return Answer(number, module, yours=True)
 
 
-def expect_failure(check: object, *args: object, hint: str, **kwargs: object) -> None:
+def expect_failure(check: object, *args: object, hint: str, **kwargs: object) -> str:
     with pytest.raises(Failed) as caught:
         check(*args, **kwargs)
     assert hint in str(caught.value), f"the message should contain {hint!r}; it was: {caught.value}"
+    return str(caught.value)
 
 
 # --- stubs skip, and a function that is missing fails ----------------------------------------
 
 
+def _stub(*args: object, **kwargs: object) -> None:
+    raise NotImplementedError("make_height_weight_data is not written yet")
+
+
 def test_a_stub_is_not_attempted() -> None:
-    stub = Answer.load(1, yours=True)
-    with pytest.raises(
-        pytest.skip.Exception, match=r"exercise 1 not attempted yet: open exercises/ex1_height_weight\.py"
-    ):
+    stub = answer(1, ex1_solution, make_height_weight_data=_stub)
+    with pytest.raises(Skipped, match=r"exercise 1 not attempted yet: open exercises/ex1_height_weight\.py"):
         grading.check_data_contract(stub)
 
 
@@ -81,17 +96,57 @@ def noiseless_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return heights, 0.9 * heights - 83
 
 
+def inch_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    heights, weights = ex1_solution.make_height_weight_data(n, seed)
+    return heights / 2.54, weights
+
+
+def standard_normal_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    heights = torch.randn(n, 1, generator=generator)
+    return heights, 70 + 8 * heights + 5 * torch.randn(n, 1, generator=generator)
+
+
+def pound_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    heights, weights = ex1_solution.make_height_weight_data(n, seed)
+    return heights, weights / 0.4536
+
+
+def numpy_data(n: int = 200, seed: int = 0) -> tuple[object, object]:
+    heights, weights = ex1_solution.make_height_weight_data(n, seed)
+    return heights.numpy(), weights.numpy()
+
+
 @pytest.mark.parametrize(
     ("check", "variant", "hint"),
     [
         (grading.check_data_contract, flat_data, "shape (50, 1), but it has shape (50,). Use .view(-1, 1)"),
         (grading.check_data_seed, unseeded_data, "torch.Generator().manual_seed(seed)"),
-        (grading.check_data_realistic, metre_data, "adults average 160 to 180 cm"),
+        (grading.check_data_realistic, metre_data, "That looks like metres"),
+        (grading.check_data_realistic, inch_data, "That looks like inches"),
+        (grading.check_data_realistic, standard_normal_data, "That looks like standard-normal draws"),
+        (grading.check_data_realistic, pound_data, "That looks like pounds"),
         (grading.check_data_realistic, noiseless_data, "add Gaussian noise"),
+        (grading.check_data_contract, numpy_data, "it is a ndarray. Make tensors with torch"),
+        (grading.check_data_seed, numpy_data, "it is a ndarray"),
+        (grading.check_data_realistic, numpy_data, "it is a ndarray"),
     ],
 )
 def test_ex1_wrong_data_fails(check: object, variant: object, hint: str) -> None:
-    expect_failure(check, answer(1, ex1_solution, make_height_weight_data=variant), hint=hint)
+    message = expect_failure(check, answer(1, ex1_solution, make_height_weight_data=variant), hint=hint)
+    assert " cm and spread" not in message, "a height in the learner's units must not be labelled cm"
+
+
+def uniform_adults(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Another plausible population: heights uniform from 150 to 195 cm (mean 172.5, spread 13)."""
+    generator = torch.Generator().manual_seed(seed)
+    heights = 150 + 45 * torch.rand(n, 1, generator=generator)
+    return heights, 0.9 * heights - 85 + 7 * torch.randn(n, 1, generator=generator)
+
+
+@pytest.mark.parametrize("check", [grading.check_data_contract, grading.check_data_seed, grading.check_data_realistic])
+def test_ex1_other_adult_populations_pass(check: object) -> None:
+    check(answer(1, ex1_solution, make_height_weight_data=uniform_adults))
 
 
 def raw_sgd_fit(heights: torch.Tensor, weights: torch.Tensor, epochs: int = 200, lr: float = 1e-5) -> nn.Module:
@@ -119,21 +174,101 @@ def flat_output_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     return nn.Sequential(model, nn.Flatten(0))
 
 
+def _standardised(values: torch.Tensor) -> torch.Tensor:
+    return (values - values.mean()) / values.std()
+
+
+def scaled_weights_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    """Heights standardised and folded back, weights standardised and never scaled back."""
+    return ex1_solution.fit_height_weight(heights, _standardised(weights))
+
+
+def both_scaled_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    model = lesson.LinearRegression()
+    lesson.train(model, _standardised(heights), _standardised(weights), optim.SGD(model.parameters(), lr=0.1), 200)
+    return model
+
+
+def one_epoch_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    return ex1_solution.fit_height_weight(heights, weights, epochs=1)
+
+
+def raw_diverging_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    """Plain SGD at lr 0.01 on raw centimetres, with no divergence check: the weights become nan."""
+    model = lesson.LinearRegression()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    for _ in range(100):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(heights), weights).backward()
+        optimizer.step()
+    return model
+
+
+def misspelled_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    mean = heights.mean()
+    return ex1_solution.fit_height_weight(heights - mean, wieghts)  # noqa: F821  (the learner's typo)
+
+
+class BrokenForward(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)  # never defined: AttributeError when the grader calls the model
+
+
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (raw_sgd_fit, "Training has not converged"),
-        (standardised_input_fit, "let the returned model take raw centimetres"),
+        (raw_sgd_fit, "standardise the heights, train, and fold the scaling back (hint 1.2)"),
+        (standardised_input_fit, "it was trained on (height - mean) / std and returned as is"),
+        (scaled_weights_fit, "the weights were scaled for training and never scaled back"),
+        (both_scaled_fit, "trained on standardised heights and standardised weights and returned as is"),
+        (one_epoch_fit, "the loss was still falling. Train for more epochs"),
+        (raw_diverging_fit, "a step size too large for raw centimetres"),
         (in_place_fit, "instead of subtracting in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
         (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module"),
+        (misspelled_fit, "fit_height_weight() raised NameError: name 'wieghts' is not defined"),
+        (lambda heights, weights: BrokenForward(), "the returned model raised AttributeError"),
     ],
 )
 def test_ex1_wrong_fit_fails(variant: object, hint: str) -> None:
     heights, weights = grading.adults(170.0, 8.0, 0.9, 200, seed=3)
-    expect_failure(
+    message = expect_failure(
         grading.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
     )
+    others = [h for v, h in WRONG_FIT_HINTS if v is not variant and h in message]
+    assert not others, f"the message also names another mistake, {others}: {message}"
+    if "hint 1.2" in hint or "raised" in hint:
+        assert "grading.py" not in message and "test_exercises.py" not in message, message
+
+
+WRONG_FIT_HINTS = test_ex1_wrong_fit_fails.pytestmark[0].args[1]
+
+
+def test_an_exception_names_the_learners_own_line() -> None:
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    message = expect_failure(
+        grading.check_fit,
+        answer(1, ex1_solution, fit_height_weight=misspelled_fit),
+        heights,
+        weights,
+        "data",
+        hint="at tests/test_grader.py, line",
+    )
+    assert "return ex1_solution.fit_height_weight(heights - mean, wieghts)" in message, message
+    assert "grading.py" not in message and "pluggy" not in message, f"the grader's frames must not show: {message}"
+
+
+def test_a_syntax_error_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "broken_ex1.py").write_text("import torch\n\ndef fit_height_weight(heights, weights)\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(Answer, "broken", {})
+    with pytest.raises(Failed) as caught:
+        Answer.load(1, yours=True, name="broken_ex1")
+    message = str(caught.value)
+    assert message.count("SyntaxError") == 1 and "broken_ex1.py, line 3" in message, message
+    assert "def fit_height_weight(heights, weights)" in message and "During handling" not in message, message
+    with pytest.raises(Skipped, match="reported once"):
+        Answer.load(1, yours=True, name="broken_ex1")
 
 
 def closed_form_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
@@ -163,39 +298,49 @@ def history(
     *,
     zero: bool = True,
     after_step: bool = False,
-) -> list[float]:
-    losses = []
+    summed: bool = False,
+    keep: str = "item",
+) -> list[object]:
+    """A learner's loop, with one of the mistakes learners make switched on."""
+    losses: list[object] = []
     for _ in range(epochs):
         if zero:
             optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
+        loss = nn.functional.mse_loss(model(x), y, reduction="sum" if summed else "mean")
         loss.backward()
         optimizer.step()
-        losses.append(nn.functional.mse_loss(model(x), y).item() if after_step else loss.item())
+        if after_step:
+            losses.append(nn.functional.mse_loss(model(x), y).item())
+        else:
+            losses.append({"item": loss.item(), "detached": loss.detach(), "tensor": loss}[keep])
     return losses
 
 
-def comparison(*, zero: bool = True, after_step: bool = False, reseed: bool = True, as_tensor: bool = False):
+def comparison(
+    *,
+    zero: bool = True,
+    after_step: bool = False,
+    reseed: bool = True,
+    as_tensor: bool = False,
+    summed: bool = False,
+    sgd_class: type[optim.Optimizer] = optim.SGD,
+    sgd_lr: str = "lr_sgd",
+    swapped: bool = False,
+):
     def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
+        rates = {"lr_sgd": lr_sgd, "lr_adam": lr_adam}
         torch.manual_seed(seed)
         sgd_model = lesson.LinearRegression()
         if reseed:
             torch.manual_seed(seed)
         adam_model = lesson.LinearRegression()
+        options = {"zero": zero, "after_step": after_step, "summed": summed}
         result = {
-            "sgd": history(
-                sgd_model, x, y, optim.SGD(sgd_model.parameters(), lr=lr_sgd), epochs, zero=zero, after_step=after_step
-            ),
-            "adam": history(
-                adam_model,
-                x,
-                y,
-                optim.Adam(adam_model.parameters(), lr=lr_adam),
-                epochs,
-                zero=zero,
-                after_step=after_step,
-            ),
+            "sgd": history(sgd_model, x, y, sgd_class(sgd_model.parameters(), lr=rates[sgd_lr]), epochs, **options),
+            "adam": history(adam_model, x, y, optim.Adam(adam_model.parameters(), lr=lr_adam), epochs, **options),
         }
+        if swapped:
+            result = {"sgd": result["adam"], "adam": result["sgd"]}
         return {name: torch.tensor(losses) for name, losses in result.items()} if as_tensor else result
 
     return compare_optimizers
@@ -204,17 +349,44 @@ def comparison(*, zero: bool = True, after_step: bool = False, reseed: bool = Tr
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (comparison(zero=False), "optimizer.zero_grad() runs every epoch"),
+        (comparison(zero=False), "It matches SGD without optimizer.zero_grad()"),
         (comparison(after_step=True), "one epoch late"),
         (comparison(reseed=False), "did not start from torch.manual_seed(seed); LinearRegression()"),
         (comparison(as_tensor=True), "is a tensor; return a list of floats"),
         (lambda x, y, **settings: {"SGD": [], "Adam": []}, "with the keys 'sgd' and 'adam'"),
+        (comparison(sgd_class=optim.Adam), "It matches Adam at lr 0.01, not SGD: build optim.SGD"),
+        (comparison(sgd_lr="lr_adam"), "It matches SGD at lr 0.1, the step size meant for Adam"),
+        (comparison(swapped=True), "the two runs look swapped"),
+        (comparison(summed=True), "It matches SGD on a summed loss instead of the mean"),
     ],
 )
 def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
     expect_failure(
         grading.check_compare,
         answer(2, ex2_solution, compare_optimizers=variant),
+        *lesson.load_distance_time(),
+        epochs=30,
+        hint=hint,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"lr": 0.012}, "The first loss matches, so the start and the loss are right; the first step is not"),
+        ({"lr": 0.01, "momentum": 0.9}, "the optimizer has no extra settings such as momentum"),
+    ],
+)
+def test_ex2_the_first_epoch_that_differs_names_the_cause(options: dict[str, float], hint: str) -> None:
+    def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
+        histories = comparison()(x, y, epochs, lr_sgd, lr_adam, seed)
+        model = grading.seeded_model(seed)
+        histories["sgd"] = history(model, x, y, optim.SGD(model.parameters(), **options), epochs)
+        return histories
+
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=compare_optimizers),
         *lesson.load_distance_time(),
         epochs=30,
         hint=hint,
@@ -236,6 +408,7 @@ def test_ex2_another_right_comparison_passes() -> None:
             "use ax.set_yscale('log')",
         ),
         (lambda histories: None, "should return a matplotlib Figure"),
+        (lambda histories: histories["SGD"], "plot_optimizer_comparison() raised KeyError: 'SGD' at tests/test_grader"),
     ],
 )
 def test_ex2_wrong_plot_fails(variant: object, hint: str, agg: None) -> None:
@@ -275,11 +448,23 @@ def test_ex2_pyplot_figure_passes(agg: None) -> None:
 # --- exercise 3 -------------------------------------------------------------------------------
 
 
-def training(*, zero: bool = True, after_step: bool = False, copy_model: bool = False, as_tensor: bool = False):
+def training(
+    *,
+    zero: bool = True,
+    after_step: bool = False,
+    copy_model: bool = False,
+    own_model: bool = False,
+    as_tensor: bool = False,
+    keep: str = "item",
+    optimizer_class: type[optim.Optimizer] = optim.SGD,
+):
     def train_with_history(model, x, y, epochs=500, lr=0.01):
         if copy_model:
             model = copy.deepcopy(model)
-        losses = history(model, x, y, optim.SGD(model.parameters(), lr=lr), epochs, zero=zero, after_step=after_step)
+        if own_model:
+            model = lesson.LinearRegression()  # a fresh model of its own, from the global random state
+        optimizer = optimizer_class(model.parameters(), lr=lr)
+        losses = history(model, x, y, optimizer, epochs, zero=zero, after_step=after_step, keep=keep)
         return torch.tensor(losses) if as_tensor else losses
 
     return train_with_history
@@ -288,14 +473,18 @@ def training(*, zero: bool = True, after_step: bool = False, copy_model: bool = 
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (training(zero=False), "optimizer.zero_grad() runs every epoch"),
+        (training(zero=False), "It matches SGD without optimizer.zero_grad()"),
         (training(after_step=True), "one epoch late"),
-        (training(copy_model=True), "train the model that was passed in, in place"),
+        (training(copy_model=True), "you trained a copy. Train `model`, the argument, in place"),
+        (training(own_model=True), "built a model of its own and trained that one"),
         (training(as_tensor=True), "is a tensor"),
+        (training(keep="detached"), "is a tensor, not a float; append loss.item()"),
+        (training(keep="tensor"), "keep every epoch's autograd graph alive"),
+        (training(optimizer_class=optim.Adam), "It matches Adam at lr 0.01, not SGD"),
     ],
 )
 def test_ex3_wrong_training_fails(variant: object, hint: str) -> None:
-    expect_failure(
+    message = expect_failure(
         grading.check_train_with_history,
         answer(3, ex3_solution, train_with_history=variant),
         *lesson.load_distance_time(),
@@ -303,6 +492,8 @@ def test_ex3_wrong_training_fails(variant: object, hint: str) -> None:
         epochs=50,
         hint=hint,
     )
+    if "not a float" in hint:
+        assert "autograd graph" not in message, f"a detached tensor holds no graph: {message}"
 
 
 def test_ex3_manual_right_training_passes() -> None:
@@ -340,12 +531,72 @@ def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None,
     )
 
 
-@pytest.mark.time_limit(0.1)
-def test_an_endless_loop_is_stopped_with_a_message() -> None:
-    def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
-        while True:  # a learner's loop whose condition never turns false
-            pass
+def endless_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    while True:  # a learner's loop whose condition never turns false
+        pass
 
+
+@pytest.mark.parametrize("alarm", [True, False], ids=["with SIGALRM", "without SIGALRM, as on Windows"])
+def test_an_endless_loop_is_stopped(alarm: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time_limit, "has_alarm", lambda: alarm and hasattr(signal, "SIGALRM"))
     heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
-    with pytest.raises(Failed, match=r"stopped after 0\.1 s"):
-        grading.check_fit(answer(1, ex1_solution, fit_height_weight=fit_height_weight), heights, weights, "data")
+    started = time.monotonic()
+    with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.2):
+        grading.check_fit(answer(1, ex1_solution, fit_height_weight=endless_fit), heights, weights, "data")
+    assert time.monotonic() - started < 5, "the loop should have been stopped after 0.2 s"
+
+
+ENDLESS_TESTS = """
+import pytest
+import time_limit
+
+if {simulate_windows}:
+    time_limit.has_alarm = lambda: False  # as on Windows, where signal has no SIGALRM
+
+
+@pytest.mark.time_limit(0.3)
+def test_endless():
+    while True:
+        pass
+
+
+def test_after():
+    assert True
+"""
+
+
+@pytest.mark.parametrize("simulate_windows", [False, True], ids=["with SIGALRM", "without SIGALRM, as on Windows"])
+def test_a_timed_out_test_fails_once_with_a_message_and_the_run_goes_on(tmp_path: Path, simulate_windows: bool) -> None:
+    (tmp_path / "test_learner.py").write_text(ENDLESS_TESTS.format(simulate_windows=simulate_windows))
+    env = {**os.environ, "PYTHONPATH": str(Path(time_limit.__file__).parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "time_limit", "-p", "no:cacheprovider", "-q", "-rA", "test_learner.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out
+    assert "1 failed, 1 passed" in out, out
+    assert "stopped after 0.3 s: this test should take a second or two" in out, out
+    assert out.count("FAILED test_learner.py::test_endless") == 1, f"the timed-out test should be listed once:\n{out}"
+    assert "Traceback" not in out and "TimeLimitExceeded" not in out, out
+
+
+def path_ignoring_plot(losses, path=None):
+    fig = ex3_solution.plot_loss_curve(losses)
+    fig.savefig("loss_curve.png")  # a name of its own, in the current folder, instead of `path`
+    return fig
+
+
+def test_a_file_saved_in_the_wrong_place_stays_out_of_the_repository(agg: None, tmp_path: Path) -> None:
+    expect_failure(
+        grading.check_plot_loss_curve,
+        answer(3, ex3_solution, plot_loss_curve=path_ignoring_plot),
+        [2.0, 1.0, 0.5],
+        tmp_path / "curve.png",
+        hint="no file is there: call fig.savefig(path)",
+    )
+    assert not (lesson.ROOT / "loss_curve.png").exists(), "the grader let a learner's file land in the repository"
