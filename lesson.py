@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn, optim
 
-from lesson_support import figures
+from lesson_support import animation, explorer, figures
 from lesson_support.checks import DivergenceError, check_optimizer_holds, check_same_shape, stop_if_diverged
 from lesson_support.cli import run_command_line
 from lesson_support.closed_form import (
@@ -46,6 +46,7 @@ SLOPE_BIAS_START = (-15.0, -10.0)  # (w, b)
 LAB_LR = 0.1
 PRACTICE_LR = 0.2  # the slope-and-bias lab's practice step size
 SURFACE_RANGE, SURFACE_POINTS = 15.0, 30  # the cost surface over [-15, 15]², 30 points each way
+ANIMATION_STEPS = 30  # the animated descent: enough steps for b, the slow direction, to arrive
 
 # Section 5: the article's run.
 TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 50
@@ -309,9 +310,15 @@ def train_slope_and_bias(x: torch.Tensor, y: torch.Tensor, w0: float, b0: float,
     return history
 
 
+def slope_and_bias_data(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """Section 4's points: f(x) = x - 1 plus noise, on the run's device."""
+    x, y = make_line_data(*SLOPE_BIAS_TRUE, NOISE_STD, seed=run.seed)
+    return x.to(run.device), y.to(run.device)
+
+
 def section_slope_and_bias(run: Run) -> None:
     heading(4, "Gradient descent by hand: slope and bias")
-    x, y = (t.to(run.device) for t in make_line_data(*SLOPE_BIAS_TRUE, NOISE_STD, seed=run.seed))
+    x, y = slope_and_bias_data(run)
     w0, b0 = SLOPE_BIAS_START
     w = torch.tensor(w0, requires_grad=True, device=run.device)
     b = torch.tensor(b0, requires_grad=True, device=run.device)
@@ -379,6 +386,35 @@ def section_slope_and_bias(run: Run) -> None:
 
 
 run_in_notebook(section_slope_and_bias)
+
+
+# %% [markdown]
+# Watch it move: the descent of section 4, step by step, with the line it draws beside it.
+# As a script, `python lesson.py --animate` saves it as descent.gif; `--explore` opens a window
+# where you drag w, b and the step size yourself.
+
+
+# %%
+def animate_descent(run: Run) -> None:
+    """Section 4's descent at lr 0.1 as an animation, long enough to see b lag behind w."""
+    x, y = slope_and_bias_data(run)
+    history = train_slope_and_bias(x, y, *SLOPE_BIAS_START, LAB_LR, ANIMATION_STEPS)
+    costs = [mse(slope * x + bias, y).item() for slope, bias in history.params]
+    grid = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
+    surface = (grid, grid, cost_surface(x.cpu(), y.cpu(), grid, grid))
+    movie = animation.descent_animation(x.cpu(), y.cpu(), history.params, costs, least_squares(x, y), surface, LAB_LR)
+    run.figures.emit_animation(movie, "descent")
+
+
+def explore_descent(run: Run) -> None:
+    """A window with sliders for w, b and lr, and buttons to step the descent yourself."""
+    x, y = slope_and_bias_data(run)
+    explorer.open_explorer(
+        x.cpu(), y.cpu(), SLOPE_BIAS_START, train_slope_and_bias, mse, cost_surface, max_stable_lr(x), LAB_LR
+    )
+
+
+run_in_notebook(animate_descent)
 
 
 # %% [markdown]
@@ -621,7 +657,7 @@ __all__ = [  # what exercises, tests and a learner's own code import from here
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sections the command line asks for; return the exit code."""
-    return run_command_line(SECTIONS, argv)
+    return run_command_line(SECTIONS, argv, animate=animate_descent, explore=explore_descent)
 
 
 if __name__ == "__main__" and "ipykernel" not in sys.modules:  # in a notebook the cells above ran the sections

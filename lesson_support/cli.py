@@ -85,6 +85,10 @@ def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.Arg
     )
     parser.add_argument("--no-plots", action="store_true", help="print only; do not draw or import matplotlib")
     parser.add_argument("--show", action="store_true", help="also open the figures in windows where there is a display")
+    parser.add_argument("--animate", action="store_true", help="also save section 4's descent as descent.gif")
+    parser.add_argument(
+        "--explore", action="store_true", help="only open a window to drag w, b and lr and step the descent yourself"
+    )
     parser.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where tensors live (default cpu)"
     )
@@ -111,7 +115,22 @@ def _fail(parser: argparse.ArgumentParser, message: str, code: int) -> int:
     return code
 
 
-def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = None) -> int:
+def _no_window(parser: argparse.ArgumentParser, why: str) -> int:
+    return _fail(
+        parser,
+        f"--explore needs a window, and {why}. To see the descent move without one, run python lesson.py "
+        "--animate (it saves descent.gif), or open lesson.py as a notebook.",
+        2,
+    )
+
+
+def run_command_line(
+    sections: dict[str, Section],
+    argv: Sequence[str] | None = None,
+    *,
+    animate: Section | None = None,
+    explore: Section | None = None,
+) -> int:
     """Parse the options, run the chosen sections in order, and turn a user's mistake into one line."""
     parser = build_parser(list(sections), runtime.Run())
     args = parser.parse_args(argv)
@@ -119,6 +138,11 @@ def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = 
         for number, name in enumerate(sections, start=1):
             print(f"{number}. {name}")
         return 0
+    for flag in ("show", "animate", "explore"):
+        if getattr(args, flag) and args.no_plots:
+            parser.error(f"--{flag} and --no-plots contradict each other; choose one.")
+    if args.explore and explore is not None:
+        return _explore(parser, args, explore)
 
     device = runtime.pick_device(args.device)
     if device is None:
@@ -126,8 +150,6 @@ def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = 
             "--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu (the default) or auto."
         )
     plots = not args.no_plots
-    if args.show and not plots:
-        parser.error("--show and --no-plots contradict each other; choose one.")
     show = args.show and figures.has_display()
     if plots:
         problem = _prepare_outdir(args.outdir)
@@ -155,6 +177,8 @@ def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = 
         for name, section in sections.items():
             if name in names:
                 section(run)
+        if args.animate and animate is not None:
+            animate(run)
     except DatasetError as error:
         return _fail(parser, str(error), 2)
     except DivergenceError as error:
@@ -168,4 +192,19 @@ def run_command_line(sections: dict[str, Section], argv: Sequence[str] | None = 
     except KeyboardInterrupt:
         return _fail(parser, "interrupted.", 130)
     run.figures.open_windows()
+    return 0
+
+
+def _explore(parser: argparse.ArgumentParser, args: argparse.Namespace, explore: Section) -> int:
+    if not figures.has_display():
+        return _no_window(parser, "there is no display here (DISPLAY is not set)")
+    import matplotlib.pyplot as plt
+
+    if plt.get_backend().lower() == "agg":
+        return _no_window(parser, "matplotlib found no window toolkit here (such as Tk or Qt) to open one")
+    device = runtime.pick_device(args.device) or runtime.pick_device("cpu")
+    try:
+        explore(runtime.Run(seed=args.seed, device=device))
+    except KeyboardInterrupt:
+        return _fail(parser, "interrupted.", 130)
     return 0

@@ -82,6 +82,23 @@ class FigureOutput:
         if self.show:
             self.kept.append(fig)
 
+    def emit_animation(self, movie: Any, name: str) -> None:
+        """Save an animation as a GIF, or show it under the cell in a notebook."""
+        if self.inline:
+            import tempfile
+
+            from IPython.display import Image, display
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"{name}.gif"
+                movie.save_gif(path, self.dpi)
+                data = path.read_bytes()
+            display(Image(data=data, format="gif", width=round(movie.fig.get_figwidth() * PAGE_DPI)))
+            return
+        path = self.outdir / f"{name}.gif"
+        movie.save_gif(path, self.dpi)
+        print(f"  animation saved: {path}")
+
     def open_windows(self) -> None:
         """Hand the kept figures to pyplot, which owns the windows, and wait until they are closed."""
         if not self.kept:

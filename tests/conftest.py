@@ -6,6 +6,7 @@ import contextlib
 import gc
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,11 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LESSON_RUN_LIMIT = 240.0  # seconds the real `python lesson.py` run may take
 
 
-# --- one real `python lesson.py` run, started early so it overlaps the other tests -------------
+# --- real runs in other processes, started early so they overlap the other tests ------------------
 
 
 @dataclass
-class LessonRun:
+class Background:
+    """A real run in another process: `python lesson.py`, or the explorer window under Xvfb."""
+
     process: subprocess.Popen[str]
     workdir: tempfile.TemporaryDirectory[str]
 
@@ -32,24 +35,53 @@ class LessonRun:
         return Path(self.workdir.name) / "figures"
 
 
-RUN_KEY = pytest.StashKey[LessonRun]()
+def _lesson_command(workdir: Path) -> list[str] | None:
+    return [sys.executable, str(ROOT / "lesson.py")]
 
 
-def _start_lesson_run(config: pytest.Config) -> None:
-    if RUN_KEY in config.stash:
+def _explorer_command(workdir: Path) -> list[str] | None:
+    xvfb = shutil.which("xvfb-run")
+    return [xvfb, "-a", sys.executable, str(ROOT / "tests" / "open_explorer_briefly.py")] if xvfb else None
+
+
+def _endless_loops_command(workdir: Path) -> list[str] | None:
+    # A pytest run of its own, with only the time-limit plugin: no conftest, no project settings.
+    (workdir / "pytest.ini").write_text("[pytest]\n")
+    (workdir / "test_learner.py").write_text((ROOT / "tests" / "endless_loops.py").read_text(encoding="utf-8"))
+    return [sys.executable, "-m", "pytest", "-p", "time_limit", "-p", "no:cacheprovider", "-q", "-rA"]
+
+
+BACKGROUND = {  # marker -> the command whose finished run the marked test checks
+    "lesson_run": _lesson_command,
+    "explorer_window": _explorer_command,
+    "endless_loops": _endless_loops_command,
+}
+RUNS_KEY = pytest.StashKey[dict[str, Background]]()
+
+
+def _start(config: pytest.Config, marker: str) -> None:
+    runs = config.stash.setdefault(RUNS_KEY, {})
+    if marker in runs:
         return
-    workdir = tempfile.TemporaryDirectory(prefix="lesson-run-")
+    workdir = tempfile.TemporaryDirectory(prefix=f"{marker.replace('_', '-')}-")
+    command = BACKGROUND[marker](Path(workdir.name))
+    if command is None:
+        workdir.cleanup()
+        return
     # As a learner on a machine with no display: no DISPLAY, no backend chosen, default output folder.
+    # (xvfb-run sets a DISPLAY of its own.)
     env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "lesson.py")],
-        cwd=workdir.name,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=workdir.name, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    config.stash[RUN_KEY] = LessonRun(process, workdir)
+    runs[marker] = Background(process, workdir)
+
+
+def _stop(run: Background) -> None:
+    if run.process.poll() is None:
+        run.process.kill()
+    run.process.communicate()
 
 
 def _whole_suite(config: pytest.Config) -> bool:
@@ -63,33 +95,31 @@ def _whole_suite(config: pytest.Config) -> bool:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    # For the whole suite the run starts before collection, so it overlaps everything else.
+    # For the whole suite the runs start before collection, so they overlap everything else.
     if _whole_suite(session.config):
-        _start_lesson_run(session.config)
+        for marker in BACKGROUND:
+            _start(session.config, marker)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The test that waits for the run goes last, when the run has had the most time.
-    items.sort(key=lambda item: item.get_closest_marker("lesson_run") is not None)
+    # The tests that wait for a run go last, when the runs have had the most time.
+    items.sort(key=lambda item: any(item.get_closest_marker(marker) for marker in BACKGROUND))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()  # torch is imported by now: see pytest_unconfigure
-    wanted = any(item.get_closest_marker("lesson_run") for item in session.items)
-    if wanted and not session.config.option.collectonly:
-        _start_lesson_run(session.config)
-    elif RUN_KEY in session.config.stash:
-        run = session.config.stash[RUN_KEY]
-        run.process.kill()
-        run.process.communicate()
+    runs = session.config.stash.get(RUNS_KEY, {})
+    for marker in BACKGROUND:
+        wanted = any(item.get_closest_marker(marker) for item in session.items)
+        if wanted and not session.config.option.collectonly:
+            _start(session.config, marker)
+        elif marker in runs:
+            _stop(runs.pop(marker))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is not None:
-        if run.process.poll() is None:
-            run.process.kill()
-        run.process.communicate()
+    for run in config.stash.get(RUNS_KEY, {}).values():
+        _stop(run)
         run.workdir.cleanup()
     # Python's garbage collector walks every object torch, sympy and matplotlib made, again and
     # again during the run and once more at exit, over a second in all here. Freezing them skips
@@ -97,16 +127,37 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     gc.freeze()
 
 
-@pytest.fixture(scope="session")
-def lesson_run(pytestconfig: pytest.Config) -> tuple[LessonRun, str, str]:
-    """The finished real run: (run, stdout, stderr)."""
-    run = pytestconfig.stash[RUN_KEY]
+def finished(config: pytest.Config, marker: str) -> tuple[Background, str, str]:
+    """Wait for a background run: (run, stdout, stderr)."""
+    run = config.stash.get(RUNS_KEY, {}).get(marker)
+    if run is None:
+        pytest.skip(f"no {marker} was started here")
     try:
         stdout, stderr = run.process.communicate(timeout=LESSON_RUN_LIMIT)
     except subprocess.TimeoutExpired:
         run.process.kill()
-        pytest.fail(f"python lesson.py ran longer than {LESSON_RUN_LIMIT:g} s and was stopped.", pytrace=False)
+        pytest.fail(
+            f"{' '.join(run.process.args)} ran longer than {LESSON_RUN_LIMIT:g} s and was stopped.", pytrace=False
+        )
     return run, stdout, stderr
+
+
+@pytest.fixture(scope="session")
+def lesson_run(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
+    """The finished real `python lesson.py`: (run, stdout, stderr)."""
+    return finished(pytestconfig, "lesson_run")
+
+
+@pytest.fixture(scope="session")
+def endless_loops(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
+    """The finished pytest run of tests/endless_loops.py with only the time-limit plugin: (run, stdout, stderr)."""
+    return finished(pytestconfig, "endless_loops")
+
+
+@pytest.fixture(scope="session")
+def explorer_window(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
+    """The finished real explorer window under Xvfb: (run, stdout, stderr)."""
+    return finished(pytestconfig, "explorer_window")
 
 
 @pytest.fixture

@@ -58,8 +58,8 @@ def _text(cell: dict) -> str:
     return "".join(output.get("text", "") for output in cell.get("outputs", []) if output["output_type"] == "stream")
 
 
-def _images(cell: dict) -> int:
-    return sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+def _images(cell: dict, kind: str = "image/png") -> int:
+    return sum(kind in output.get("data", {}) for output in cell.get("outputs", []))
 
 
 @pytest.mark.time_limit(NOTEBOOK_LIMIT)
@@ -78,6 +78,8 @@ def test_each_section_narrates_under_its_own_cell(executed) -> None:
             assert _images(cell) == FIGURES_PER_SECTION[section], (
                 f"section {section} showed {_images(cell)} inline figures, expected {FIGURES_PER_SECTION[section]}"
             )
+        elif "run_in_notebook(animate_descent)" in cell.source:
+            assert _images(cell, "image/gif") == 1 and not _text(cell), "the descent should play under its cell"
         else:
             assert not _text(cell) and not _images(cell), f"code cell {index} printed outside a section:\n{cell.source}"
     assert seen == list(range(1, 8)), f"the sections ran in the order {seen}; each should run once, in order"

@@ -56,9 +56,11 @@ def test_every_section_has_output_quoted() -> None:
 IMAGE = re.compile(r'<img src="([^"]+)" width="(\d+)"')
 
 
-def png_width(path: Path) -> int:
+def image_width(path: Path) -> int:
     data = path.read_bytes()
-    assert data.startswith(PNG_MAGIC), f"{path} is not a PNG file"
+    if data.startswith(b"GIF8"):
+        return int.from_bytes(data[6:8], "little")  # the logical screen width
+    assert data.startswith(PNG_MAGIC), f"{path} is neither a PNG nor a GIF file"
     return int.from_bytes(data[16:20], "big")  # the IHDR chunk: width, then height
 
 
@@ -68,9 +70,7 @@ def test_images_are_crisp_at_their_page_width() -> None:
     for image, shown in images:
         path = ROOT / image
         assert path.is_file(), f"README.md shows {image}, which is not in the repository"
-        if path.suffix != ".png":
-            continue
-        width = png_width(path)
+        width = image_width(path)
         assert width >= 700, f"{image} is {width} px wide; draw it at --dpi 192 so it is crisp"
         assert width == 2 * int(shown), (
             f"{image} is {width} px wide but shown {shown} px wide; show it at half its width, which is "
