@@ -85,13 +85,15 @@ class Explorer:
             self.run_button = Button(self.fig.add_axes((0.85, 0.25, 0.11, 0.07)), f"Run {RUN_STEPS}")
             self.reset_button = Button(self.fig.add_axes((0.72, 0.14, 0.24, 0.07)), "Reset")
             self.status = self.fig.text(0.08, 0.04, "", fontsize=10)
+        for slider in (self.w_slider, self.b_slider, self.lr_slider):
+            slider.drawon = False  # redraw() asks for one redraw after each change, not one per slider
         for slider in (self.w_slider, self.b_slider):
             slider.on_changed(self.on_point_dragged)
         self.lr_slider.on_changed(self.on_lr_dragged)
         self.step_button.on_clicked(self.on_step)
         self.run_button.on_clicked(self.on_run)
         self.reset_button.on_clicked(self.on_reset)
-        self.on_reset()
+        self.on_reset(draw=False)  # the window draws itself when it opens
 
     # --- what the widgets do ---------------------------------------------------------------
 
@@ -130,7 +132,7 @@ class Explorer:
             if not self.on_step():
                 break
 
-    def on_reset(self, _: object = None) -> None:
+    def on_reset(self, _: object = None, draw: bool = True) -> None:
         self.lr = self.start_lr
         self.slope, self.bias = self.start
         self.path = [self.start]
@@ -138,14 +140,14 @@ class Explorer:
         with self._quietly(self.lr_slider):
             self.lr_slider.set_val(self.lr)
         self._show_on_sliders()
-        self.redraw()
+        self.redraw(draw)
 
     # --- drawing -----------------------------------------------------------------------------
 
     def current_cost(self) -> float:
         return self.cost(self.slope * self.x + self.bias, self.y).item()
 
-    def redraw(self) -> None:
+    def redraw(self, draw: bool = True) -> None:
         self.fitted.set_ydata(self.slope * self.ends + self.bias)
         path = torch.tensor(self.path, dtype=torch.float64)
         self.trail.set_data(path[:, 0], path[:, 1])
@@ -154,7 +156,8 @@ class Explorer:
         shown = f"{cost:.4g}" if math.isfinite(cost) else "too large to show"
         self.cost_text.set_text(f"w = {self.slope:.3f}, b = {self.bias:.3f}\nJ(w, b) = {shown}")
         self.status.set_text(self.status_line())
-        self.fig.canvas.draw_idle()
+        if draw:
+            self.fig.canvas.draw_idle()
 
     def status_line(self) -> str:
         steps = len(self.path) - 1
@@ -175,6 +178,7 @@ class Explorer:
         for slider, value in ((self.w_slider, self.slope), (self.b_slider, self.bias)):
             with self._quietly(slider):
                 slider.set_val(max(-SLIDER_RANGE, min(SLIDER_RANGE, value)))
+            slider.valtext.set_text(f"{value:.4g}")  # the true value, even where the knob stops at the end
 
     class _quietly:
         def __init__(self, widget: Any) -> None:

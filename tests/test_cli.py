@@ -25,17 +25,24 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
-def test_importing_prints_and_writes_nothing(
+def test_importing_prints_writes_and_plots_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    # A fresh import of lesson.py and its support package, where `import matplotlib` would fail.
+    for name in [name for name in sys.modules if name.split(".")[0] in ("lesson_support", "matplotlib")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
     spec = importlib.util.spec_from_file_location("lesson_fresh_import", ROOT / "lesson.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as error:
+        pytest.fail(f"importing lesson must not import matplotlib, but it did: {error}", pytrace=False)
     assert capsys.readouterr() == ("", ""), "importing lesson must print nothing"
     assert list(tmp_path.iterdir()) == [], "importing lesson must write nothing"
-    assert callable(module.main)
+    assert callable(module.main)  # monkeypatch puts the original modules back afterwards
 
 
 def test_no_plots_never_imports_matplotlib(lesson_output: str) -> None:

@@ -26,14 +26,29 @@ def section_4_descent(steps: int, lr: float = lesson.LAB_LR) -> tuple[torch.Tens
     return x, y, lesson.train_slope_and_bias(x, y, *lesson.SLOPE_BIAS_START, lr, steps)
 
 
+GIF_DPI = 30  # a small GIF is as good a test as a large one, and quicker to draw
+
+
 @pytest.fixture(scope="module")
-def movie(agg: None) -> animation.DescentAnimation:
-    """The animation lesson.animate_descent builds, caught before it is written."""
+def animated(agg: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[animation.DescentAnimation, Path, str]:
+    """`python lesson.py --section prediction --animate`, in-process: (the animation it built, the folder, output)."""
+    outdir = tmp_path_factory.mktemp("animate")
     caught: list[animation.DescentAnimation] = []
+    emit = figures.FigureOutput.emit_animation
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(figures.FigureOutput, "emit_animation", lambda self, movie, name: caught.append(movie))
-        lesson.animate_descent(lesson.Run())
-    return caught[0]
+        patch.setattr(
+            figures.FigureOutput,
+            "emit_animation",
+            lambda self, movie, name: (caught.append(movie), emit(self, movie, name)),
+        )
+        code, text = run_main(["--section", "prediction", "--animate", "--outdir", str(outdir), "--dpi", str(GIF_DPI)])
+    assert code == 0, text
+    return caught[0], outdir, text
+
+
+@pytest.fixture(scope="module")
+def movie(animated: tuple[animation.DescentAnimation, Path, str]) -> animation.DescentAnimation:
+    return animated[0]
 
 
 def test_the_frames_follow_the_lessons_descent(movie: animation.DescentAnimation) -> None:
@@ -68,15 +83,13 @@ def gif_facts(path: Path) -> tuple[int, int]:
         return image.n_frames, image.size[0]
 
 
-def test_animate_writes_a_gif_and_says_where(tmp_path: Path) -> None:
-    dpi = 50  # a small GIF is as good a test as a large one, and quicker to draw
-    code, text = run_main(["--section", "prediction", "--animate", "--outdir", str(tmp_path), "--dpi", str(dpi)])
-    assert code == 0
-    path = tmp_path / "descent.gif"
+def test_animate_writes_a_gif_and_says_where(animated: tuple[animation.DescentAnimation, Path, str]) -> None:
+    _, outdir, text = animated
+    path = outdir / "descent.gif"
     assert f"animation saved: {path}" in text, text
     frames, width = gif_facts(path)
     assert frames >= MIN_FRAMES, f"{frames} frames"
-    assert width == round(figures.WIDE * dpi)
+    assert width == round(figures.WIDE * GIF_DPI)
     assert path.stat().st_size < MAX_GIF_BYTES
 
 
