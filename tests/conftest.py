@@ -107,7 +107,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    gc.freeze()  # torch is imported by now: see pytest_unconfigure
+    # torch is imported by now. Freeze what the libraries made (see pytest_unconfigure), then stop the
+    # collector altogether: this process lives for seconds, frees almost everything by reference
+    # counting, and otherwise spends a second walking objects (about 20 MiB more at the peak).
+    gc.freeze()
+    gc.disable()
     runs = session.config.stash.get(RUNS_KEY, {})
     for marker in BACKGROUND:
         wanted = any(item.get_closest_marker(marker) for item in session.items)

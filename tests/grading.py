@@ -14,7 +14,7 @@ import importlib
 import math
 import numbers
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -188,19 +188,20 @@ def explain_history(
     expected: list[float],
     what: str,
     start_hint: str,
-    alternatives: Callable[[], dict[str, list[float]]],
+    alternatives: Callable[[], Iterator[tuple[str, Callable[[], list[float]]]]],
     points: int,
 ) -> None:
     """Fail with the first epoch where a loss history leaves the reference, and the cause that epoch points to.
 
     A wrong start or loss shows at epoch 0, a wrong step size or optimizer at epoch 1 (the first
     step), a missing zero_grad at epoch 2 (the first step that would add to an old gradient).
-    `alternatives` replays the likely mistakes; a history that matches one of them is named.
+    `alternatives` lists the likely mistakes with a replay of each; the first one the history
+    matches is named (each is replayed only when the ones before it did not match).
     """
     k = next((k for k, (a, b) in enumerate(zip(got, expected, strict=True)) if not _close(a, b)), None)
     if k is None:
         return
-    named = next((cause for cause, losses in alternatives().items() if _same(got, losses)), None)
+    named = next((cause for cause, replay in alternatives() if _same(got, replay())), None)
     if named:
         hint = named
     elif len(got) > 2 and all(_close(a, b) for a, b in zip(got[:-1], expected[1:], strict=True)):
@@ -268,32 +269,36 @@ OPTIMIZERS = {"SGD": optim.SGD, "Adam": optim.Adam}
 
 def likely_mistakes(
     x: torch.Tensor, y: torch.Tensor, seed: int, asked: str, lr: float, other_lr: float | None, epochs: int
-) -> Callable[[], dict[str, list[float]]]:
-    """Replays of the mistakes a learner makes with `asked` (SGD or Adam) at step size lr, each with its diagnosis."""
+) -> Callable[[], Iterator[tuple[str, Callable[[], list[float]]]]]:
+    """The mistakes a learner makes with `asked` (SGD or Adam) at step size lr: each diagnosis with its replay."""
 
-    def replay(name: str, rate: float, **options: Any) -> list[float]:
-        return reference_history(x, y, seeded_model(seed), OPTIMIZERS[name], rate, epochs, **options)
+    def replay(name: str, rate: float, **options: Any) -> Callable[[], list[float]]:
+        return lambda: reference_history(x, y, seeded_model(seed), OPTIMIZERS[name], rate, epochs, **options)
 
-    def build() -> dict[str, list[float]]:
+    def mistakes() -> Iterator[tuple[str, Callable[[], list[float]]]]:
         other = next(name for name in OPTIMIZERS if name != asked)
-        mistakes = {
-            f"It matches {other} at lr {lr:g}, not {asked}: build optim.{asked} for this run.": replay(other, lr),
+        yield f"It matches {other} at lr {lr:g}, not {asked}: build optim.{asked} for this run.", replay(other, lr)
+        yield (
             f"It matches {asked} without optimizer.zero_grad(): gradients add up from epoch to epoch; call "
-            "optimizer.zero_grad() at the start of every epoch.": replay(asked, lr, zero_grad=False),
-            f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), "
-            "not .sum().": replay(asked, lr, reduction="sum"),
-        }
+            "optimizer.zero_grad() at the start of every epoch.",
+            replay(asked, lr, zero_grad=False),
+        )
+        yield (
+            f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), not .sum().",
+            replay(asked, lr, reduction="sum"),
+        )
         if other_lr is not None and other_lr != lr:
-            mistakes[
+            yield (
                 f"It matches {other} at lr {other_lr:g}: the two runs look swapped; '{asked.lower()}' should hold "
-                f"optim.{asked} at lr {lr:g}."
-            ] = replay(other, other_lr)
-            mistakes[f"It matches {asked} at lr {other_lr:g}, the step size meant for {other}; use lr {lr:g}."] = (
-                replay(asked, other_lr)
+                f"optim.{asked} at lr {lr:g}.",
+                replay(other, other_lr),
             )
-        return mistakes
+            yield (
+                f"It matches {asked} at lr {other_lr:g}, the step size meant for {other}; use lr {lr:g}.",
+                replay(asked, other_lr),
+            )
 
-    return build
+    return mistakes
 
 
 # --- exercise 1: height and weight ------------------------------------------------------------
