@@ -14,13 +14,13 @@ def as_on_windows(monkeypatch):
     monkeypatch.setattr(time_limit, "has_alarm", lambda: False)  # signal has no SIGALRM there
 
 
-@pytest.mark.time_limit(0.3)
+@pytest.mark.time_limit(0.1)
 def test_endless():
     while True:
         pass
 
 
-@pytest.mark.time_limit(0.3)
+@pytest.mark.time_limit(0.1)
 def test_endless_on_windows(as_on_windows):
     while True:
         pass
