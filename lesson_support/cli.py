@@ -17,21 +17,22 @@ OUTDIR = Path("figures")  # where figures are saved, relative to the working fol
 Section = Callable[[runtime.Run], None]
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, unit: str = "") -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number{unit}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive; use 1 or more")
     return value
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    value = _whole_number(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"{value} is outside 0 to 2**63 - 1")
     return value
@@ -48,10 +49,7 @@ def _step_size(text: str) -> float:
 
 
 def _dpi(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of dots per inch; try 100") from None
+    value = _whole_number(text, " of dots per inch; try 100")
     if not 30 <= value <= 600:
         raise argparse.ArgumentTypeError(f"{value} dpi is outside 30 to 600; 100 suits a screen, 192 a page")
     return value

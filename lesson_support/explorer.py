@@ -191,19 +191,10 @@ class Explorer:
             self.widget.eventson = True
 
 
-def open_explorer(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    start: tuple[float, float],
-    descend: Callable[..., Any],
-    cost: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    surface: Callable[..., torch.Tensor],
-    max_lr: float,
-    lr: float,
-) -> None:
-    """Open the explorer in a window and wait until it is closed."""
+def open_explorer(*args: Any, **kwargs: Any) -> None:
+    """Open the explorer (the arguments are Explorer's) in a window and wait until it is closed."""
     import matplotlib.pyplot as plt
 
-    explorer = Explorer(x, y, start, descend, cost, surface, max_lr, lr)
+    explorer = Explorer(*args, **kwargs)
     plt.show()
     plt.close(explorer.fig)
