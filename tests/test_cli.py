@@ -72,11 +72,12 @@ def test_sections_alone_print_the_same_and_draw_labelled_figures(
     assert "".join(pieces) == lesson_output
 
     assert len(figures) == 8, sorted(figures)
+    # Tick labels are made when a figure is drawn, at the sizes the lesson's style sets.
+    style = lesson_support.figures.STYLE
+    ticks = {key: style[key] for key in ("xtick.labelsize", "ytick.labelsize", "legend.fontsize", "font.size")}
+    assert min(ticks.values()) >= lesson_support.figures.MIN_FONT_PT, ticks
     for name, fig in figures.items():
         assert fig.get_figwidth() <= lesson_support.figures.WIDE, f"{name} is wider than a README column"
-        for ax in fig.axes:  # make the tick labels, as drawing would, without drawing
-            for axis in (ax.xaxis, ax.yaxis, getattr(ax, "zaxis", ax.yaxis)):
-                axis.get_majorticklabels()
         small = {
             text.get_text(): text.get_fontsize()
             for text in fig.findobj(Text)
