@@ -6,6 +6,8 @@ Every number this lesson prints is computed as it runs. Run it as a script:
     python lesson.py --section training    # one section (repeat --section for more); --list names them
     python lesson.py --no-plots            # text only; matplotlib is not imported
     python lesson.py --show                # also open the figures in windows where there is a display
+    python lesson.py --animate             # also save section 4's descent as figures/descent.gif
+    python lesson.py --explore             # a window to drag w, b and the step size yourself
 
 or open it as a notebook (Jupyter with jupytext, or VS Code) and run the cells top to bottom.
 Check the exercises with ``python -m pytest``.

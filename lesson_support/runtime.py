@@ -23,7 +23,7 @@ class Run:
 
     seed: int = SEED
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    epochs: int = 500
+    epochs: int = 500  # the article's run, as lesson.py's TRAIN_EPOCHS and TRAIN_LR
     lr: float = 0.01
     data: Path = DISTANCE_TIME_CSV
     plots: bool = True
