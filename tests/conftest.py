@@ -165,11 +165,16 @@ def explorer_window(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
     return finished(pytestconfig, "explorer_window")
 
 
+@pytest.fixture(scope="session")
+def scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scratch")
+
+
 @pytest.fixture
-def in_a_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in an empty folder, so a learner's code that writes to a relative path leaves nothing in the repository."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def in_a_scratch_folder(scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run outside the repository, so a learner's code that writes to a relative path leaves nothing in it."""
+    monkeypatch.chdir(scratch_folder)
+    return scratch_folder
 
 
 @pytest.fixture(scope="session")
