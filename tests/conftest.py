@@ -136,7 +136,11 @@ def finished(config: pytest.Config, marker: str) -> tuple[Background, str, str]:
     """Wait for a background run: (run, stdout, stderr)."""
     run = config.stash.get(RUNS_KEY, {}).get(marker)
     if run is None:
-        pytest.skip(f"no {marker} was started here")
+        why = {
+            "explorer_window": "xvfb-run is not installed, so the real explorer window is not opened here; "
+            "install it (apt-get install xvfb) to run this test"
+        }
+        pytest.skip(why.get(marker, f"no {marker} run was started in this session"))
     try:
         stdout, stderr = run.process.communicate(timeout=LESSON_RUN_LIMIT)
     except subprocess.TimeoutExpired:
