@@ -46,7 +46,7 @@ def _lesson_command(workdir: Path) -> list[str] | None:
 
 def _explorer_command(workdir: Path) -> list[str] | None:
     xvfb = shutil.which("xvfb-run")
-    return [xvfb, "-a", sys.executable, str(ROOT / "tests" / "open_explorer_briefly.py")] if xvfb else None
+    return [xvfb, "-a", sys.executable, str(ROOT / "tests" / "open_windows_briefly.py")] if xvfb else None
 
 
 def _endless_loops_command(workdir: Path) -> list[str] | None:
@@ -137,7 +137,7 @@ def finished(config: pytest.Config, marker: str) -> tuple[Background, str, str]:
     run = config.stash.get(RUNS_KEY, {}).get(marker)
     if run is None:
         why = {
-            "explorer_window": "xvfb-run is not installed, so the real explorer window is not opened here; "
+            "explorer_window": "xvfb-run is not installed, so no real window is opened here; "
             "install it (apt-get install xvfb) to run this test"
         }
         pytest.skip(why.get(marker, f"no {marker} run was started in this session"))
@@ -165,7 +165,7 @@ def endless_loops(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
 
 @pytest.fixture(scope="session")
 def explorer_window(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
-    """The finished real explorer window under Xvfb: (run, stdout, stderr)."""
+    """The finished tests/open_windows_briefly.py under Xvfb (--show, then --explore): (run, stdout, stderr)."""
     return finished(pytestconfig, "explorer_window")
 
 
