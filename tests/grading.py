@@ -425,7 +425,10 @@ def _fit_diagnosis(
     if own.shape != weights.shape:
         return "Compare your model's predictions with the least-squares line yourself: lesson.least_squares(h, w)."
     loss, best = ((own - weights) ** 2).mean().item(), ((slope * heights + bias - weights) ** 2).mean().item()
-    falling = f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²: the loss was still falling."
+    falling = (
+        f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²: training stopped short of the "
+        "minimum."
+    )
     if abs(level - expected_level) <= PREDICTION_TOL_KG:
         return (
             f"At the mean height ({mean_h:.1f} cm) your line is right, but its slope is {fitted_slope:.4g} kg/cm "
@@ -435,9 +438,10 @@ def _fit_diagnosis(
         )
     return (
         f"At the mean height ({mean_h:.1f} cm) your line is {level - expected_level:+.2f} kg off, and its slope is "
-        f"{fitted_slope:.4g} kg/cm where least squares has {slope:.4g}. {falling} Train for more epochs (a few "
-        f"hundred at lr 0.1 on standardised heights); on raw centimetres no stable step size "
-        f"(below {lesson.max_stable_lr(heights):.2g}) gets there in time (hint 1.2)."
+        f"{fitted_slope:.4g} kg/cm where least squares has {slope:.4g}. {falling} On standardised heights, SGD at "
+        "lr 0.1 gets there in a few hundred epochs; too few epochs stop it early, and a step size too large for "
+        "the last stretch (a large Adam lr, say) leaves the line hovering around the minimum. On raw centimetres "
+        f"no stable step size (below {lesson.max_stable_lr(heights):.2g}) gets there in time (hint 1.2)."
     )
 
 

@@ -218,7 +218,7 @@ class BrokenForward(nn.Module):
         (standardised_input_fit, "it was trained on (height - mean) / std and returned as is"),
         (scaled_weights_fit, "the weights were scaled for training and never scaled back"),
         (both_scaled_fit, "trained on standardised heights and standardised weights and returned as is"),
-        (one_epoch_fit, "the loss was still falling. Train for more epochs"),
+        (one_epoch_fit, "training stopped short of the minimum. On standardised heights"),
         (raw_diverging_fit, "a step size too large for raw centimetres"),
         (in_place_fit, "instead of subtracting in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
@@ -278,9 +278,32 @@ def closed_form_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     return model
 
 
-def test_ex1_another_right_fit_passes() -> None:
+class StandardisingLine(nn.Module):
+    """A learner's own module: it standardises the heights itself, so training needs no folding."""
+
+    def __init__(self, heights: torch.Tensor) -> None:
+        super().__init__()
+        self.mean, self.std = heights.mean(), heights.std()
+        self.linear = nn.Linear(1, 1)
+
+    def forward(self, heights: torch.Tensor) -> torch.Tensor:
+        return self.linear((heights - self.mean) / self.std)
+
+
+def wrapped_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    model = StandardisingLine(heights)
+    optimizer = optim.SGD(model.parameters(), lr=0.2)
+    for _ in range(150):
+        optimizer.zero_grad()
+        ((model(heights) - weights) ** 2).mean().backward()
+        optimizer.step()
+    return model
+
+
+@pytest.mark.parametrize("variant", [closed_form_fit, wrapped_fit])
+def test_ex1_another_right_fit_passes(variant: object) -> None:
     heights, weights = grading.adults(165.0, 7.0, 0.8, 300, seed=4)
-    grading.check_fit(answer(1, ex1_solution, fit_height_weight=closed_form_fit), heights, weights, "data")
+    grading.check_fit(answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data")
 
 
 # --- exercise 2 -------------------------------------------------------------------------------
