@@ -58,9 +58,16 @@ def describe_exception(what: str, error: BaseException, own_file: str | None) ->
     own_file = own_file or (frames[0].filename if frames else None)
     own = [frame for frame in frames if own_file and Path(frame.filename) == Path(own_file)]
     where = own[-1] if own else (frames[-1] if frames else None)
-    place = f" at {_shown(where.filename)}, line {where.lineno}" if where else ""
-    code = f": {where.line.strip()}" if where and where.line else ""
-    message = f"{what} raised {type(error).__name__}: {error}{place}{code}. Fix it there and run the check again."
+    if where is None:  # raised by the call itself: the function does not take the arguments it was given
+        return (
+            f"{what} raised {type(error).__name__}: {error}. Keep the names and arguments the file started with; "
+            "the checks call the function the way its docstring describes."
+        )
+    code = f": {where.line.strip()}" if where.line else ""
+    message = (
+        f"{what} raised {type(error).__name__}: {error} at {_shown(where.filename)}, line {where.lineno}{code}. "
+        "Fix it there and run the check again."
+    )
     if frames:
         last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
         message += f"\nThe last lines it ran:\n{last}"

@@ -429,6 +429,7 @@ def test_ex2_another_right_comparison_passes() -> None:
         ),
         (lambda histories: None, "should return a matplotlib Figure"),
         (lambda histories: histories["SGD"], "plot_optimizer_comparison() raised KeyError: 'SGD' at tests/test_grader"),
+        (lambda: None, "raised TypeError: <lambda>() takes 0 positional arguments but 1 was given. Keep the names"),
     ],
 )
 def test_ex2_wrong_plot_fails(variant: object, hint: str, agg: None) -> None:
