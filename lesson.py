@@ -433,8 +433,9 @@ def section_training(run: Run) -> None:
     for distance, time in zip(distances.reshape(-1).tolist(), times.reshape(-1).tolist(), strict=True):
         print(f"  {distance:5.2f} -> {time:6.2f}")
     optimum = least_squares(distances, times)
-    if run.lr >= max_stable_lr(distances):
-        print(f"Note: lr {run.lr:g} is at or above {max_stable_lr(distances):.4g}, the largest stable step size here.")
+    stable = max_stable_lr(distances)
+    if run.lr >= stable:
+        print(f"Note: lr {run.lr:g} is at or above {stable:.4g}, the largest stable step size here.")
 
     torch.manual_seed(run.seed)
     model = LinearRegression().to(run.device)

@@ -200,9 +200,8 @@ def _explore(parser: argparse.ArgumentParser, args: argparse.Namespace, explore:
 
     if plt.get_backend().lower() == "agg":
         return _no_window(parser, "matplotlib found no window toolkit here (such as Tk or Qt) to open one")
-    device = runtime.pick_device(args.device) or runtime.pick_device("cpu")
     try:
-        explore(runtime.Run(seed=args.seed, device=device))
+        explore(runtime.Run(seed=args.seed))  # the explorer's few points live on the CPU whatever --device says
     except KeyboardInterrupt:
         return _fail(parser, "interrupted.", 130)
     return 0

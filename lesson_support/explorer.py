@@ -7,8 +7,9 @@ a plain method, so tests press the buttons by calling them, with no display.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -137,7 +138,7 @@ class Explorer:
         self.slope, self.bias = self.start
         self.path = [self.start]
         self.diverged = False
-        with self._quietly(self.lr_slider):
+        with _quietly(self.lr_slider):
             self.lr_slider.set_val(self.lr)
         self._show_on_sliders()
         self.redraw(draw)
@@ -176,19 +177,19 @@ class Explorer:
     def _show_on_sliders(self) -> None:
         # Show the point on the sliders without firing on_point_dragged, which would start a new path.
         for slider, value in ((self.w_slider, self.slope), (self.b_slider, self.bias)):
-            with self._quietly(slider):
+            with _quietly(slider):
                 slider.set_val(max(-SLIDER_RANGE, min(SLIDER_RANGE, value)))
             slider.valtext.set_text(f"{value:.4g}")  # the true value, even where the knob stops at the end
 
-    class _quietly:
-        def __init__(self, widget: Any) -> None:
-            self.widget = widget
 
-        def __enter__(self) -> None:
-            self.widget.eventson = False
-
-        def __exit__(self, *_: object) -> None:
-            self.widget.eventson = True
+@contextlib.contextmanager
+def _quietly(widget: Any) -> Iterator[None]:
+    """Change a widget without firing its callbacks."""
+    widget.eventson = False
+    try:
+        yield
+    finally:
+        widget.eventson = True
 
 
 def open_explorer(*args: Any, **kwargs: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,14 +115,14 @@ class FigureOutput:
         plt.show()
 
 
-def save_png(fig: Figure, path: Path, dpi: int) -> None:
+def save_png(fig: Figure, target: Path | io.BytesIO, dpi: int) -> None:
     # compress_level 1: a slightly larger file, written several times faster than the default.
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
+    fig.savefig(target, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
 
 
 def png_bytes(fig: Figure, dpi: int) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    save_png(fig, buffer, dpi)
     return buffer.getvalue()
 
 
@@ -135,8 +136,6 @@ def use_files_only() -> None:
 def has_display() -> bool:
     if sys.platform in ("darwin", "win32"):
         return True
-    import os
-
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 

@@ -27,7 +27,6 @@ class Run:
     lr: float = 0.01
     data: Path = DISTANCE_TIME_CSV
     plots: bool = True
-    animate: bool = False
     figures: FigureOutput = field(default_factory=FigureOutput)
 
     @functools.cached_property

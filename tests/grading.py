@@ -390,10 +390,15 @@ def _predict(answer: Answer, model: nn.Module, heights: torch.Tensor, what: str)
 
 
 def _fit_diagnosis(
-    answer: Answer, model: nn.Module, heights: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor
+    answer: Answer,
+    model: nn.Module,
+    heights: torch.Tensor,
+    weights: torch.Tensor,
+    grid: torch.Tensor,
+    predicted: torch.Tensor,
 ) -> str:
     """Why a fit misses the least-squares line, from what can be measured about the returned model."""
-    predicted = _predict(answer, model, grid, "model(heights)").double().reshape(-1)
+    predicted = predicted.double().reshape(-1)  # the model's predictions at the grid heights
     g = grid.double().reshape(-1)
     slope, bias = lesson.least_squares(heights, weights)
     mean_h = heights.double().mean().item()
@@ -427,8 +432,7 @@ def _fit_diagnosis(
         )
     fitted_slope, fitted_bias = lesson.least_squares(g, predicted)
     level, expected_level = fitted_slope * mean_h + fitted_bias, slope * mean_h + bias
-    with torch.no_grad():
-        own = _predict(answer, model, heights, "model(heights)").double()
+    own = _predict(answer, model, heights, "model(heights)").double()
     if own.shape != weights.shape:
         return "Compare your model's predictions with the least-squares line yourself: lesson.least_squares(h, w)."
     loss, best = ((own - weights) ** 2).mean().item(), ((slope * heights + bias - weights) ** 2).mean().item()
@@ -480,7 +484,7 @@ def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, sour
             f"On {source}, at {grid[worst].item():.1f} cm your model predicts {predicted[worst].item():.2f} kg, but "
             f"the least-squares line of the same data gives {expected[worst].item():.2f} kg: off by "
             f"{error[worst].item():.2f} kg, more than the {PREDICTION_TOL_KG} kg allowed. "
-            + _fit_diagnosis(answer, model, heights, weights, grid)
+            + _fit_diagnosis(answer, model, heights, weights, grid, predicted)
         )
 
 
