@@ -53,7 +53,7 @@ def _endless_loops_command(workdir: Path) -> list[str] | None:
     # A pytest run of its own, with only the time-limit plugin: no conftest, no project settings.
     (workdir / "pytest.ini").write_text("[pytest]\n")
     (workdir / "test_learner.py").write_text((ROOT / "tests" / "endless_loops.py").read_text(encoding="utf-8"))
-    return [sys.executable, "-m", "pytest", "-p", "time_limit", "-p", "no:cacheprovider", "-q", "-rA"]
+    return [sys.executable, "-m", "pytest", "-p", "time_limit", "-p", "no:cacheprovider", "-q", "-rA", "--color=no"]
 
 
 BACKGROUND = {  # marker -> the command whose finished run the marked test checks
@@ -74,8 +74,9 @@ def _start(config: pytest.Config, marker: str) -> None:
         workdir.cleanup()
         return
     # As a learner on a machine with no display: no DISPLAY, no backend chosen, default output folder.
-    # (xvfb-run sets a DISPLAY of its own.)
-    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    # (xvfb-run sets a DISPLAY of its own.) Options given to this pytest run are not the child run's.
+    unwanted = ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+    env = {key: value for key, value in os.environ.items() if key not in unwanted}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
     process = subprocess.Popen(
         command, cwd=workdir.name, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
