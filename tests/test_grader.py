@@ -146,7 +146,7 @@ def test_ex1_other_adult_populations_pass(check: object) -> None:
     check(answer(1, ex1_solution, make_height_weight_data=uniform_adults))
 
 
-def raw_sgd_fit(heights: torch.Tensor, weights: torch.Tensor, epochs: int = 200, lr: float = 1e-5) -> nn.Module:
+def raw_sgd_fit(heights: torch.Tensor, weights: torch.Tensor, epochs: int = 100, lr: float = 1e-5) -> nn.Module:
     """A small enough step for raw centimetres: stable, but nowhere near converged."""
     model = lesson.LinearRegression()
     lesson.train(model, heights, weights, optim.SGD(model.parameters(), lr=lr), epochs)
@@ -157,17 +157,17 @@ def standardised_input_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.M
     """Trained on standardised heights, but returned as is: it expects scaled input."""
     model = lesson.LinearRegression()
     scaled = (heights - heights.mean()) / heights.std()
-    lesson.train(model, scaled, weights, optim.SGD(model.parameters(), lr=0.1), 200)
+    lesson.train(model, scaled, weights, optim.SGD(model.parameters(), lr=0.1), 60)
     return model
 
 
 def in_place_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     heights -= heights.mean()
-    return ex1_solution.fit_height_weight(heights, weights)
+    return ex1_solution.fit_height_weight(heights, weights, epochs=60)
 
 
 def flat_output_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
-    model = ex1_solution.fit_height_weight(heights, weights)
+    model = ex1_solution.fit_height_weight(heights, weights, epochs=60)
     return nn.Sequential(model, nn.Flatten(0))
 
 
@@ -177,12 +177,12 @@ def _standardised(values: torch.Tensor) -> torch.Tensor:
 
 def scaled_weights_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     """Heights standardised and folded back, weights standardised and never scaled back."""
-    return ex1_solution.fit_height_weight(heights, _standardised(weights))
+    return ex1_solution.fit_height_weight(heights, _standardised(weights), epochs=60)
 
 
 def both_scaled_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     model = lesson.LinearRegression()
-    lesson.train(model, _standardised(heights), _standardised(weights), optim.SGD(model.parameters(), lr=0.1), 200)
+    lesson.train(model, _standardised(heights), _standardised(weights), optim.SGD(model.parameters(), lr=0.1), 60)
     return model
 
 
@@ -293,7 +293,7 @@ class StandardisingLine(nn.Module):
 def wrapped_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     model = StandardisingLine(heights)
     optimizer = optim.SGD(model.parameters(), lr=0.2)
-    for _ in range(150):
+    for _ in range(60):
         optimizer.zero_grad()
         ((model(heights) - weights) ** 2).mean().backward()
         optimizer.step()

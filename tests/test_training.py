@@ -102,7 +102,7 @@ def test_train_reaches_the_least_squares_line() -> None:
     x, y = lesson.load_distance_time()
     model = lesson.LinearRegression()
     lr = 0.8 * lesson.max_stable_lr(x)
-    lesson.train(model, x, y, optim.SGD(model.parameters(), lr=lr), 400)
+    lesson.train(model, x, y, optim.SGD(model.parameters(), lr=lr), 300)
     assert lesson.line_of(model) == pytest.approx(lesson.least_squares(x, y), abs=1e-3)
 
 
