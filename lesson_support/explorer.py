@@ -64,13 +64,14 @@ class Explorer:
             contour_ax.set_title("J(w, b) and your descent")
 
             # initcolor="none": no mark at the starting value, so the only mark is the one at 2/λmax.
-            self.w_slider = Slider(
-                self.fig.add_axes((0.12, 0.28, 0.5, 0.04)), "w", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
-            )
-            self.b_slider = Slider(
-                self.fig.add_axes((0.12, 0.21, 0.5, 0.04)), "b", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
-            )
-            self.lr_slider = Slider(self.fig.add_axes((0.12, 0.14, 0.5, 0.04)), "lr", 0.005, 0.45, initcolor="none")
+            with _no_redraws(self.fig):  # each new slider asks for a redraw; the window draws once when it opens
+                self.w_slider = Slider(
+                    self.fig.add_axes((0.12, 0.28, 0.5, 0.04)), "w", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
+                )
+                self.b_slider = Slider(
+                    self.fig.add_axes((0.12, 0.21, 0.5, 0.04)), "b", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
+                )
+                self.lr_slider = Slider(self.fig.add_axes((0.12, 0.14, 0.5, 0.04)), "lr", 0.005, 0.45, initcolor="none")
             self.lr_slider.ax.axvline(max_lr, color="tab:red", linewidth=2)
             self.lr_slider.ax.text(
                 max_lr,
@@ -190,6 +191,16 @@ def _quietly(widget: Any) -> Iterator[None]:
         yield
     finally:
         widget.eventson = True
+
+
+@contextlib.contextmanager
+def _no_redraws(fig: Any) -> Iterator[None]:
+    """Skip the figure's redraw requests: where no window is open (Agg), each one draws the whole figure."""
+    fig.canvas.draw_idle = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        del fig.canvas.draw_idle
 
 
 def open_explorer(*args: Any, **kwargs: Any) -> None:

@@ -187,9 +187,9 @@ def test_show_where_no_window_can_open_says_so(tmp_path: Path, monkeypatch: pyte
     # A DISPLAY that leads nowhere: matplotlib falls back to drawing into files only.
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.setattr(lesson_support.figures.sys, "platform", "linux")
-    code, text = run_main(["--section", "data_and_cost", "--show", "--outdir", str(tmp_path), "--dpi", "150"])
+    code, text = run_main(["--section", "data_and_cost", "--show", "--outdir", str(tmp_path), "--dpi", "40"])
     assert code == 0
     assert "no window could be opened here" in text, text
     data = (tmp_path / "data_and_cost.png").read_bytes()
     width = int.from_bytes(data[16:20], "big")
-    assert width == round(6.4 * 150), f"--dpi 150 should make a 6.4-inch figure 960 px wide, not {width}"
+    assert width == round(6.4 * 40), f"--dpi 40 should make a 6.4-inch figure 256 px wide, not {width}"

@@ -586,7 +586,7 @@ def test_a_timed_out_test_fails_once_with_a_message_and_the_run_goes_on(endless_
 
 def path_ignoring_plot(losses, path=None):
     fig = ex3_solution.plot_loss_curve(losses)
-    fig.savefig("loss_curve.png")  # a name of its own, in the current folder, instead of `path`
+    fig.savefig("loss_curve.png", dpi=30)  # a name of its own, in the current folder, instead of `path`
     return fig
 
 
