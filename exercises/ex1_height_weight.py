@@ -23,8 +23,8 @@ def make_height_weight_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, 
 
     Heights should look like a population of adults, in cm: a mean of 150 to 190 cm and a
     spread (standard deviation) of 3 to 15 cm. Weight, in kg, is a straight line in height plus
-    Gaussian noise. The same seed must give the
-    same data, so draw from a torch.Generator seeded with `seed`.
+    Gaussian noise. The same seed must give the same data, so draw from a torch.Generator
+    seeded with `seed`.
     """
     raise NotImplementedError("make_height_weight_data is not written yet (hint 1.1 in exercises/README.md)")
 

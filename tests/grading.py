@@ -190,6 +190,13 @@ def _same(got: list[float], expected: list[float]) -> bool:
     return len(got) == len(expected) and all(map(_close, got, expected))
 
 
+NO_STEP_HINT = (
+    "Every loss is the same, so no step changed the model: optimizer.zero_grad() between loss.backward() and "
+    "optimizer.step() wipes the gradients before the step uses them, and a missing backward() or step() does the "
+    "same. Each epoch runs zero_grad, forward, loss, backward, step, in that order."
+)
+
+
 def explain_history(
     got: list[float],
     expected: list[float],
@@ -211,6 +218,8 @@ def explain_history(
     named = next((cause for cause, replay in alternatives() if _same(got, replay())), None)
     if named:
         hint = named
+    elif k > 0 and len(got) > 1 and all(_close(loss, got[0]) for loss in got):
+        hint = NO_STEP_HINT
     elif len(got) > 2 and all(_close(a, b) for a, b in zip(got[:-1], expected[1:], strict=True)):
         hint = "Your losses are one epoch late: record each loss in its forward pass, before optimizer.step()."
     elif k == 0 and _close(got[0], points * expected[0]):
@@ -244,6 +253,7 @@ def reference_history(
     *,
     zero_grad: bool = True,
     reduction: str = "mean",
+    **optimizer_options: float,
 ) -> list[float]:
     """The plain loop every history is checked against: zero_grad, forward, loss, backward, step.
 
@@ -258,9 +268,10 @@ def reference_history(
         epochs,
         zero_grad,
         reduction,
+        tuple(sorted(optimizer_options.items())),
     )
     if key not in _reference_runs:
-        optimizer = optimizer_class(model.parameters(), lr=lr)
+        optimizer = optimizer_class(model.parameters(), lr=lr, **optimizer_options)
         losses = []
         for _ in range(epochs):
             if zero_grad:
@@ -294,6 +305,7 @@ def line_data(
 
 
 OPTIMIZERS = {"SGD": optim.SGD, "Adam": optim.Adam}
+MOMENTUM = 0.9  # the momentum learners reach for
 
 
 def likely_mistakes(
@@ -316,6 +328,12 @@ def likely_mistakes(
             f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), not .sum().",
             replay(asked, lr, reduction="sum"),
         )
+        if asked == "SGD":
+            yield (
+                f"It matches SGD with momentum {MOMENTUM:g}: momentum carries part of each step into the next. "
+                f"Use plain optim.SGD(model.parameters(), lr={lr:g}), with no momentum.",
+                replay(asked, lr, momentum=MOMENTUM),
+            )
         if other_lr is not None and other_lr != lr:
             yield (
                 f"It matches {other} at lr {other_lr:g}: the two runs look swapped; '{asked.lower()}' should hold "
@@ -573,10 +591,7 @@ def check_train_with_history(answer: Answer, x: torch.Tensor, y: torch.Tensor, s
     untouched = all(torch.equal(a, b) for a, b in zip(model.parameters(), start.parameters(), strict=True))
     if untouched and used["epochs"] > 1:
         if all(_close(loss, got[0]) for loss in got):
-            fail(
-                "the model passed in is unchanged and every loss is the same: nothing was updated. Call "
-                "loss.backward() and optimizer.step() every epoch, on an optimizer built from model.parameters()."
-            )
+            fail(f"the model passed in is unchanged. {NO_STEP_HINT} Build the optimizer from model.parameters().")
         if _same(got, expected):
             fail(
                 "your losses are right, but the model passed in is unchanged: you trained a copy. Train `model`, "

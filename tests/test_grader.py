@@ -317,6 +317,7 @@ def history(
     epochs: int,
     *,
     zero: bool = True,
+    zero_before_step: bool = False,
     after_step: bool = False,
     summed: bool = False,
     keep: str = "item",
@@ -324,10 +325,12 @@ def history(
     """A learner's loop, with one of the mistakes learners make switched on."""
     losses: list[object] = []
     for _ in range(epochs):
-        if zero:
+        if zero and not zero_before_step:
             optimizer.zero_grad()
         loss = nn.functional.mse_loss(model(x), y, reduction="sum" if summed else "mean")
         loss.backward()
+        if zero_before_step:
+            optimizer.zero_grad()  # between backward and step: the gradients are gone before the step
         optimizer.step()
         if after_step:
             losses.append(nn.functional.mse_loss(model(x), y).item())
@@ -339,6 +342,7 @@ def history(
 def comparison(
     *,
     zero: bool = True,
+    zero_before_step: bool = False,
     after_step: bool = False,
     reseed: bool = True,
     as_tensor: bool = False,
@@ -354,7 +358,7 @@ def comparison(
         if reseed:
             torch.manual_seed(seed)
         adam_model = lesson.LinearRegression()
-        options = {"zero": zero, "after_step": after_step, "summed": summed}
+        options = {"zero": zero, "zero_before_step": zero_before_step, "after_step": after_step, "summed": summed}
         result = {
             "sgd": history(sgd_model, x, y, sgd_class(sgd_model.parameters(), lr=rates[sgd_lr]), epochs, **options),
             "adam": history(adam_model, x, y, optim.Adam(adam_model.parameters(), lr=lr_adam), epochs, **options),
@@ -378,6 +382,7 @@ def comparison(
         (comparison(sgd_lr="lr_adam"), "It matches SGD at lr 0.1, the step size meant for Adam"),
         (comparison(swapped=True), "the two runs look swapped"),
         (comparison(summed=True), "It matches SGD on a summed loss instead of the mean"),
+        (comparison(zero_before_step=True), "zero_grad() between loss.backward() and optimizer.step() wipes"),
     ],
 )
 def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
@@ -394,7 +399,8 @@ def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
     ("options", "hint"),
     [
         ({"lr": 0.012}, "The first loss matches, so the start and the loss are right; the first step is not"),
-        ({"lr": 0.01, "momentum": 0.9}, "the optimizer has no extra settings such as momentum"),
+        ({"lr": 0.01, "momentum": 0.5}, "the optimizer has no extra settings such as momentum"),
+        ({"lr": 0.01, "momentum": 0.9}, "It matches SGD with momentum 0.9"),
     ],
 )
 def test_ex2_the_first_epoch_that_differs_names_the_cause(options: dict[str, float], hint: str) -> None:
@@ -472,6 +478,7 @@ def test_ex2_pyplot_figure_passes(agg: None) -> None:
 def training(
     *,
     zero: bool = True,
+    zero_before_step: bool = False,
     after_step: bool = False,
     copy_model: bool = False,
     own_model: bool = False,
@@ -485,7 +492,8 @@ def training(
         if own_model:
             model = lesson.LinearRegression()  # a fresh model of its own, from the global random state
         optimizer = optimizer_class(model.parameters(), lr=lr)
-        losses = history(model, x, y, optimizer, epochs, zero=zero, after_step=after_step, keep=keep)
+        options = {"zero": zero, "zero_before_step": zero_before_step, "after_step": after_step, "keep": keep}
+        losses = history(model, x, y, optimizer, epochs, **options)
         return torch.tensor(losses) if as_tensor else losses
 
     return train_with_history
@@ -502,6 +510,7 @@ def training(
         (training(keep="detached"), "is a tensor, not a float; append loss.item()"),
         (training(keep="tensor"), "keep every epoch's autograd graph alive"),
         (training(optimizer_class=optim.Adam), "It matches Adam at lr 0.01, not SGD"),
+        (training(zero_before_step=True), "the model passed in is unchanged. Every loss is the same"),
     ],
 )
 def test_ex3_wrong_training_fails(variant: object, hint: str) -> None:
