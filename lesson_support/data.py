@@ -52,7 +52,7 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
     for number, row in body:
         if len(row) != len(header):
             raise DatasetError(
-                f"{path}, line {number}: {len(row)} cells where the header has {len(header)}; "
+                f"{path}, line {number}: {len(row)} cell{'s' * (len(row) != 1)} where the header has {len(header)}; "
                 "every row needs one value per column."
             )
         for index, values in ((x_index, xs), (y_index, ys)):
@@ -71,6 +71,11 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
             values.append(value)
     if len(xs) < 2:
         raise DatasetError(f"{path}: {len(xs)} data row; a line needs at least 2 points to be fitted.")
+    if len(set(xs)) == 1:
+        raise DatasetError(
+            f"{path}: every value in column '{x_column}' is {xs[0]:g}; a line needs at least 2 different "
+            f"values of {x_column} to be fitted."
+        )
     return torch.tensor(xs).view(-1, 1), torch.tensor(ys).view(-1, 1)
 
 

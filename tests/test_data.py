@@ -32,8 +32,11 @@ def load(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         pytest.param(HEADER + "1,2\n-inf,3\n", "line 3: '-inf' in column 'distance_miles' is not a finite", id="inf"),
         pytest.param(HEADER + "1,2\n2,1e39\n", "line 3: '1e39'", id="beyond float32"),
         pytest.param(HEADER + "1,2\n2,3,4\n", "line 3: 3 cells where the header has 2", id="ragged long row"),
-        pytest.param(HEADER + "1\n2,3\n", "line 2: 1 cells where the header has 2", id="ragged short row"),
+        pytest.param(HEADER + "1\n2,3\n", "line 2: 1 cell where the header has 2", id="ragged short row"),
         pytest.param(HEADER + "1,2\n", "at least 2 points", id="one row"),
+        pytest.param(
+            HEADER + "1.5,2\n1.5,3\n", "every value in column 'distance_miles' is 1.5", id="one distance only"
+        ),
     ],
 )
 def test_bad_file_is_named_with_its_line(tmp_path: Path, text: str, expected: str) -> None:
