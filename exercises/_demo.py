@@ -6,22 +6,50 @@ Not an exercise file: the three ex*.py files and their reference solutions call 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
 import lesson
+from lesson_support.learner_errors import describe_exception, shown_path
 
 OUTDIR = Path("figures")  # beside the lesson's figures
 HEIGHT_WEIGHT_CSV = lesson.DATA_DIR / "height_weight.csv"
 
 
-def _not_yet(number: int, module: ModuleType, error: NotImplementedError) -> int:
-    path = Path(module.__file__).relative_to(lesson.ROOT) if module.__file__ else module.__name__
-    print(f"Exercise {number} is not finished yet: {error}", file=sys.stderr)
-    print(f"Fill in {path}, then run this again or check it with: python -m pytest -m ex{number}", file=sys.stderr)
-    return 2
+def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
+    """Run an exercise's demo; a stub or an exception in the learner's code ends it with a message, not a traceback."""
+    path = shown_path(module.__file__) if module.__file__ else module.__name__
+    check = f"python -m pytest -m ex{number}"
+    try:
+        show()
+    except NotImplementedError as error:
+        print(f"Exercise {number} is not finished yet: {error}", file=sys.stderr)
+        print(f"Fill in {path}, then run this again or check it with: {check}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if _raised_in(error, module.__file__):
+            message = describe_exception(None, error, module.__file__, {Path(__file__).name}, "run this again")
+        else:  # called with arguments it does not take, or it returned what this run cannot use
+            message = (
+                f"Exercise {number} stopped with {type(error).__name__}: {error}. Check your functions with: {check}, "
+                "which says what each should take and return."
+            )
+        print(message, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _raised_in(error: BaseException, file: str | None) -> bool:
+    """Whether `file` is among the places the exception passed through."""
+    step = error.__traceback__
+    while step is not None:
+        if file and Path(step.tb_frame.f_code.co_filename) == Path(file):
+            return True
+        step = step.tb_next
+    return False
 
 
 def _save(fig: object, name: str) -> Path:
@@ -40,35 +68,37 @@ def _use_agg() -> None:
 
 def run_ex1(module: ModuleType) -> int:
     heights, weights = lesson.load_csv(HEIGHT_WEIGHT_CSV, "height_cm", "weight_kg")
-    try:
+
+    def show() -> None:
         own_heights, _ = module.make_height_weight_data(5, seed=0)
         model = module.fit_height_weight(heights, weights)
-    except NotImplementedError as error:
-        return _not_yet(1, module, error)
-    print(f"Your make_height_weight_data(5) gives heights {[round(h, 1) for h in own_heights.reshape(-1).tolist()]}")
-    print(f"Fitted on {HEIGHT_WEIGHT_CSV.name} ({len(heights)} adults):")
-    slope, bias = lesson.least_squares(heights, weights)
-    probe = torch.tensor([[160.0], [170.0], [180.0]])
-    with torch.no_grad():
-        predicted = model(probe).reshape(-1).tolist()
-    for height, kg in zip(probe.reshape(-1).tolist(), predicted, strict=True):
-        print(f"  {height:g} cm -> {kg:.2f} kg   (least squares: {slope * height + bias:.2f} kg)")
+        print(
+            f"Your make_height_weight_data(5) gives heights {[round(h, 1) for h in own_heights.reshape(-1).tolist()]}"
+        )
+        print(f"Fitted on {HEIGHT_WEIGHT_CSV.name} ({len(heights)} adults):")
+        slope, bias = lesson.least_squares(heights, weights)
+        probe = torch.tensor([[160.0], [170.0], [180.0]])
+        with torch.no_grad():
+            predicted = model(probe).reshape(-1).tolist()
+        for height, kg in zip(probe.reshape(-1).tolist(), predicted, strict=True):
+            print(f"  {height:g} cm -> {kg:.2f} kg   (least squares: {slope * height + bias:.2f} kg)")
 
-    _use_agg()
-    from matplotlib.figure import Figure
+        _use_agg()
+        from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
-    ax = fig.add_subplot()
-    ax.scatter(heights.reshape(-1), weights.reshape(-1), s=8, color="0.5", label="adults")
-    line = torch.linspace(float(heights.min()), float(heights.max()), 2).reshape(-1, 1)
-    with torch.no_grad():
-        ax.plot(line.reshape(-1), model(line).reshape(-1), color="tab:red", label="your model")
-    ax.set_xlabel("height (cm)")
-    ax.set_ylabel("weight (kg)")
-    ax.set_title("weight from height")
-    ax.legend()
-    _save(fig, "ex1_height_weight")
-    return 0
+        fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
+        ax = fig.add_subplot()
+        ax.scatter(heights.reshape(-1), weights.reshape(-1), s=8, color="0.5", label="adults")
+        line = torch.linspace(float(heights.min()), float(heights.max()), 2).reshape(-1, 1)
+        with torch.no_grad():
+            ax.plot(line.reshape(-1), model(line).reshape(-1), color="tab:red", label="your model")
+        ax.set_xlabel("height (cm)")
+        ax.set_ylabel("weight (kg)")
+        ax.set_title("weight from height")
+        ax.legend()
+        _save(fig, "ex1_height_weight")
+
+    return _run(1, module, show)
 
 
 def run_ex2(module: ModuleType) -> int:
@@ -76,39 +106,39 @@ def run_ex2(module: ModuleType) -> int:
     slope, bias = lesson.least_squares(distances, times)
     best = lesson.mse(slope * distances + bias, times).item()
     targets = (1.0, 0.05)
-    try:
+
+    def show() -> None:
         histories = module.compare_optimizers(distances, times)
         reached = {
             name: [module.epochs_to_reach(losses, target) for target in targets] for name, losses in histories.items()
         }
         _use_agg()
         fig = module.plot_optimizer_comparison(histories)
-    except NotImplementedError as error:
-        return _not_yet(2, module, error)
-    print(f"On the distance/time data (the least-squares loss is {best:.5f}), {len(histories['sgd'])} epochs each:")
-    for name, losses in histories.items():
-        firsts = ", ".join(
-            f"loss {target:g} at epoch {epoch}" for target, epoch in zip(targets, reached[name], strict=True)
-        )
-        print(f"  {name:<5} final loss {losses[-1]:.5f}; first reached {firsts}")
-    print("(epoch None: not reached within the run)")
-    _save(fig, "ex2_optimizer_comparison")
-    return 0
+        print(f"On the distance/time data (the least-squares loss is {best:.5f}), {len(histories['sgd'])} epochs each:")
+        for name, losses in histories.items():
+            firsts = ", ".join(
+                f"loss {target:g} at epoch {epoch}" for target, epoch in zip(targets, reached[name], strict=True)
+            )
+            print(f"  {name:<5} final loss {losses[-1]:.5f}; first reached {firsts}")
+        print("(epoch None: not reached within the run)")
+        _save(fig, "ex2_optimizer_comparison")
+
+    return _run(2, module, show)
 
 
 def run_ex3(module: ModuleType) -> int:
     distances, times = lesson.load_distance_time()
     torch.manual_seed(lesson.SEED)
     model = lesson.LinearRegression()
-    try:
+
+    def show() -> None:
         losses = module.train_with_history(model, distances, times)
         _use_agg()
         OUTDIR.mkdir(exist_ok=True)
         path = OUTDIR / "ex3_loss_curve.png"
         module.plot_loss_curve(losses, path)
-    except NotImplementedError as error:
-        return _not_yet(3, module, error)
-    print(f"{len(losses)} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end")
-    print(f"the model now predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles")
-    print(f"figure saved: {path}")
-    return 0
+        print(f"{len(losses)} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end")
+        print(f"the model now predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles")
+        print(f"figure saved: {path}")
+
+    return _run(3, module, show)

@@ -13,7 +13,6 @@ import copy
 import importlib
 import math
 import numbers
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ import torch
 from torch import nn, optim
 
 import lesson
+from lesson_support import learner_errors
 
 FILES = {number: Path(file).stem for number, (_, file, _) in enumerate(lesson.EXERCISES, start=1)}
 PREDICTION_TOL_KG = 0.25  # the fitted line may differ from least squares by this much anywhere in the data
@@ -34,44 +34,15 @@ ADULT_MEAN_CM = (150.0, 190.0)  # a plausible adult population: its mean height.
 ADULT_SPREAD_CM = (3.0, 15.0)  # ...and its standard deviation
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GRADER_FILES = {Path(__file__).name, "test_exercises.py", "conftest.py", "time_limit.py"}
-SHOWN_FRAMES = 4  # the learner's last frames shown under an exception
 
 
 def fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
-def _shown(path: str | None) -> str:
-    if not path:
-        return "?"
-    try:
-        return Path(path).resolve().relative_to(lesson.ROOT).as_posix()
-    except ValueError:
-        return path
-
-
 def describe_exception(what: str, error: BaseException, own_file: str | None) -> str:
     """One message for an exception raised in a learner's code: what raised what, and where."""
-    frames = traceback.extract_tb(error.__traceback__)
-    first = next((k for k, frame in enumerate(frames) if Path(frame.filename).name not in GRADER_FILES), len(frames))
-    frames = frames[first:]
-    own_file = own_file or (frames[0].filename if frames else None)
-    own = [frame for frame in frames if own_file and Path(frame.filename) == Path(own_file)]
-    where = own[-1] if own else (frames[-1] if frames else None)
-    if where is None:  # raised by the call itself: the function does not take the arguments it was given
-        return (
-            f"{what} raised {type(error).__name__}: {error}. Keep the names and arguments the file started with; "
-            "the checks call the function the way its docstring describes."
-        )
-    code = f": {where.line.strip()}" if where.line else ""
-    message = (
-        f"{what} raised {type(error).__name__}: {error} at {_shown(where.filename)}, line {where.lineno}{code}. "
-        "Fix it there and run the check again."
-    )
-    if frames:
-        last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
-        message += f"\nThe last lines it ran:\n{last}"
-    return message
+    return learner_errors.describe_exception(what, error, own_file, GRADER_FILES, "run the check again")
 
 
 class Answer:

@@ -1,0 +1,83 @@
+"""`python -m exercises.exN_...`: a learner's own run of an exercise ends in a sentence, never a traceback.
+
+Every module here is constructed (a file in a scratch folder, or the reference solution with one
+function swapped); the learner's own exercise files are never read.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from grading import PNG_MAGIC
+
+from exercises import _demo
+from exercises.solutions import ex3_loss_curve as ex3_solution
+
+
+def learner_file(tmp_path: Path, text: str) -> ModuleType:
+    """A learner's exercise 2 file, imported from a scratch folder."""
+    path = tmp_path / "ex2_optimizer_comparison.py"
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("learners_ex2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_unwritten_exercise_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
+        "    raise NotImplementedError('compare_optimizers is not written yet (hint 2.1 in exercises/README.md)')\n",
+    )
+    assert _demo.run_ex2(module) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Exercise 2 is not finished yet: compare_optimizers is not written yet (hint 2.1"), err
+    assert "python -m pytest -m ex2" in err and "Traceback" not in err, err
+
+
+def test_an_exception_in_the_learners_code_names_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
+        "    settings = {'lr_sgd': lr_sgd}\n"
+        "    return settings['lr_adam']\n",
+    )
+    assert _demo.run_ex2(module) == 1
+    _, err = capsys.readouterr()
+    first = err.splitlines()[0]
+    assert first.startswith("compare_optimizers() raised KeyError: 'lr_adam' at "), first
+    assert "ex2_optimizer_comparison.py, line 3: return settings['lr_adam']. Fix it there and run this again." in first
+    assert "Traceback" not in err and "_demo.py" not in err, err
+
+
+def test_a_result_it_cannot_use_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
+        "    return [[1.0], [2.0]]  # a list where a dict of histories belongs\n",
+    )
+    assert _demo.run_ex2(module) == 1
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("Exercise 2 stopped with AttributeError"), err
+    assert "python -m pytest -m ex2, which says what each should take and return" in err, err
+
+
+def test_a_finished_exercise_prints_and_saves_its_figure(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=5)
+    module.plot_loss_curve = ex3_solution.plot_loss_curve
+    saved = in_a_scratch_folder / "figures" / "ex3_loss_curve.png"
+    saved.unlink(missing_ok=True)
+    assert _demo.run_ex3(module) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith("5 epochs: loss "), out
+    assert "minutes for 7 miles" in out and "figure saved: figures/ex3_loss_curve.png" in out, out
+    assert saved.read_bytes().startswith(PNG_MAGIC)
