@@ -14,6 +14,7 @@ import torch
 
 import lesson
 from lesson_support.learner_errors import describe_exception, shown_path
+from lesson_support.runtime import printable_output
 
 OUTDIR = Path("figures")  # beside the lesson's figures
 HEIGHT_WEIGHT_CSV = lesson.DATA_DIR / "height_weight.csv"
@@ -23,6 +24,7 @@ def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
     """Run an exercise's demo; a stub or an exception in the learner's code ends it with a message, not a traceback."""
     path = shown_path(module.__file__) if module.__file__ else module.__name__
     check = f"python -m pytest -m ex{number}"
+    printable_output()  # a learner's message may hold any character, and the output may go to a file
     try:
         show()
     except NotImplementedError as error:

@@ -130,6 +130,7 @@ def run_command_line(
     explore: Section | None = None,
 ) -> int:
     """Parse the options, run the chosen sections in order, and turn a user's mistake into one line."""
+    runtime.printable_output()
     parser = build_parser(list(sections), runtime.Run())
     args = parser.parse_args(argv)
     if args.list:

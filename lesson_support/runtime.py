@@ -55,6 +55,24 @@ def freeze_gc() -> None:
     gc.freeze()
 
 
+LESSON_SYMBOLS = "²·×ŷελσ∂≈"  # what the lesson prints beyond ASCII
+
+
+def printable_output() -> None:
+    """Let print() write the lesson's symbols wherever the output goes.
+
+    A terminal takes them. Output redirected to a file or a pipe on Windows is written in a code
+    page such as cp1252, which has no λ or σ: there, print() would stop the lesson with a
+    UnicodeEncodeError. Such a stream is switched to UTF-8 instead.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            LESSON_SYMBOLS.encode(getattr(stream, "encoding", None) or "ascii")
+        except (LookupError, UnicodeEncodeError):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(encoding="utf-8")
+
+
 def in_notebook(module_name: str) -> bool:
     """True when the lesson's cells run in Jupyter or VS Code rather than as `python lesson.py` or an import."""
     return module_name == "__main__" and "ipykernel" in sys.modules

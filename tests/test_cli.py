@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import re
 import sys
@@ -193,3 +194,14 @@ def test_show_where_no_window_can_open_says_so(tmp_path: Path, monkeypatch: pyte
     data = (tmp_path / "data_and_cost.png").read_bytes()
     width = int.from_bytes(data[16:20], "big")
     assert width == round(6.4 * 40), f"--dpi 40 should make a 6.4-inch figure 256 px wide, not {width}"
+
+
+def test_output_redirected_on_windows_is_written_in_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `python lesson.py > out.txt` on Windows writes in a code page such as cp1252, which has no σ.
+    raw = io.BytesIO()
+    redirected = io.TextIOWrapper(raw, encoding="cp1252")
+    monkeypatch.setattr(sys, "stdout", redirected)
+    assert lesson.main(["--section", "data_and_cost", "--no-plots"]) == 0
+    redirected.flush()
+    text = raw.getvalue().decode("utf-8")
+    assert "σ" in text and "ŷ" in text, text
