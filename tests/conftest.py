@@ -78,9 +78,9 @@ def _start(config: pytest.Config, marker: str) -> None:
     unwanted = ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
     env = {key: value for key, value in os.environ.items() if key not in unwanted}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
-    process = subprocess.Popen(
-        command, cwd=workdir.name, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    # The lesson writes UTF-8 into a pipe, whatever the platform's code page (runtime.printable_output).
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "encoding": "utf-8", "errors": "replace"}
+    process = subprocess.Popen(command, cwd=workdir.name, env=env, **pipes)
     runs[marker] = Background(process, workdir)
 
 
