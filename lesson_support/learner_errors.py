@@ -46,8 +46,9 @@ def describe_exception(
         )
     what = what or f"{(own[0] if own else where).name}()"
     code = f": {where.line.strip()}" if where.line else ""
+    told = str(error).rstrip().removesuffix(".")  # the location follows in the same sentence
     message = (
-        f"{what} raised {type(error).__name__}: {error} at {shown_path(where.filename)}, line {where.lineno}{code}. "
+        f"{what} raised {type(error).__name__}: {told} at {shown_path(where.filename)}, line {where.lineno}{code}. "
         f"Fix it there and {then}."
     )
     last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()

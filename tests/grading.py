@@ -40,6 +40,9 @@ def fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
+RAW_CM_HINT = "On raw centimetres only tiny steps are stable: standardise the heights first (hint 1.2)."
+
+
 def describe_exception(what: str, error: BaseException, own_file: str | None) -> str:
     """One message for an exception raised in a learner's code: what raised what, and where."""
     return learner_errors.describe_exception(what, error, own_file, GRADER_FILES, "run the check again")
@@ -92,6 +95,9 @@ class Answer:
             if not self.yours:
                 raise
             problem = describe_exception(what, error, getattr(self.module, "__file__", None))
+            if isinstance(error, lesson.DivergenceError) and self.number == 1:
+                first, _, rest = problem.partition("\n")
+                problem = f"{first} {RAW_CM_HINT}\n{rest}"
         if problem == "not attempted":
             pytest.skip(f"exercise {self.number} not attempted yet: open {self.path}")
         fail(problem)

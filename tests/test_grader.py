@@ -201,6 +201,13 @@ def raw_diverging_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module
     return model
 
 
+def raw_train_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    """The lesson's train() on raw centimetres at lr 0.01: it stops with DivergenceError."""
+    model = lesson.LinearRegression()
+    lesson.train(model, heights, weights, optim.SGD(model.parameters(), lr=0.01), 200)
+    return model
+
+
 def misspelled_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     mean = heights.mean()
     return ex1_solution.fit_height_weight(heights - mean, wieghts)  # noqa: F821  (the learner's typo)
@@ -224,6 +231,7 @@ class BrokenForward(nn.Module):
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
         (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module"),
         (misspelled_fit, "fit_height_weight() raised NameError: name 'wieghts' is not defined"),
+        (raw_train_fit, "or scale the inputs at tests/test_grader.py, line"),
         (lambda heights, weights: BrokenForward(), "the returned model raised AttributeError"),
     ],
 )
@@ -236,6 +244,10 @@ def test_ex1_wrong_fit_fails(variant: object, hint: str) -> None:
     assert not others, f"the message also names another mistake, {others}: {message}"
     if "hint 1.2" in hint or "raised" in hint:
         assert "grading.py" not in message and "test_exercises.py" not in message, message
+    if variant is raw_train_fit:  # the exception, where it came from, and what to do, in the first line
+        first = message.splitlines()[0]
+        assert first.startswith("fit_height_weight() raised DivergenceError: training diverged at epoch"), first
+        assert first.endswith("standardise the heights first (hint 1.2)."), first
 
 
 WRONG_FIT_HINTS = test_ex1_wrong_fit_fails.pytestmark[0].args[1]
