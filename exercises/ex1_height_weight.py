@@ -5,6 +5,8 @@ Write the two functions below, then:
     python -m exercises.ex1_height_weight   # runs them on data/height_weight.csv, saves a figure
     python -m pytest -m ex1                 # checks them
 
+(Your editor's Run button on this file does the same as the first command.)
+
 Hints are in exercises/README.md, under "Exercise 1".
 """
 

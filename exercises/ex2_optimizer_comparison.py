@@ -5,6 +5,8 @@ Write the three functions below, then:
     python -m exercises.ex2_optimizer_comparison   # runs them on the distance/time data, saves a figure
     python -m pytest -m ex2                        # checks them
 
+(Your editor's Run button on this file does the same as the first command.)
+
 Hints are in exercises/README.md, under "Exercise 2".
 """
 

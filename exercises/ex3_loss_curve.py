@@ -5,6 +5,8 @@ Write the two functions below, then:
     python -m exercises.ex3_loss_curve   # trains on the distance/time data, saves the curve
     python -m pytest -m ex3              # checks them
 
+(Your editor's Run button on this file does the same as the first command.)
+
 Hints are in exercises/README.md, under "Exercise 3".
 """
 
