@@ -140,7 +140,9 @@ def test_outdir_that_cannot_be_created(tmp_path: Path, capsys: pytest.CaptureFix
     assert "cannot create the figure folder" in usage_error(["--outdir", str(blocker / "figures")], capsys)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="a read-only folder is writable for root")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="a folder is read-only only on POSIX systems, and never for root"
+)
 def test_outdir_that_is_read_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
