@@ -347,7 +347,10 @@ def _pair(answer: Answer, n: int, seed: int, what: str) -> tuple[torch.Tensor, t
 def check_data_contract(answer: Answer) -> None:
     heights, _ = _pair(answer, 50, 3, "make_height_weight_data(50)")
     if heights.dtype != torch.float32:
-        fail(f"heights should be float32, the dtype nn.Linear computes in, but they are {heights.dtype}.")
+        fail(
+            f"heights should be float32, the dtype nn.Linear computes in, but they are {heights.dtype}; "
+            "make them with torch's default dtype, or convert with .float()."
+        )
     defaults = answer("make_height_weight_data")
     if not isinstance(defaults, tuple | list) or len(defaults) != 2:
         fail(f"make_height_weight_data() should return (heights, weights); it returned {defaults!r}.")

@@ -114,9 +114,15 @@ def numpy_data(n: int = 200, seed: int = 0) -> tuple[object, object]:
     return heights.numpy(), weights.numpy()
 
 
+def float64_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    heights, weights = ex1_solution.make_height_weight_data(n, seed)
+    return heights.double(), weights.double()  # as torch.from_numpy gives from numpy's float64
+
+
 @pytest.mark.parametrize(
     ("check", "variant", "hint"),
     [
+        (grading.check_data_contract, float64_data, "but they are torch.float64; make them with torch's default"),
         (grading.check_data_contract, flat_data, "shape (50, 1), but it has shape (50,). Use .view(-1, 1)"),
         (grading.check_data_seed, unseeded_data, "torch.Generator().manual_seed(seed)"),
         (grading.check_data_realistic, metre_data, "That looks like metres"),
