@@ -199,7 +199,9 @@ def test_a_step_size_above_the_limit_diverges_visibly_without_nan(window: explor
     texts = [window.status.get_text(), window.cost_text.get_text()]
     assert not any("nan" in text.lower() or "inf" in text.lower() for text in texts), texts
     assert window.on_step() is False, "a diverged descent takes no more steps"
-    window.fig.canvas.draw()  # points far off the chart draw without an error
+    renderer = window.fig.canvas.get_renderer()
+    for artist in (window.trail, window.point, window.fitted):
+        artist.draw(renderer)  # points and a line far off the chart draw without an error
     window.on_reset()
     assert_shows(window, *lesson.SLOPE_BIAS_START)
     assert window.lr == lesson.LAB_LR and not window.diverged
