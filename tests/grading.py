@@ -113,6 +113,13 @@ def _syntax_message(path: str, error: SyntaxError) -> str:
 # --- validating what came back ----------------------------------------------------------------
 
 
+def _kind(value: object) -> str:
+    """What a function returned, in words; None usually means a missing return statement."""
+    if value is None:
+        return "None: does the function end with a return statement?"
+    return f"a {type(value).__name__}"
+
+
 def expect_tensor(value: object, shape: tuple[int, ...], what: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         hint = ""
@@ -133,7 +140,7 @@ def expect_losses(value: object, epochs: int, what: str) -> list[float]:
     if isinstance(value, torch.Tensor):
         fail(f"{what} is a tensor; return a list of floats, one per epoch: append loss.item() each epoch.")
     if not isinstance(value, list | tuple):
-        fail(f"{what} should be a list of {epochs} floats, but it is a {type(value).__name__}.")
+        fail(f"{what} should be a list of {epochs} floats, but it is {_kind(value)}.")
     if len(value) != epochs:
         fail(f"{what} has {len(value)} entries; expected one per epoch, {epochs}.")
     for k, loss in enumerate(value):
@@ -155,7 +162,9 @@ def expect_figure(value: object, what: str) -> Any:
     from matplotlib.figure import Figure
 
     if not isinstance(value, Figure):
-        fail(f"{what} should return a matplotlib Figure (e.g. fig from plt.subplots()), but it returned {value!r}.")
+        fail(
+            f"{what} should return a matplotlib Figure (e.g. fig from plt.subplots()), but it returned {_kind(value)}."
+        )
     return value
 
 
@@ -485,7 +494,7 @@ def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, sour
             "instead of subtracting in place."
         )
     if not isinstance(model, nn.Module):
-        fail(f"fit_height_weight should return the trained nn.Module, but it returned a {type(model).__name__}.")
+        fail(f"fit_height_weight should return the trained nn.Module, but it returned {_kind(model)}.")
     grid = torch.linspace(heights.min().item(), heights.max().item(), 9).view(-1, 1)
     predicted = _predict(answer, model, grid, "model(heights) for 9 heights of shape (9, 1)")
     if predicted.is_floating_point() and not torch.isfinite(predicted).all():
@@ -521,8 +530,8 @@ def check_compare(answer: Answer, x: torch.Tensor, y: torch.Tensor, **settings: 
     used = {**defaults, **settings}
     histories = answer("compare_optimizers", x, y, **settings)
     if not isinstance(histories, dict) or set(histories) != {"sgd", "adam"}:
-        keys = sorted(map(str, histories)) if isinstance(histories, dict) else type(histories).__name__
-        fail(f"compare_optimizers should return a dict with the keys 'sgd' and 'adam'; it returned {keys}.")
+        got = f"the keys {sorted(map(str, histories))}" if isinstance(histories, dict) else _kind(histories)
+        fail(f"compare_optimizers should return a dict with the keys 'sgd' and 'adam'; it returned {got}.")
     for name, asked, other in (("sgd", "SGD", "adam"), ("adam", "Adam", "sgd")):
         got = expect_losses(histories[name], used["epochs"], f"histories['{name}']")
         lr, other_lr = used[f"lr_{name}"], used[f"lr_{other}"]

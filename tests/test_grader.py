@@ -235,7 +235,8 @@ class BrokenForward(nn.Module):
         (raw_diverging_fit, "a step size too large for raw centimetres"),
         (in_place_fit, "instead of subtracting in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
-        (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module"),
+        (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module, but it returned a tuple"),
+        (lambda heights, weights: None, "it returned None: does the function end with a return statement?"),
         (misspelled_fit, "fit_height_weight() raised NameError: name 'wieghts' is not defined"),
         (raw_train_fit, "or scale the inputs at tests/test_grader.py, line"),
         (lambda heights, weights: BrokenForward(), "the returned model raised AttributeError"),
@@ -525,6 +526,7 @@ def training(
         (training(copy_model=True), "you trained a copy. Train `model`, the argument, in place"),
         (training(own_model=True), "built a model of its own and trained that one"),
         (training(as_tensor=True), "is a tensor"),
+        (lambda model, x, y, epochs=500, lr=0.01: None, "but it is None: does the function end with a return"),
         (training(keep="detached"), "is a tensor, not a float; append loss.item()"),
         (training(keep="tensor"), "keep every epoch's autograd graph alive"),
         (training(optimizer_class=optim.Adam), "It matches Adam at lr 0.01, not SGD"),
@@ -567,6 +569,7 @@ def shifted_plot(losses, path=None):
         (unsaved_plot, "no file is there: call fig.savefig(path)", True),
         (shifted_plot, "the x values should be the epochs", False),
         (lambda losses, path=None: ex3_solution.plot_loss_curve([1.0, 2.0], path), "no line in the figure", False),
+        (lambda losses, path=None: None, "but it returned None: does the function end with a return", False),
     ],
 )
 def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None, tmp_path: Path) -> None:
