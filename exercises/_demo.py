@@ -13,7 +13,8 @@ from types import ModuleType
 import torch
 
 import lesson
-from lesson_support.learner_errors import describe_exception, shown_path
+from lesson_support.figures import use_files_only
+from lesson_support.learner_errors import describe_exception, raised_in, shown_path
 from lesson_support.runtime import printable_output
 
 OUTDIR = Path("figures")  # beside the lesson's figures
@@ -32,7 +33,7 @@ def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
         print(f"Fill in {path}, then run this again or check it with: {check}", file=sys.stderr)
         return 2
     except Exception as error:
-        if _raised_in(error, module.__file__):
+        if raised_in(error, module.__file__):
             message = describe_exception(None, error, module.__file__, {Path(__file__).name}, "run this again")
         else:  # called with arguments it does not take, or it returned what this run cannot use
             message = (
@@ -44,28 +45,12 @@ def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
     return 0
 
 
-def _raised_in(error: BaseException, file: str | None) -> bool:
-    """Whether `file` is among the places the exception passed through."""
-    step = error.__traceback__
-    while step is not None:
-        if file and Path(step.tb_frame.f_code.co_filename) == Path(file):
-            return True
-        step = step.tb_next
-    return False
-
-
 def _save(fig: object, name: str) -> Path:
     OUTDIR.mkdir(exist_ok=True)
     path = OUTDIR / f"{name}.png"
     fig.savefig(path)
     print(f"figure saved: {path}")
     return path
-
-
-def _use_agg() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: works with or without a display
 
 
 def run_ex1(module: ModuleType) -> int:
@@ -85,7 +70,7 @@ def run_ex1(module: ModuleType) -> int:
         for height, kg in zip(probe.reshape(-1).tolist(), predicted, strict=True):
             print(f"  {height:g} cm -> {kg:.2f} kg   (least squares: {slope * height + bias:.2f} kg)")
 
-        _use_agg()
+        use_files_only()
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(5.4, 3.6), dpi=80, layout="constrained")
@@ -114,7 +99,7 @@ def run_ex2(module: ModuleType) -> int:
         reached = {
             name: [module.epochs_to_reach(losses, target) for target in targets] for name, losses in histories.items()
         }
-        _use_agg()
+        use_files_only()
         fig = module.plot_optimizer_comparison(histories)
         print(f"On the distance/time data (the least-squares loss is {best:.5f}), {len(histories['sgd'])} epochs each:")
         for name, losses in histories.items():
@@ -135,7 +120,7 @@ def run_ex3(module: ModuleType) -> int:
 
     def show() -> None:
         losses = module.train_with_history(model, distances, times)
-        _use_agg()
+        use_files_only()
         OUTDIR.mkdir(exist_ok=True)
         path = OUTDIR / "ex3_loss_curve.png"
         module.plot_loss_curve(losses, path)

@@ -30,7 +30,7 @@ LESSON_RUN_LIMIT = 240.0  # seconds the real `python lesson.py` run may take
 
 @dataclass
 class Background:
-    """A real run in another process: `python lesson.py`, or the explorer window under Xvfb."""
+    """A real run in another process: `python lesson.py`, the explorer window under Xvfb, or a small pytest run."""
 
     process: subprocess.Popen[str]
     workdir: tempfile.TemporaryDirectory[str]
@@ -185,9 +185,9 @@ def in_a_scratch_folder(scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture(scope="session")
 def agg() -> None:
     """Figures drawn into memory and files only, whatever display the machine has."""
-    import matplotlib
+    from lesson_support import figures  # imported late: it loads torch, and the background runs start first
 
-    matplotlib.use("Agg")
+    figures.use_files_only()
 
 
 # --- the lesson's printed output, in-process --------------------------------------------------

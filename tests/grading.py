@@ -40,12 +40,12 @@ def fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
-RAW_CM_HINT = "On raw centimetres only tiny steps are stable: standardise the heights first (hint 1.2)."
+Advice = dict[type[BaseException], str]
 
 
-def describe_exception(what: str, error: BaseException, own_file: str | None) -> str:
-    """One message for an exception raised in a learner's code: what raised what, and where."""
-    return learner_errors.describe_exception(what, error, own_file, GRADER_FILES, "run the check again")
+def describe_exception(what: str, error: BaseException, own_file: str | None, advice: str = "") -> str:
+    """One message for an exception raised in a learner's code: what raised what, where, and `advice`."""
+    return learner_errors.describe_exception(what, error, own_file, GRADER_FILES, "run the check again", advice)
 
 
 class Answer:
@@ -76,29 +76,27 @@ class Answer:
             fail(f"{problem}\nNo check of exercise {number} can run until the file imports.")
         return cls(number, module, yours)
 
-    def __call__(self, function: str, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, function: str, *args: Any, advice: Advice | None = None, **kwargs: Any) -> Any:
+        """Call the learner's `function`; `advice` maps an exception type to a sentence added to its message."""
         implementation = getattr(self.module, function, None)
         if not callable(implementation):
             fail(f"{self.path} has no function {function}(); keep the names and arguments the file started with.")
-        return self.run(f"{function}()", implementation, *args, **kwargs)
+        return self.run(f"{function}()", implementation, *args, advice=advice, **kwargs)
 
-    def run(self, what: str, code: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def run(self, what: str, code: Callable[..., Any], *args: Any, advice: Advice | None = None, **kwargs: Any) -> Any:
         """Call the learner's code; a stub skips, any other exception fails with one message."""
-        problem = None
         try:
             return code(*args, **kwargs)
         except NotImplementedError:
             if not self.yours:
                 raise
-            problem = "not attempted"
+            problem = None  # skipped below, outside the except block, so no exception is chained to the skip
         except Exception as error:
             if not self.yours:
                 raise
-            problem = describe_exception(what, error, getattr(self.module, "__file__", None))
-            if isinstance(error, lesson.DivergenceError) and self.number == 1:
-                first, _, rest = problem.partition("\n")
-                problem = f"{first} {RAW_CM_HINT}\n{rest}"
-        if problem == "not attempted":
+            said = next((sentence for kind, sentence in (advice or {}).items() if isinstance(error, kind)), "")
+            problem = describe_exception(what, error, getattr(self.module, "__file__", None), said)
+        if problem is None:
             pytest.skip(f"exercise {self.number} not attempted yet: open {self.path}")
         fail(problem)
 
@@ -204,7 +202,7 @@ def explain_history(
     named = next((cause for cause, replay in alternatives() if _same(got, replay())), None)
     if named:
         hint = named
-    elif k > 0 and len(got) > 1 and all(_close(loss, got[0]) for loss in got):
+    elif k > 0 and all(_close(loss, got[0]) for loss in got):
         hint = NO_STEP_HINT
     elif len(got) > 2 and all(_close(a, b) for a, b in zip(got[:-1], expected[1:], strict=True)):
         hint = "Your losses are one epoch late: record each loss in its forward pass, before optimizer.step()."
@@ -345,8 +343,9 @@ def adults(mean_cm: float, spread_cm: float, slope: float, n: int, seed: int) ->
     return heights, weights
 
 
-def _pair(answer: Answer, n: int, seed: int, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-    result = answer("make_height_weight_data", n, seed=seed)
+def _pair(answer: Answer, n: int, seed: int | None, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """make_height_weight_data(n, seed=seed), or with its defaults where seed is None, checked as two (n, 1) tensors."""
+    result = answer("make_height_weight_data") if seed is None else answer("make_height_weight_data", n, seed=seed)
     if not isinstance(result, tuple | list) or len(result) != 2:
         fail(f"make_height_weight_data should return (heights, weights), a pair of tensors; it returned {result!r}.")
     heights = expect_tensor(result[0], (n, 1), f"heights from {what}")
@@ -360,10 +359,7 @@ def check_data_contract(answer: Answer) -> None:
             f"heights should be float32, the dtype nn.Linear computes in, but they are {heights.dtype}; "
             "make them with torch's default dtype, or convert with .float()."
         )
-    defaults = answer("make_height_weight_data")
-    if not isinstance(defaults, tuple | list) or len(defaults) != 2:
-        fail(f"make_height_weight_data() should return (heights, weights); it returned {defaults!r}.")
-    expect_tensor(defaults[0], (200, 1), "heights from make_height_weight_data() with its defaults")
+    _pair(answer, 200, None, "make_height_weight_data() with its defaults")
 
 
 def check_data_seed(answer: Answer) -> None:
@@ -487,7 +483,8 @@ def _fit_diagnosis(
 
 def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, source: str) -> None:
     heights_before, weights_before = heights.clone(), weights.clone()
-    model = answer("fit_height_weight", heights, weights)
+    raw_cm = "On raw centimetres only tiny steps are stable: standardise the heights first (hint 1.2)."
+    model = answer("fit_height_weight", heights, weights, advice={lesson.DivergenceError: raw_cm})
     if not torch.equal(heights, heights_before) or not torch.equal(weights, weights_before):
         fail(
             "fit_height_weight changed the tensors passed to it; scale a copy, e.g. (heights - mean) / std, "

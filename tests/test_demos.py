@@ -17,10 +17,10 @@ from exercises import _demo
 from exercises.solutions import ex3_loss_curve as ex3_solution
 
 
-def learner_file(tmp_path: Path, text: str) -> ModuleType:
-    """A learner's exercise 2 file, imported from a scratch folder."""
+def learner_file(tmp_path: Path, body: str) -> ModuleType:
+    """A learner's exercise 2 file whose compare_optimizers has this body, imported from a scratch folder."""
     path = tmp_path / "ex2_optimizer_comparison.py"
-    path.write_text(text, encoding="utf-8")
+    path.write_text("def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n" + body, "utf-8")
     spec = importlib.util.spec_from_file_location("learners_ex2", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -30,7 +30,6 @@ def learner_file(tmp_path: Path, text: str) -> ModuleType:
 def test_an_unwritten_exercise_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     module = learner_file(
         tmp_path,
-        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
         "    raise NotImplementedError('compare_optimizers is not written yet (hint 2.1 in exercises/README.md)')\n",
     )
     assert _demo.run_ex2(module) == 2
@@ -43,9 +42,7 @@ def test_an_unwritten_exercise_says_what_to_do(tmp_path: Path, capsys: pytest.Ca
 def test_an_exception_in_the_learners_code_names_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     module = learner_file(
         tmp_path,
-        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
-        "    settings = {'lr_sgd': lr_sgd}\n"
-        "    return settings['lr_adam']\n",
+        "    settings = {'lr_sgd': lr_sgd}\n    return settings['lr_adam']\n",
     )
     assert _demo.run_ex2(module) == 1
     _, err = capsys.readouterr()
@@ -58,7 +55,6 @@ def test_an_exception_in_the_learners_code_names_their_line(tmp_path: Path, caps
 def test_a_result_it_cannot_use_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     module = learner_file(
         tmp_path,
-        "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
         "    return [[1.0], [2.0]]  # a list where a dict of histories belongs\n",
     )
     assert _demo.run_ex2(module) == 1
