@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn, optim
+from torch.utils.data import DataLoader, TensorDataset
 
 from lesson_support import animation, explorer, figures
 from lesson_support.checks import DivergenceError, check_optimizer_holds, check_same_shape, stop_if_diverged
@@ -32,8 +33,10 @@ from lesson_support.closed_form import (
     gd_prediction,
     gradient_formula,
     hessian,
+    input_curvatures,
     least_squares,
     max_stable_lr,
+    max_stable_lr_of_inputs,
     steepest_descent,
 )
 from lesson_support.data import DATA_DIR, ROOT, DatasetError, load_csv, load_distance_time, load_height_weight
@@ -57,6 +60,14 @@ SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, 
 
 # Section 6: the step-size study.
 SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 60
+
+# Section 7: a real training run on deliveries with two inputs, miles and stops.
+DELIVERIES = 400  # enough rows to hold some out and to batch
+TRUE_WEIGHTS, TRUE_BIAS = (5.0, 3.0), 2.0  # minutes per mile, minutes per stop, fixed minutes
+DELIVERY_NOISE = 2.0  # σ of the Gaussian noise, in minutes
+VALIDATION_SHARE = 0.2  # the rows held out of training
+BATCH_SIZE, BATCH_LR, BATCH_EPOCHS = 32, 0.05, 15
+MODEL_FILE = "delivery_model.pt"
 
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
 
@@ -594,7 +605,169 @@ run_in_notebook(section_learning_rate)
 
 
 # %% [markdown]
-# ## 7. Next steps
+# ## 7. A real training run: mini-batches, a validation set, a saved model
+# Real data sets are split before training: the model learns from the training rows and is judged
+# on validation rows it never saw. It steps on small random batches of the training rows, not on
+# all of them at once, and once trained it is saved to a file and loaded back. Here the data have
+# two inputs, so `nn.Linear(2, 1)` holds one slope per input.
+
+
+# %%
+def make_deliveries(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` deliveries: inputs (count, 2) of miles and stops, and minutes = the true plane + Gaussian noise."""
+    generator = torch.Generator().manual_seed(seed)
+    miles = 0.5 + 4.5 * torch.rand(count, 1, generator=generator)  # 0.5 to 5 miles
+    stops = torch.randint(0, 5, (count, 1), generator=generator).float()  # 0 to 4 stops on the way
+    inputs = torch.cat([miles, stops], dim=1)  # (count, 2)
+    noise = DELIVERY_NOISE * torch.randn(count, 1, generator=generator)
+    return inputs, inputs @ torch.tensor([TRUE_WEIGHTS]).T + TRUE_BIAS + noise  # (count, 2), (count, 1)
+
+
+def section_workflow(run: Run) -> None:
+    heading(7, "A real training run: mini-batches, a validation set, a saved model")
+    inputs, minutes = make_deliveries(DELIVERIES, seed=run.seed)
+    (per_mile, per_stop), noise = TRUE_WEIGHTS, DELIVERY_NOISE
+    print(f"{DELIVERIES} made-up deliveries with two inputs, miles and stops, and a known true plane:")
+    print(f"  minutes = {per_mile:g}·miles + {per_stop:g}·stops + {TRUE_BIAS:g} + σ·ε, σ = {noise:g}, ε ~ N(0, 1).")
+
+    # Split: a seeded shuffle of the row numbers, cut in two.
+    order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(run.seed))
+    held_out = int(VALIDATION_SHARE * len(inputs))
+    val_rows, train_rows = order[:held_out], order[held_out:]
+    x_train, y_train = inputs[train_rows], minutes[train_rows]  # (320, 2), (320, 1)
+    x_val, y_val = inputs[val_rows], minutes[val_rows]  # (80, 2), (80, 1)
+    shared = len(set(train_rows.tolist()) & set(val_rows.tolist()))
+    print(f"Split with seed {run.seed}: {len(x_train)} training rows, {len(x_val)} validation rows, {shared} in both.")
+
+    # Scale: the inputs' mean and spread, measured on the training rows only.
+    mean, std = x_train.mean(dim=0), x_train.std(dim=0)
+    x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    raw_flat, raw_steep = input_curvatures(inputs[train_rows])
+    flat, steep = input_curvatures(x_train)
+    print("Inputs scaled with the training rows' mean and std: the steepest curvature over the flattest,")
+    print(
+        f"  λmax/λmin, is {raw_steep / raw_flat:.0f} on raw miles and stops and {steep / flat:.1f} scaled (section 6)."
+    )
+
+    loader = DataLoader(
+        TensorDataset(x_train, y_train),
+        batch_size=BATCH_SIZE,
+        shuffle=True,  # a new order every epoch
+        generator=torch.Generator().manual_seed(run.seed),  # the same orders on every run
+    )
+    steps, last = BATCH_EPOCHS * len(loader), len(x_train) - (len(loader) - 1) * BATCH_SIZE
+    print(f"\nDataLoader(batch_size={BATCH_SIZE}, shuffle=True): {len(loader)} batches per epoch, the last of {last}.")
+    print("  An epoch is one pass over the training rows; a batch, the rows one step sees; a step, one")
+    print(f"  optimizer.step(). {BATCH_EPOCHS} epochs take {steps} steps. In section 5 the batch was all the data,")
+    print("  so there an epoch was one step.")
+
+    # The device, chosen once (--device decides here). A script of your own would write
+    # device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = run.device
+    torch.manual_seed(run.seed)
+    model = LinearRegression(2, 1).to(device)
+    shape, bias_shape = tuple(model.linear.weight.shape), tuple(model.linear.bias.shape)
+    print(f"\nLinearRegression(2, 1) on {device}: weight of shape {shape}, a row of two slopes, one per input;")
+    print(f"  bias of shape {bias_shape}.")
+    loss_fn = nn.MSELoss()
+    optimizer = optim.SGD(model.parameters(), lr=BATCH_LR)
+    batch_losses, train_losses, val_losses = [], [], []
+    print(f"optim.SGD(lr={BATCH_LR:g}), {BATCH_EPOCHS} epochs; the losses after each epoch, in evaluation mode:")
+    for epoch in range(1, BATCH_EPOCHS + 1):
+        model.train()  # training mode
+        for batch_inputs, batch_minutes in loader:
+            batch_inputs, batch_minutes = batch_inputs.to(device), batch_minutes.to(device)
+            optimizer.zero_grad()  # zero
+            loss = loss_fn(model(batch_inputs), batch_minutes)  # forward and loss
+            loss.backward()  # backward
+            optimizer.step()  # step
+            batch_losses.append(loss.item())
+        model.eval()  # evaluation mode
+        with torch.inference_mode():  # no graph, no gradients
+            train_losses.append(loss_fn(model(x_train.to(device)), y_train.to(device)).item())
+            val_loss = loss_fn(model(x_val.to(device)), y_val.to(device))
+            val_losses.append(val_loss.item())
+        if epoch in (1, 2, 5, 10) or epoch == BATCH_EPOCHS:
+            print(f"  epoch {epoch:2d}   training loss {train_losses[-1]:8.4f}   validation loss {val_losses[-1]:8.4f}")
+    recorded = f"requires_grad = {val_loss.requires_grad}, grad_fn = {val_loss.grad_fn}"
+    print(f"Under torch.inference_mode() nothing is recorded: the validation loss has {recorded}.")
+
+    # The closed form on the training rows, and the true plane, both per unit of scaled input.
+    design = torch.cat([x_train, torch.ones(len(x_train), 1)], dim=1).double()  # (320, 3): a 1 per row for the bias
+    solution = torch.linalg.lstsq(design, y_train.double()).solution.reshape(-1)  # (3,): two slopes, then the bias
+    true_slopes = torch.tensor(TRUE_WEIGHTS, dtype=torch.float64)
+    planes = {
+        "trained": (model.linear.weight.detach().cpu().double().reshape(-1), model.linear.bias.item()),
+        "least squares": (solution[:2], solution[2].item()),
+        "true plane": (true_slopes * std.double(), TRUE_BIAS + float((true_slopes * mean.double()).sum())),
+    }
+    print("\nIn minutes per mile and per stop (each slope divided by its input's std, the scaling undone):")
+    for name, (slopes, offset) in planes.items():
+        per_unit = slopes / std.double()
+        fixed = offset - float((per_unit * mean.double()).sum())
+        print(f"  {name:<14} w = [{per_unit[0]:.3f}, {per_unit[1]:.3f}], b = {fixed:.3f}")
+
+    def squared_errors(rows: torch.Tensor, targets: torch.Tensor, slopes: torch.Tensor, offset: float) -> torch.Tensor:
+        return (rows.double() @ slopes + offset - targets.double().reshape(-1)) ** 2  # (n,)
+
+    print(f"\nThe mean squared error on the {len(x_train)} training rows and on the {len(x_val)} held-out rows:")
+    costs = {
+        name: (
+            squared_errors(x_train, y_train, *plane).mean().item(),
+            squared_errors(x_val, y_val, *plane).mean().item(),
+        )
+        for name, plane in planes.items()
+    }
+    for name, (on_train, on_val) in costs.items():
+        print(f"  {name:<14} training {on_train:.4f}   validation {on_val:.4f}")
+    gain = costs["true plane"][0] - costs["trained"][0]
+    if gain > 0:
+        print(
+            f"On the rows it learned from, the trained model beats the true plane by {gain:.4f}: it fits their noise."
+        )
+    else:
+        print(f"On the rows it learned from, the trained model is {-gain:.4f} behind the true plane: batch noise.")
+    difference = squared_errors(x_val, y_val, *planes["trained"]) - squared_errors(x_val, y_val, *planes["true plane"])
+    margin, spread = difference.mean().item(), difference.std().item() / len(difference) ** 0.5
+    expected = DELIVERY_NOISE**2 * 3 / len(x_train)  # σ²·p/n: the cost on new rows of fitting p = 3 numbers to noise
+    if margin >= 0:
+        print(f"On the rows it never saw, the true plane is better by {margin:.4f}: that noise does not recur.")
+    else:
+        print(f"On the rows it never saw, the trained model is still ahead, by {-margin:.4f}.")
+    print(
+        f"  Over many new rows the true plane wins by σ²·3/{len(x_train)} = {expected:.4f} on average; on {len(x_val)}"
+    )
+    print(f"  rows that difference has a standard error of {spread:.4f}. The validation loss, not the training")
+    print("  loss, estimates how a model does on new data: this answers section 2's puzzle.")
+
+    # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
+    limits = [max_stable_lr_of_inputs(batch) for batch, _ in loader]
+    whole = max_stable_lr_of_inputs(x_train)
+    print(f"\n2/λmax is {whole:.3f} for the whole training set, and {min(limits):.3f} to {max(limits):.3f} for the")
+    print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is a guide.")
+
+    with run.files_folder() as folder:
+        path = folder / MODEL_FILE
+        torch.save(model.state_dict(), path)
+        print(f"\ntorch.save(model.state_dict(), path) wrote {run.describe(path)}")
+        loaded = LinearRegression(2, 1).to(device)  # a fresh model, with random weights
+        loaded.load_state_dict(torch.load(path, weights_only=True))  # weights_only: tensors, never code
+        loaded.eval()
+        with torch.inference_mode():
+            same = torch.equal(loaded(x_val.to(device)), model(x_val.to(device)))
+    print(f"  A fresh LinearRegression(2, 1) loaded from it (keys {', '.join(loaded.state_dict())})")
+    print(f"  predicts the validation rows identically: {same}.")
+
+    if run.plots:
+        fig = figures.plot_workflow(batch_losses, train_losses, val_losses, len(loader))
+        run.figures.emit(fig, "workflow")
+
+
+run_in_notebook(section_workflow)
+
+
+# %% [markdown]
+# ## 8. Next steps
 # Three exercises practise what the lesson showed; pytest checks the answers.
 
 
@@ -607,7 +780,7 @@ EXERCISES = (  # marker, file, task
 
 
 def section_next_steps(run: Run) -> None:
-    heading(7, "Next steps: the exercises")
+    heading(8, "Next steps: the exercises")
     print("Open exercises/README.md. Each exercise is a file to fill in; pytest grades it:")
     for name, file, task in EXERCISES:
         print(f"  {file:<40} {task:<32} python -m pytest -m {name}")
@@ -630,6 +803,7 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "slope_and_bias": section_slope_and_bias,
     "training": section_training,
     "learning_rate": section_learning_rate,
+    "workflow": section_workflow,
     "next_steps": section_next_steps,
 }
 
@@ -649,6 +823,7 @@ __all__ = [  # what exercises, tests and a learner's own code import from here
     "line_of",
     "load_csv",
     "load_distance_time",
+    "make_deliveries",
     "make_line_data",
     "max_stable_lr",
     "mse",

@@ -110,3 +110,21 @@ def flat_direction(
         predicted=gd_prediction(x, y, start, lr, epochs),
         epochs_to_keep_0_1_percent=needed,
     )
+
+
+def input_hessian(x: torch.Tensor) -> torch.Tensor:
+    """The Hessian of the MSE of x·wᵀ + b in (w₁, …, w_k, b), for inputs x of shape (n, k): 2·mean([x, 1]ᵀ[x, 1])."""
+    rows = x.detach().double().cpu().reshape(len(x), -1)
+    rows = torch.cat([rows, torch.ones(len(rows), 1, dtype=torch.float64)], dim=1)  # (n, k + 1)
+    return 2 * rows.T @ rows / len(rows)
+
+
+def input_curvatures(x: torch.Tensor) -> tuple[float, float]:
+    """(λmin, λmax) of input_hessian(x): the flattest and the steepest curvature of the cost."""
+    eigenvalues = torch.linalg.eigvalsh(input_hessian(x))
+    return float(eigenvalues.min()), float(eigenvalues.max())
+
+
+def max_stable_lr_of_inputs(x: torch.Tensor) -> float:
+    """2/λmax for inputs of any width (n, k): the largest stable step of full-batch gradient descent on them."""
+    return 2.0 / input_curvatures(x)[1]

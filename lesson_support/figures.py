@@ -339,3 +339,22 @@ def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
     ax.set_title("the same data, four step sizes")
     ax.legend()
     return fig
+
+
+@styled
+def plot_workflow(
+    batch_losses: list[float], train_losses: list[float], val_losses: list[float], batches_per_epoch: int
+) -> Figure:
+    """Each mini-batch step's loss, faint and noisy, under the training and validation loss of each epoch."""
+    fig, (ax,) = new_figure()
+    steps = [(k + 1) / batches_per_epoch for k in range(len(batch_losses))]  # in epochs: step k ends at (k+1)/batches
+    ax.plot(steps, batch_losses, color="0.6", linewidth=0.8, label="one mini-batch step")
+    epochs = range(1, len(train_losses) + 1)
+    ax.plot(epochs, train_losses, "o-", color="tab:blue", markersize=4, label="training rows, after each epoch")
+    ax.plot(epochs, val_losses, "s-", color="tab:orange", markersize=4, label="validation rows, after each epoch")
+    log_scale(ax)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss (log scale)")
+    ax.set_title("mini-batch losses, and the loss per epoch")
+    ax.legend(loc="upper right")
+    return fig

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,28 @@ class Run:
         """The distances and times of --data, read once, on the run's device."""
         distances, times = load_distance_time(self.data)
         return distances.to(self.device), times.to(self.device)
+
+    @property
+    def writes_files(self) -> bool:
+        """Whether this run keeps files: a script with figures does; --no-plots and a notebook do not."""
+        return self.plots and not self.figures.inline
+
+    @contextlib.contextmanager
+    def files_folder(self) -> Iterator[Path]:
+        """Where a section may write a file: beside the figures, or else a temporary folder removed afterwards."""
+        if self.writes_files:
+            self.figures.outdir.mkdir(parents=True, exist_ok=True)
+            yield self.figures.outdir
+            return
+        with tempfile.TemporaryDirectory(prefix="lesson-") as folder:
+            yield Path(folder)
+
+    def describe(self, path: Path) -> str:
+        """A written file's path as the output names it, the same on every run."""
+        if self.writes_files:
+            return path.as_posix()
+        why = "--no-plots writes no files" if not self.plots else "a notebook shows figures inline and keeps no files"
+        return f"{path.name} to a temporary folder, removed after this\n  section: {why}."
 
 
 def pick_device(name: str) -> torch.device | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LESSON_RUN_LIMIT, ROOT
+from conftest import LESSON_RUN_LIMIT, ROOT, SAVED_MODEL, where_files_went_left_out
 from grading import PNG_MAGIC
 
 FIGURES = [
@@ -15,7 +15,9 @@ FIGURES = [
     "slope_and_bias_fits",
     "training",
     "learning_rate",
+    "workflow",
 ]
+MODEL = "delivery_model.pt"  # section 7 saves its trained model beside the figures
 
 
 @pytest.mark.lesson_run
@@ -27,17 +29,31 @@ def test_python_lesson_py_without_a_display(lesson_run, lesson_output: str) -> N
     complaints = [line for line in stderr.splitlines() if "building the font cache" not in line]
     assert not complaints, f"python lesson.py wrote to stderr:\n{stderr}"
 
-    saved = sorted(path.stem for path in run.figures.iterdir())
-    assert saved == sorted(FIGURES), f"figures/ holds {saved}"
+    saved = sorted(path.name for path in run.figures.iterdir())
+    assert saved == sorted([*(f"{name}.png" for name in FIGURES), MODEL]), f"figures/ holds {saved}"
     for name in FIGURES:
         path = run.figures / f"{name}.png"
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000, f"{path.name} is not a drawn PNG"
         assert f"figure saved: figures/{name}.png" in stdout
 
-    # A second process prints the same lesson as the in-process --no-plots run.
-    text = "\n".join(line for line in stdout.splitlines() if "figure saved:" not in line)
-    assert text == lesson_output.rstrip("\n")
+    assert f"{SAVED_MODEL} figures/{MODEL}" in stdout
+    assert f"{SAVED_MODEL} {MODEL} to a temporary folder" in lesson_output  # --no-plots keeps no file
+
+    # A second process prints the same lesson as the in-process --no-plots run, but for where files went.
+    assert where_files_went_left_out(stdout) == where_files_went_left_out(lesson_output)
+
+    # The saved state_dict loads as tensors only into a fresh model of the same shape.
+    import torch
+
+    import lesson
+
+    state = torch.load(run.figures / MODEL, weights_only=True)
+    assert {name: tuple(tensor.shape) for name, tensor in state.items()} == {
+        "linear.weight": (1, 2),
+        "linear.bias": (1,),
+    }
+    lesson.LinearRegression(2, 1).load_state_dict(state)
 
 
 @pytest.mark.lesson_run

@@ -15,10 +15,10 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def lesson_sections() -> dict[str, str]:
-    """The README's sections that mirror the lesson's: '## 1. ...' to '## 7. ...'."""
+    """The README's sections that mirror the lesson's: '## 1. ...' to '## 8. ...'."""
     parts = re.split(r"^## ", README, flags=re.MULTILINE)
     sections = {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts[1:] if re.match(r"\d\. ", part)}
-    assert len(sections) == 7, f"expected the seven lesson sections in README.md, found {list(sections)}"
+    assert len(sections) == 8, f"expected the eight lesson sections in README.md, found {list(sections)}"
     return sections
 
 

@@ -1,0 +1,116 @@
+"""Section 7, the real training run, against computations of its own: numpy's least squares, the split's rules."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lesson
+from lesson_support.figures import FigureOutput
+from lesson_support.runtime import Run
+
+FIT_ATOL = 0.02  # the printed least-squares numbers have three decimals
+TRAINED_ATOL = 0.1  # mini-batch SGD at a constant step size hovers near least squares, in minutes per unit
+COST_ATOL = 1e-4  # the printed costs have four decimals
+
+
+def section_output(seed: int) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        lesson.section_workflow(Run(seed=seed, plots=False))
+    return buffer.getvalue()
+
+
+def printed_plane(output: str, name: str) -> tuple[float, float, float]:
+    match = re.search(rf"^  {name} +w = \[(-?[\d.]+), (-?[\d.]+)\], b = (-?[\d.]+)$", output, re.MULTILINE)
+    assert match, f"section 7 prints no plane for {name}"
+    return tuple(float(number) for number in match.groups())  # type: ignore[return-value]
+
+
+def printed_costs(output: str, name: str) -> tuple[float, float]:
+    match = re.search(rf"^  {name} +training ([\d.]+) +validation ([\d.]+)$", output, re.MULTILINE)
+    assert match, f"section 7 prints no costs for {name}"
+    return float(match.group(1)), float(match.group(2))
+
+
+def reference_split(seed: int) -> tuple[np.ndarray, ...]:
+    """The lesson's data and split rule, then numpy in float64 for everything after."""
+    inputs, minutes = (t.numpy().astype(np.float64) for t in lesson.make_deliveries(lesson.DELIVERIES, seed))
+    order = torch.randperm(lesson.DELIVERIES, generator=torch.Generator().manual_seed(seed)).numpy()
+    held_out = int(lesson.VALIDATION_SHARE * lesson.DELIVERIES)
+    return inputs[order[held_out:]], minutes[order[held_out:]], inputs[order[:held_out]], minutes[order[:held_out]]
+
+
+def test_the_data_is_the_stated_plane_plus_noise() -> None:
+    inputs, minutes = lesson.make_deliveries(lesson.DELIVERIES, seed=3)
+    again, _ = lesson.make_deliveries(lesson.DELIVERIES, seed=3)
+    assert inputs.shape == (lesson.DELIVERIES, 2) and minutes.shape == (lesson.DELIVERIES, 1)
+    assert torch.equal(inputs, again), "the same seed must give the same deliveries"
+    noise = minutes.reshape(-1) - inputs @ torch.tensor(lesson.TRUE_WEIGHTS) - lesson.TRUE_BIAS
+    assert noise.std().item() == pytest.approx(lesson.DELIVERY_NOISE, rel=0.1)
+    assert float(inputs[:, 0].min()) >= 0.5 and float(inputs[:, 0].max()) <= 5.0, "miles"
+    assert set(inputs[:, 1].tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}, "stops"
+
+
+def test_split_fit_and_costs_against_numpy(lesson_output: str) -> None:
+    x_train, y_train, x_val, y_val = reference_split(lesson.SEED)
+    assert (len(x_train), len(x_val)) == (320, 80)
+    assert "320 training rows, 80 validation rows, 0 in both." in lesson_output
+    design = np.hstack([x_train, np.ones((len(x_train), 1))])
+    (w_miles, w_stops, bias), *_ = np.linalg.lstsq(design, y_train.reshape(-1), rcond=None)
+    assert printed_plane(lesson_output, "least squares") == pytest.approx((w_miles, w_stops, bias), abs=FIT_ATOL)
+    assert printed_plane(lesson_output, "trained") == pytest.approx((w_miles, w_stops, bias), abs=TRAINED_ATOL)
+
+    def cost(x: np.ndarray, y: np.ndarray, weights: tuple[float, float], offset: float) -> float:
+        return float(np.mean((x @ np.array(weights) + offset - y.reshape(-1)) ** 2))
+
+    true = (lesson.TRUE_WEIGHTS, lesson.TRUE_BIAS)
+    fitted = ((w_miles, w_stops), bias)
+    assert printed_costs(lesson_output, "true plane") == pytest.approx(
+        (cost(x_train, y_train, *true), cost(x_val, y_val, *true)), abs=COST_ATOL
+    )
+    assert printed_costs(lesson_output, "least squares") == pytest.approx(
+        (cost(x_train, y_train, *fitted), cost(x_val, y_val, *fitted)), abs=COST_ATOL
+    )
+
+
+@pytest.mark.parametrize("seed", [lesson.SEED, 6])
+def test_the_narration_follows_the_numbers(lesson_output: str, seed: int) -> None:
+    output = lesson_output if seed == lesson.SEED else section_output(seed)
+    (trained_train, trained_val), (true_train, true_val) = (
+        printed_costs(output, name) for name in ("trained", "true plane")
+    )
+    if trained_train < true_train:
+        assert "the trained model beats the true plane" in output
+    else:
+        assert "behind the true plane" in output
+    if true_val <= trained_val:
+        assert "the true plane is better by" in output and "still ahead" not in output
+    else:
+        assert "the trained model is still ahead" in output and "true plane is better" not in output
+    assert "standard error" in output
+
+
+def test_seed_6_is_a_draw_where_the_validation_set_is_too_small_to_tell() -> None:
+    # Chosen so that the other branch of the narration runs: the fitted plane wins on these 80 rows.
+    trained, true = (printed_costs(section_output(6), name)[1] for name in ("trained", "true plane"))
+    assert trained < true
+
+
+def test_files_go_beside_the_figures_or_nowhere(tmp_path: Path) -> None:
+    script = Run(figures=FigureOutput(outdir=tmp_path / "out"))
+    with script.files_folder() as folder:
+        assert folder == tmp_path / "out" and folder.is_dir()
+    assert script.describe(folder / "m.pt") == (tmp_path / "out" / "m.pt").as_posix()
+    for run in (Run(plots=False), Run(figures=FigureOutput(outdir=tmp_path / "inline", inline=True))):
+        with run.files_folder() as folder:
+            (folder / "m.pt").write_bytes(b"x")
+        assert not folder.exists(), "a run that keeps no files must remove its temporary folder"
+        assert "temporary folder, removed" in run.describe(folder / "m.pt")
+    assert not (tmp_path / "inline").exists()
