@@ -564,8 +564,10 @@ def section_training(run: Run) -> None:
     for distance, minutes in zip(NEW_DISTANCES, predicted.reshape(-1).tolist(), strict=True):
         closed_form = optimum[0] * distance + optimum[1]
         print(f"  {distance:g} miles -> {minutes:.2f} minutes (the least-squares line says {closed_form:.2f})")
-    print(f"  model.eval() set model.training = {model.training} until model.train(): dropout and batch norm layers")
-    print("  then behave as for predictions. This model has neither, so it changes nothing here; it is the habit.")
+    print(
+        f"  model.eval() set model.training = {model.training} (until model.train()); "
+        "it changes dropout and batch norm, not a line."
+    )
     print(f"  torch.inference_mode() recorded no operations for backward(): predicted.grad_fn = {predicted.grad_fn}.")
 
     final = mse(model(distances), times).item()

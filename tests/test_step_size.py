@@ -20,7 +20,7 @@ FACTORS = [0.9, 0.99, 1.0, 1.01, 1.1, 1.5]  # × 2/λmax, around the limit
 EPOCHS = [10, 50, 500]
 OWN_POINTS = [  # (factor, epochs): far below, just either side of the limit, far above, one step
     (0.05, 50),
-    (0.5, 500),
+    (0.5, 100),
     (0.999, 50),
     (0.9999, 10),
     (1.0001, 10),
