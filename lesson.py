@@ -602,7 +602,9 @@ run_in_notebook(section_training)
 # ### `train()`: the same loop, with the checks a real run needs
 # Section 5's loop, packaged: it refuses an optimizer built on another model and predictions
 # whose shape would broadcast against the targets, and stops with `DivergenceError` when the
-# loss stops being a number. Section 6 and the exercises use it.
+# loss stops being a number. It does not stop a loss that rises: that sign of divergence holds
+# for plain full-batch descent only, and with Adam or momentum (exercise 2) a loss may rise for
+# a while and still converge. Section 6 and the exercises use it.
 
 
 # %%

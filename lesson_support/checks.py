@@ -66,11 +66,12 @@ def stop_if_cannot_converge(lr: float, x: torch.Tensor, losses: list[float]) -> 
     """Raise DivergenceError after a plain full-batch descent whose step size is at or above 2/λmax."""
     if lr < max_stable_lr(x):
         return
-    steepest = curvatures(x)[1]
+    factor = 1 - lr * curvatures(x)[1]
+    what = "grows" if abs(factor) >= 1.00005 else "keeps its size"  # as far as four decimals show
     raise DivergenceError(
         f"training cannot converge: with step size lr={lr:g}, at or above 2/λmax, each step multiplies the error "
-        f"along the steepest direction by {1 - lr * steepest:.4f}, so it never shrinks (the loss went from "
-        f"{losses[0]:.4g} to {losses[-1]:.4g} in {len(losses)} epochs); {_advice(x)}",
+        f"along the steepest direction by {factor:.4f}, so it {what} (the loss went from "
+        f"{losses[0]:.4g} to {losses[-1]:.4g} in {len(losses)} epoch{'s' * (len(losses) != 1)}); {_advice(x)}",
         len(losses) - 1,
         lr,
         losses,
