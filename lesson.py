@@ -530,7 +530,7 @@ def section_training(run: Run) -> None:
     loss_fn = nn.MSELoss()
     optimizer = optim.SGD(model.parameters(), lr=run.lr)
     print(f"\nLinearRegression() after torch.manual_seed({run.seed}) starts at w = {start[0]:.4f}, b = {start[1]:.4f}.")
-    loss_fn(model(distances), times).backward()
+    loss_fn(model(distances), times).backward()  # once before the loop, to see what zero_grad() leaves
     gradient = model.linear.weight.grad.item()
     optimizer.zero_grad()
     print(f"One backward() fills model.linear.weight.grad with {gradient:.4f}; then optimizer.zero_grad() sets it")

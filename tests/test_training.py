@@ -71,24 +71,20 @@ def test_slope_and_bias_lab_without_noise(lr: float, end: tuple[float, float]) -
     assert history.params[-1] == pytest.approx(end, abs=LAB_ATOL)
 
 
-def test_zero_grad_sets_the_gradients_to_none(capsys: pytest.CaptureFixture[str]) -> None:
-    lesson.section_training(lesson.Run(plots=False, epochs=1))
-    out = capsys.readouterr().out
+def test_zero_grad_sets_the_gradients_to_none(lesson_output: str) -> None:
     model = lesson.LinearRegression()
     optimizer = optim.SGD(model.parameters(), lr=0.01)
     nn.MSELoss()(model(torch.ones(2, 1)), torch.zeros(2, 1)).backward()
     optimizer.zero_grad()
     assert model.linear.weight.grad is None, "on this torch, zero_grad() sets .grad to None"
-    assert "optimizer.zero_grad() sets it\n  to None," in out, out
+    assert "optimizer.zero_grad() sets it\n  to None," in lesson_output, lesson_output
 
 
-def test_the_leaf_in_place_error_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
-    lesson.section_slope_only(lesson.Run(plots=False))
-    out = capsys.readouterr().out
+def test_the_leaf_in_place_error_is_printed(lesson_output: str) -> None:
     w = torch.tensor(1.0, requires_grad=True)
     with pytest.raises(RuntimeError) as caught:
         w -= 0.1
-    assert f"Without torch.no_grad(), w -= lr * w.grad raises RuntimeError: {caught.value}\n" in out, out
+    assert f"Without torch.no_grad(), w -= lr * w.grad raises RuntimeError: {caught.value}\n" in lesson_output
 
 
 def test_train_matches_a_plain_optimizer_loop() -> None:
