@@ -129,3 +129,20 @@ def test_cannot_converge_is_said_even_when_the_loss_went_down() -> None:
         lesson.DivergenceError, match=r"by -1\.0000, so it keeps its size \(the loss went from 161\.4 to 160"
     ):
         stop_if_cannot_converge(LIMIT, DISTANCES, [161.4454, 160.2])
+
+
+def test_at_lr_0_11_training_reaches_the_line_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # README section 5: the gap story is told only when there is a gap; at --lr 0.11 there is none.
+    code, out, _ = run_training(0.11, 500, capsys)
+    assert code == 0 and printed_line("Trained:", out) == printed_line("Closed form:", out), out
+    assert "Training reached the closed-form line" in out and "The gap" not in out, out
+
+
+def test_every_printed_limit_is_below_the_limit_it_names(lesson_output: str) -> None:
+    lab_x, _ = lesson.make_line_data(1.0, -1.0)
+    limits = {round_down(limit): limit for limit in (LIMIT, lesson.max_stable_lr(lab_x))}
+    printed = re.findall(r"(?:a little above|every lr up to|steps below) (\d+\.\d+)", lesson_output)
+    assert len(printed) >= 4, lesson_output
+    for value in map(float, printed):
+        assert value in limits, f"{value} is not a limit of the lesson's data rounded down: {limits}"
+        assert value < limits[value], f"{value} is printed for a limit of {limits[value]}, above it"
