@@ -24,7 +24,10 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as caught:
         lesson.main(argv)
     assert caught.value.code == 2, f"{argv} should exit 2, exited {caught.value.code}"
-    return capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lesson.py: error: "), f"one line, no usage block first:\n{err}"
+    assert err.endswith("; python lesson.py --help lists the options.\n"), err
+    return err
 
 
 def test_importing_prints_writes_and_plots_nothing(
@@ -102,7 +105,6 @@ def test_list_names_the_sections(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     err = usage_error(["--section", "trainig"], capsys)
     assert "invalid choice: 'trainig'" in err and "training" in err, err
-    assert err.count("\n") == 1, f"one line, no usage block first:\n{err}"
 
 
 @pytest.mark.parametrize(
@@ -128,8 +130,6 @@ def test_bad_numbers_and_options_are_usage_errors(
     err = usage_error(argv, capsys)
     assert expected in err, err
     assert "Traceback" not in err
-    assert err.count("\n") == 1 and err.startswith("lesson.py: error: "), f"one line, no usage block first:\n{err}"
-    assert err.rstrip().endswith("python lesson.py --help lists the options."), err
 
 
 def test_outdir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
