@@ -180,7 +180,7 @@ def make_line_data(
 
 
 def mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The mean squared error, written out; refuses shapes that would silently broadcast."""
+    """The mean squared error, written out; refuses shapes whose difference would broadcast to a grid."""
     check_same_shape(predictions, targets)
     return ((predictions - targets) ** 2).mean()
 
