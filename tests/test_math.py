@@ -143,7 +143,8 @@ def test_the_mse_warning_is_printed_beside_the_refusal(lesson_output: str) -> No
 def test_least_squares_costs_less_than_the_true_line_by_about_the_expected_amount() -> None:
     # On its own n points least squares beats the true line, and E[its cost] = σ²(n - 2)/n: 400 samples agree.
     x = lesson.make_line_data(1.0, -1.0)[0]
-    samples = torch.cat([lesson.make_line_data(1.0, -1.0, seed=seed)[1] for seed in range(400)], dim=1)  # (60, 400)
+    noise = torch.randn(len(x), 400, generator=torch.Generator().manual_seed(0))  # 400 samples, one per column
+    samples = x - 1 + lesson.NOISE_STD * noise  # (60, 400)
     design = torch.cat([x, torch.ones_like(x)], dim=1).double()
     fitted = design @ torch.linalg.lstsq(design, samples.double()).solution
     fitted_costs = ((fitted - samples.double()) ** 2).mean(dim=0)
