@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -146,3 +147,22 @@ def test_every_printed_limit_is_below_the_limit_it_names(lesson_output: str) -> 
     for value in map(float, printed):
         assert value in limits, f"{value} is not a limit of the lesson's data rounded down: {limits}"
         assert value < limits[value], f"{value} is printed for a limit of {limits[value]}, above it"
+
+
+def test_section_6_calls_a_growing_loss_diverging_even_before_it_overflows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Deliveries spread so that the limit sits just below 0.01, the article's step size: 60 epochs grow, not overflow.
+    low, high = 1.0, 10.0
+    for _ in range(50):
+        scale = (low + high) / 2
+        low, high = (scale, high) if lesson.max_stable_lr(scale * DISTANCES) > 0.0099 else (low, scale)
+    distances = (low * DISTANCES).reshape(-1).tolist()
+    data = tmp_path / "spread.csv"
+    data.write_text("distance_miles,time_minutes\n" + "".join(f"{d},{5 * d + 2}\n" for d in distances))
+    assert lesson.main(["--no-plots", "--section", "learning_rate", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("  lr 0.01 "))
+    first, last = (float(value) for value in re.search(rf"loss {NUMBER} -> {NUMBER}", line).groups())
+    assert last > first and line.endswith(": the loss grew, diverging"), line
+    assert "× the limit" in line and float(re.search(r"(\d+\.\d+) × the limit", line).group(1)) > 1, line
