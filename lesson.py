@@ -497,11 +497,11 @@ run_in_notebook(animate_descent)
 #         loss.backward()
 #         optimizer.step()
 #
-# The run below writes those five lines, then adds three things after them: a check that stops
-# with one sentence when the loss rises above where it started or stops being a number, a list
-# of the losses (and a few lines) for the figure, and a print every 50 epochs. After the loop, a
-# step size at or above 2/λmax is stopped the same way, even before its loss has grown. Every
-# epoch steps on all four deliveries at once, so one epoch is one step.
+# The run below writes those five lines and adds four things, each marked `# added`: before the
+# backward pass, a check that stops with one sentence when the loss rises above where it started
+# or stops being a number; the loss curve and a few lines for the figure; a print every 50
+# epochs. After the loop, a step size at or above 2/λmax is stopped the same way, even before its
+# loss has grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
 
 
 # %%
@@ -541,16 +541,15 @@ def section_training(run: Run) -> None:
         optimizer.zero_grad()  # zero
         predictions = model(distances)  # forward
         loss = loss_fn(predictions, times)  # loss
+        stop_if_growing(loss, epoch, run.lr, distances, losses)  # added: never step on a growing loss or a nan
+        losses.append(loss.item())  # added: the loss curve
+        if epoch % LOG_EVERY == 0:  # added: a print now and then
+            print(f"  epoch {epoch:4d}   loss {loss.item():.4f}")
         loss.backward()  # backward
         optimizer.step()  # step
-        # What this run adds to the article's five lines:
-        stop_if_growing(loss, epoch, run.lr, distances, losses)  # one sentence, never a growing loss or a nan
-        losses.append(loss.item())
-        if epoch % LOG_EVERY == 0:
-            print(f"  epoch {epoch:4d}   loss {loss.item():.4f}")
-        if epoch + 1 in SNAPSHOT_EPOCHS:
-            snapshots[epoch + 1] = line_of(model)  # for the figure
-    stop_if_cannot_converge(run.lr, distances, losses)  # at or above 2/λmax, even before the loss grows
+        if epoch + 1 in SNAPSHOT_EPOCHS:  # added: a few lines for the figure
+            snapshots[epoch + 1] = line_of(model)
+    stop_if_cannot_converge(run.lr, distances, losses)  # added: at or above 2/λmax, even before the loss grows
     slope, bias = line_of(model)
     snapshots[run.epochs] = (slope, bias)
     print(f"optim.SGD stepped on all {len(distances)} deliveries every epoch: plain, full-batch gradient descent,")
