@@ -32,6 +32,7 @@ OWN_POINTS = [  # (factor, epochs): far below, just either side of the limit, fa
     (1.5, 2),
     (1.0, 1),
     (4.0, 1),
+    (1e18, 10),  # the loss overflows float32 at its second epoch
 ]
 CASES = [(factor, epochs) for factor in FACTORS for epochs in EPOCHS] + OWN_POINTS
 NUMBER = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
@@ -82,7 +83,11 @@ def test_narration_follows_the_numbers(factor: float, epochs: int, capsys: pytes
         assert err.count("\n") == 1 and err.startswith("lesson.py: error: training "), err
         assert f"steps below {round_down(LIMIT):g} are stable" in err, err
         grew = re.search(rf"at epoch (\d+): .* the loss grew from {NUMBER} to {NUMBER}", err)
-        if grew:
+        overflowed = re.search(r"at epoch (\d+): .* the loss overflowed to infinity", err)
+        if overflowed:
+            epoch = int(overflowed.group(1))
+            assert reference[epoch] > torch.finfo(torch.float32).max, f"float64 loss {reference[epoch]}: {err}"
+        elif grew:
             epoch, first, last = int(grew.group(1)), float(grew.group(2)), float(grew.group(3))
             assert last > first, err
             assert reference[epoch] > reference[0], f"the float64 loss at epoch {epoch} is below the first: {err}"
