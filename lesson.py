@@ -16,6 +16,7 @@ Check the exercises with ``python -m pytest``.
 import copy
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,19 +25,26 @@ from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 
 from lesson_support import animation, explorer, figures
-from lesson_support.checks import DivergenceError, check_optimizer_holds, check_same_shape, stop_if_diverged
+from lesson_support.checks import (
+    DivergenceError,
+    check_optimizer_holds,
+    check_same_shape,
+    stop_if_cannot_converge,
+    stop_if_diverged,
+    stop_if_growing,
+)
 from lesson_support.cli import run_command_line
 from lesson_support.closed_form import (
     curvatures,
     error_kept,
-    flat_direction,
     gd_prediction,
     gradient_formula,
     hessian,
     input_curvatures,
-    least_squares,
     max_stable_lr,
     max_stable_lr_of_inputs,
+    round_down,
+    slow_direction,
     steepest_descent,
 )
 from lesson_support.data import DATA_DIR, ROOT, DatasetError, load_csv, load_distance_time, load_height_weight
@@ -90,7 +98,8 @@ def line_of(model: nn.Module) -> tuple[float, float]:
 # %% [markdown]
 # ## 1. Prediction: y = w·x + b
 # A line predicts y from x with a slope w and a bias b. PyTorch holds w and b as tensors; with
-# `requires_grad=True` it records how each result depends on them, which training will need.
+# `requires_grad=True` autograd records every operation computed from them. A result's `grad_fn`
+# is the last operation, linked back through the others to w and b: the record `backward()` follows.
 # `nn.Linear(1, 1)` holds the same two numbers, and a custom `nn.Module` wraps that layer.
 
 
@@ -118,7 +127,10 @@ def section_prediction(run: Run) -> None:
     yhat = forward(x)
     print(f"w = {w.item():g} and b = {b.item():g} are tensors with requires_grad=True.")
     print(f"forward(x) = w·x + b on x = {fmt(x)} gives {fmt(yhat.detach())}")
-    print(f"  it remembers how it was made: grad_fn = {type(yhat.grad_fn).__name__}")
+    add = yhat.grad_fn  # the last operation, + b
+    (multiply, _), _ = add.next_functions  # w·x, and b
+    print(f"  autograd recorded the operations: yhat.grad_fn = {type(add).__name__} (the + b), linked to")
+    print(f"  {type(multiply).__name__} (the w·x, linked to w) and to b: the path backward() follows to w and b")
 
     torch.manual_seed(run.seed)
     layer = nn.Linear(1, 1).to(run.device)
@@ -160,8 +172,11 @@ run_in_notebook(section_prediction)
 # %% [markdown]
 # ## 2. Data and cost
 # Real measurements scatter around a line: y = f(x) + σ·ε with ε drawn from a standard normal.
-# The mean squared error J = mean((ŷ - y)²) scores a line; the best line has the least J, and
-# for a line that best one has a closed form, the yardstick of the sections that follow.
+# The mean squared error J = mean((ŷ - y)²) scores a line; the best line has the least J.
+# Why squares: with Gaussian noise, the probability of the data under a line is a product of
+# terms exp(-(y - ŷ)²/(2σ²)), largest where the sum of squared errors is smallest. The
+# least-squares line is the most likely line (maximum likelihood). It has a closed form,
+# w = cov(x, y)/var(x) and b = ȳ - w·x̄: the yardstick of the sections that follow.
 
 
 # %%
@@ -176,9 +191,20 @@ def make_line_data(
 
 
 def mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The mean squared error, written out; refuses shapes that would silently broadcast."""
+    """The mean squared error, written out; refuses shapes whose difference would broadcast to a grid."""
     check_same_shape(predictions, targets)
     return ((predictions - targets) ** 2).mean()
+
+
+def least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """The line of least MSE through the points: w = cov(x, y)/var(x), b = ȳ - w·x̄ (in float64)."""
+    x, y = x.detach().reshape(-1).double().cpu(), y.detach().reshape(-1).double().cpu()
+    x_spread, y_spread = x - x.mean(), y - y.mean()
+    variance = (x_spread**2).mean()
+    if variance == 0:
+        raise ValueError("all x values are equal, so no single line fits best; use at least two different x.")
+    slope = (x_spread * y_spread).mean() / variance  # cov(x, y) / var(x)
+    return slope.item(), (y.mean() - slope * x.mean()).item()
 
 
 def cost_surface(x: torch.Tensor, y: torch.Tensor, slopes: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
@@ -201,12 +227,25 @@ def section_data_and_cost(run: Run) -> None:
     predictions = true_slope * x + true_bias
     by_hand, builtin = mse(predictions, y), nn.MSELoss()(predictions, y)
     print(f"\nJ for f itself: mean((ŷ - y)²) by hand = {by_hand.item():.6f}, nn.MSELoss() = {builtin.item():.6f}")
-    print(f"  even the true line costs about σ² = {NOISE_STD**2:g}: no line can explain the noise")
     wrong = ((predictions.reshape(-1) - y) ** 2).mean()
-    print(f"  shapes matter: ŷ of shape (60,) against y of shape (60, 1) broadcasts to (60, 60): {wrong.item():.4f}")
-    print("  which is why mse() here refuses mismatched shapes instead of returning a wrong number")
+    print("Shapes matter: ŷ of shape (60,) against y of shape (60, 1) broadcasts to a (60, 60) grid.")
+    print(f"  written out, ((ŷ - y) ** 2).mean() returns {wrong.item():.4f} without a word;")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        builtin = nn.MSELoss()(predictions.reshape(-1), y)
+    print(f"  nn.MSELoss() returns {builtin.item():.4f} too, and warns:")
+    for warning in caught:
+        print(f"    {warning.category.__name__}: {warning.message}")
+    try:
+        mse(predictions.reshape(-1), y)
+    except ValueError as error:
+        print(f"  this lesson's mse() refuses: ValueError: {error}")
 
     optimum = least_squares(x, y)
+    design = torch.cat([x, torch.ones_like(x)], dim=1).cpu().double()  # (60, 2): the columns x and 1
+    checked = torch.linalg.lstsq(design, y.cpu().double()).solution.reshape(-1).tolist()
+    print(f"\nThe closed form: w = cov(x, y)/var(x) = {optimum[0]:.4f}, b = ȳ - w·x̄ = {optimum[1]:.4f}")
+    print(f"  torch.linalg.lstsq on the columns [x, 1] finds the same line: w = {checked[0]:.4f}, b = {checked[1]:.4f}")
     lines = {
         "w = 0, b = 0": (0.0, 0.0),
         "w = 1, b = 0": (1.0, 0.0),
@@ -215,10 +254,15 @@ def section_data_and_cost(run: Run) -> None:
         "least squares": optimum,
     }
     costs = {name: mse(slope * x + bias, y).item() for name, (slope, bias) in lines.items()}
-    print("\nThe cost of a few candidate lines:")
+    print("The cost of a few candidate lines:")
     for name, cost in costs.items():
         print(f"  {name:<14} J = {cost:.4f}")
-    print(f"The closed-form least-squares line is w = {optimum[0]:.4f}, b = {optimum[1]:.4f}: no line costs less.")
+    n = len(x)
+    expected = NOISE_STD**2 * (n - 2) / n
+    print(f"No line costs less on these points than least squares, {costs['least squares']:.4f}, not even the true f,")
+    print(f"  {costs['true f']:.4f}: least squares also fits this sample's noise. On the n points it is fitted to,")
+    print(f"  its expected cost is σ²·(n - 2)/n = {NOISE_STD**2:g}·{n - 2}/{n} = {expected:.6f}, below the true line's")
+    print(f"  σ² = {NOISE_STD**2:g}. On new data the true line wins: section 7 shows it on held-out data.")
     if run.plots:
         run.figures.emit(figures.plot_data_and_lines(x.cpu(), y.cpu(), lines, costs), "data_and_cost")
 
@@ -229,9 +273,11 @@ run_in_notebook(section_data_and_cost)
 # %% [markdown]
 # ## 3. Gradient descent on the slope alone
 # Fit y ≈ w·x by stepping w against the gradient: w ← w - lr·∂J/∂w. Each step is a forward
-# pass, the loss, `loss.backward()` (which fills `w.grad` with ∂J/∂w), the update under
-# `torch.no_grad()` (the step is not part of the model), and `w.grad.zero_()`, because
-# `backward()` adds to whatever `.grad` holds.
+# pass, the loss, `loss.backward()` (which fills `w.grad` with ∂J/∂w), the update, and
+# `w.grad.zero_()`, because `backward()` adds to whatever `.grad` holds. The update runs under
+# `torch.no_grad()`: w is a leaf tensor that requires grad, and changing it in place while autograd
+# records raises a RuntimeError, shown below. Every step uses all 60 points, so one step is one
+# epoch (one pass over the data); the labs call a step an iteration.
 
 
 # %%
@@ -273,10 +319,14 @@ def section_slope_only(run: Run) -> None:
     print(f"A second backward() without zeroing adds to it: w.grad = {w.grad.item():.4f}, twice {first:.4f}.")
     w.grad.zero_()
     print(f"w.grad.zero_() resets it to {w.grad.item():g}; a step taken with the sum would jump twice as far.")
+    try:
+        w -= LAB_LR * w.grad  # in place, while autograd records
+    except RuntimeError as error:
+        print(f"Without torch.no_grad(), w -= lr * w.grad raises RuntimeError: {error}")
 
     epochs = 4
     runs = {f"start {w0:g}": train_slope(x, y, w0, LAB_LR, epochs) for w0 in SLOPE_ONLY_STARTS}
-    print(f"\n{epochs} iterations of forward, loss, backward, update, zero_():")
+    print(f"\n{epochs} steps of forward, loss, backward, update, zero_(), each on all {len(x)} points: {epochs} epochs")
     for name, history in runs.items():
         path = " -> ".join(f"{w:.2f}" for (w,) in history.params)
         costs = " -> ".join(f"{loss:.3g}" for loss in history.losses)
@@ -301,6 +351,13 @@ run_in_notebook(section_slope_only)
 # With two parameters the gradient is a vector (∂J/∂w, ∂J/∂b) and points uphill on the cost
 # surface J(w, b); stepping against it is the steepest way down. The loop is section 3's,
 # with b beside w.
+#
+# How fast each parameter gets there depends on curvature: how sharply the cost bends, its
+# second derivative. With two parameters the second derivatives form a 2×2 table, the Hessian
+# H = [[∂²J/∂w², ∂²J/∂w∂b], [∂²J/∂b∂w, ∂²J/∂b²]]. Its eigenvalues are the curvatures along the
+# two directions where the cost bends most (λmax) and least (λmin). One step multiplies the
+# error along each of them by 1 - lr·λ, so k steps multiply the starting error by (I - lr·H)^k,
+# and plain gradient descent converges only while every |1 - lr·λ| < 1: lr strictly below 2/λmax.
 
 
 # %%
@@ -345,17 +402,21 @@ def section_slope_and_bias(run: Run) -> None:
     optimum = least_squares(x, y)
     runs = {f"lr {lr:g}": train_slope_and_bias(x, y, w0, b0, lr, epochs) for lr in (LAB_LR, PRACTICE_LR)}
     for name, history in runs.items():
-        print(f"\n{name}, {epochs} iterations (every third shown):")
+        print(f"\n{name}, {epochs} steps (every third shown):")
         for k in range(0, len(history.params), 3):
             slope, bias = history.params[k]
             cost = mse(slope * x + bias, y).item()
-            print(f"  iteration {k:2d}: w = {slope:8.4f}  b = {bias:8.4f}  J = {cost:.4g}")
+            print(f"  step {k:2d}: w = {slope:8.4f}  b = {bias:8.4f}  J = {cost:.4g}")
     print(f"The least-squares optimum is w = {optimum[0]:.4f}, b = {optimum[1]:.4f}.")
 
     (curvature_w, mixed), (_, curvature_b) = hessian(x).tolist()
     print("\nWhy lr 0.1 leaves b short: the slices through the optimum are parabolas, J(w, b*) with")
     print(f"  curvature ∂²J/∂w² = 2·mean(x²) = {curvature_w:.4f} and J(w*, b) with ∂²J/∂b² = {curvature_b:.4f};")
     print(f"  the mixed term 2·mean(x) = {mixed:.4f} is small, so each parameter's error shrinks nearly on its own.")
+    flat, steep = curvatures(x)
+    print(f"  H, the Hessian, holds these: [[{curvature_w:.4f}, {mixed:.4f}], [{mixed:.4f}, {curvature_b:.4f}]]. Its")
+    print("  eigenvalues, the curvatures along the directions where the cost bends most and least, are")
+    print(f"  λmax = {steep:.4f} and λmin = {flat:.4f}.")
     for lr in (LAB_LR, PRACTICE_LR):
         in_w, in_b = 1 - lr * curvature_w, 1 - lr * curvature_b
         kept = error_kept(x, y, SLOPE_BIAS_START, lr, epochs)[1]
@@ -363,7 +424,9 @@ def section_slope_and_bias(run: Run) -> None:
         print(
             f"    after {epochs} steps b keeps {kept:.2%} of its first error ((I - lr·H)^{epochs}, coupling included)"
         )
-    print(f"The steep direction caps the step size at 2/λmax = {max_stable_lr(x):.4f}; the flat one sets the pace.")
+    limit = round_down(2 / steep)
+    print(f"The steep direction caps the step size (lr strictly below 2/λmax, a little above {limit:g}); the flat one")
+    print("  sets the pace.")
 
     slopes = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
     biases = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
@@ -432,11 +495,32 @@ run_in_notebook(animate_descent)
 
 # %% [markdown]
 # ## 5. Training with nn.MSELoss and optim.SGD
-# The article's loop on four deliveries. The optimizer now does the update and the zeroing that
-# sections 3 and 4 wrote by hand, in the order zero_grad, forward, loss, backward, step.
+# The article's run on four deliveries. `optim.SGD` does the update sections 3 and 4 wrote by
+# hand. `optimizer.zero_grad()` sets each `.grad` to None (the default since PyTorch 2.0), so the
+# next `backward()` writes a fresh gradient instead of adding to an old one: zeroing before the
+# forward pass here does the job `.grad.zero_()` did after the step in sections 3 and 4.
+# The article's loop is five lines:
+#
+#     for epoch in range(epochs):
+#         optimizer.zero_grad()
+#         predictions = model(distances)
+#         loss = loss_fn(predictions, times)
+#         loss.backward()
+#         optimizer.step()
+#
+# The run below writes those five lines and adds four things, each marked `# added`: before the
+# backward pass, a check that stops with one sentence when the loss rises above where it started
+# or stops being a number; the loss curve and a few lines for the figure; a print every 50
+# epochs. After the loop, a step size at or above 2/λmax is stopped the same way, even before its
+# loss has grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
 
 
 # %%
+def percent(share: float) -> str:
+    """A share as a percentage with three significant digits: 22.3%, 0.0312%."""
+    return f"{100 * share:.3g}%"
+
+
 def section_training(run: Run) -> None:
     heading(5, "Training: nn.MSELoss and optim.SGD on the distance/time data")
     distances, times = run.deliveries  # (4, 1) each
@@ -446,7 +530,10 @@ def section_training(run: Run) -> None:
     optimum = least_squares(distances, times)
     stable = max_stable_lr(distances)
     if run.lr >= stable:
-        print(f"Note: lr {run.lr:g} is at or above {stable:.4g}, the largest stable step size here.")
+        print(
+            f"Note: lr {run.lr:g} is not below 2/λmax, a little above {round_down(stable):g}: plain full-batch "
+            "gradient descent cannot converge at this step size."
+        )
 
     torch.manual_seed(run.seed)
     model = LinearRegression().to(run.device)
@@ -454,56 +541,64 @@ def section_training(run: Run) -> None:
     loss_fn = nn.MSELoss()
     optimizer = optim.SGD(model.parameters(), lr=run.lr)
     print(f"\nLinearRegression() after torch.manual_seed({run.seed}) starts at w = {start[0]:.4f}, b = {start[1]:.4f}.")
+    loss_fn(model(distances), times).backward()  # once before the loop, to see what zero_grad() leaves
+    gradient = model.linear.weight.grad.item()
+    optimizer.zero_grad()
+    print(f"One backward() fills model.linear.weight.grad with {gradient:.4f}; then optimizer.zero_grad() sets it")
+    print(f"  to {model.linear.weight.grad}, so the next backward() writes a fresh gradient: nothing accumulates.")
     print(f"nn.MSELoss(), optim.SGD(lr={run.lr:g}), {run.epochs} epochs:")
     losses, snapshots = [], {0: start}
     for epoch in range(run.epochs):
         optimizer.zero_grad()  # zero
         predictions = model(distances)  # forward
         loss = loss_fn(predictions, times)  # loss
-        stop_if_diverged(loss, epoch, run.lr, distances, losses)  # never train on, or print, a nan
-        losses.append(loss.item())
-        if epoch % LOG_EVERY == 0:
+        stop_if_growing(loss, epoch, run.lr, distances, losses)  # added: never step on a growing loss or a nan
+        losses.append(loss.item())  # added: the loss curve
+        if epoch % LOG_EVERY == 0:  # added: a print now and then
             print(f"  epoch {epoch:4d}   loss {loss.item():.4f}")
         loss.backward()  # backward
         optimizer.step()  # step
-        if epoch + 1 in SNAPSHOT_EPOCHS:
-            snapshots[epoch + 1] = line_of(model)  # for the figure
+        if epoch + 1 in SNAPSHOT_EPOCHS:  # added: a few lines for the figure
+            snapshots[epoch + 1] = line_of(model)
+    stop_if_cannot_converge(run.lr, distances, losses)  # added: at or above 2/λmax, even before the loss grows
     slope, bias = line_of(model)
     snapshots[run.epochs] = (slope, bias)
-    print(f"optim.SGD stepped on all {len(distances)} deliveries every epoch: plain, full-batch gradient descent.")
-    print("  It is called stochastic for its usual use, a step on a random mini-batch of the data each time.")
+    print(f"optim.SGD stepped on all {len(distances)} deliveries every epoch: plain, full-batch gradient descent,")
+    print("  one step per epoch. It is called stochastic for its usual use, a step on a random mini-batch each time.")
 
     new = torch.tensor([[d] for d in NEW_DISTANCES], device=run.device)
-    with torch.no_grad():
-        in_training_mode = model(new)
-        model.eval()
+    model.eval()  # evaluation mode, until model.train()
+    with torch.inference_mode():  # predictions only: no operations recorded
         predicted = model(new)
-    print(f"\nmodel.eval() and torch.no_grad() for new distances {list(NEW_DISTANCES)}:")
+    print(f"\nmodel.eval(), then torch.inference_mode(), for new distances {list(NEW_DISTANCES)}:")
     for distance, minutes in zip(NEW_DISTANCES, predicted.reshape(-1).tolist(), strict=True):
         closed_form = optimum[0] * distance + optimum[1]
         print(f"  {distance:g} miles -> {minutes:.2f} minutes (the least-squares line says {closed_form:.2f})")
-    same = "changed nothing" if torch.equal(in_training_mode, predicted) else "changed the predictions"
-    print(f"  model.eval() {same} here: a Linear layer has no dropout or batch norm, the layers that")
-    print("  behave differently in training; calling it before predicting is the habit for models that have them.")
+    print(
+        f"  model.eval() set model.training = {model.training} (until model.train()); "
+        "it changes dropout and batch norm, not a line."
+    )
+    print(f"  torch.inference_mode() recorded no operations for backward(): predicted.grad_fn = {predicted.grad_fn}.")
 
     final = mse(model(distances), times).item()
     best_loss = mse(distances * optimum[0] + optimum[1], times).item()
-    print(f"\nTrained:       w = {slope:.4f}, b = {bias:.4f}, loss {final:.5f}")
-    print(f"Closed form:   w = {optimum[0]:.4f}, b = {optimum[1]:.4f}, loss {best_loss:.5f}")
-    story = flat_direction(distances, times, start, run.lr, run.epochs)
-    print(f"The gap is not noise: the Hessian of this cost has eigenvalues {story.steep:.2f} and {story.flat:.3f}.")
-    print(
-        f"  Along the flat direction each step keeps {story.kept_per_step:.4f} of the error: {run.epochs} steps keep "
-        f"{story.kept:.1%} of it."
-    )
-    print(
-        f"  (I - lr·H)^{run.epochs} applied to the starting error predicts w = {story.predicted[0]:.4f}, "
-        f"b = {story.predicted[1]:.4f}: what training found."
-    )
-    if story.epochs_to_keep_0_1_percent:
+    trained, closed = f"w = {slope:.4f}, b = {bias:.4f}", f"w = {optimum[0]:.4f}, b = {optimum[1]:.4f}"
+    print(f"\nTrained:       {trained}, loss {final:.5f}")
+    print(f"Closed form:   {closed}, loss {best_loss:.5f}")
+    if trained == closed:
+        print("Training reached the closed-form line, to the four decimals printed.")
+    else:
+        story = slow_direction(distances, times, start, run.lr, run.epochs)
+        print(f"The gap is not noise: the Hessian of this cost has eigenvalues {story.steep:.2f} and {story.flat:.3f}.")
         print(
-            f"  To keep only 0.1% of the error would take {story.epochs_to_keep_0_1_percent} epochs at this step size."
+            f"  Along the {story.name} direction each step keeps {story.kept_per_step:.4f} of the error: "
+            f"{run.epochs} steps keep {percent(story.kept)} of it."
         )
+        predicted_line = f"w = {story.predicted[0]:.4f}, b = {story.predicted[1]:.4f}"
+        print(f"  (I - lr·H)^{run.epochs} applied to the starting error predicts {predicted_line}", end="")
+        print(": what training found." if predicted_line == trained else f";\n  training, in float32, found {trained}.")
+        if story.epochs_to_keep_0_1_percent:
+            print(f"  0.1% of the error is left after {story.epochs_to_keep_0_1_percent} epochs at this step size.")
 
     if run.plots:
         fig = figures.plot_training(distances.cpu(), times.cpu(), losses, snapshots, optimum, best_loss)
@@ -517,7 +612,9 @@ run_in_notebook(section_training)
 # ### `train()`: the same loop, with the checks a real run needs
 # Section 5's loop, packaged: it refuses an optimizer built on another model and predictions
 # whose shape would broadcast against the targets, and stops with `DivergenceError` when the
-# loss stops being a number. Section 6 and the exercises use it.
+# loss stops being a number. It does not stop a loss that rises: that sign of divergence holds
+# for plain full-batch descent only, and with Adam or momentum (exercise 2) a loss may rise for
+# a while and still converge. Section 6 and the exercises use it.
 
 
 # %%
@@ -555,8 +652,11 @@ def train(
 
 # %% [markdown]
 # ## 6. The step size
-# Gradient descent on a quadratic cost converges only when lr < 2/λmax, λmax the largest
-# eigenvalue of the cost's Hessian, which for a line depends only on the inputs x.
+# Plain full-batch gradient descent (every step on all the data, no momentum) on a quadratic cost
+# converges only when lr is strictly below 2/λmax, λmax the largest eigenvalue of the cost's
+# Hessian (section 4), which for a line depends only on the inputs x. The limit is this method's:
+# momentum, Adam (exercise 2) and mini-batches (section 7) behave otherwise. The lesson prints it
+# rounded down, so that the printed number, typed back as `--lr`, is a stable step size.
 
 
 # %%
@@ -565,8 +665,9 @@ def section_learning_rate(run: Run) -> None:
     distances, times = run.deliveries
     flat, steep = curvatures(distances)
     stable = max_stable_lr(distances)
-    print(f"The Hessian of the MSE for these distances has eigenvalues {steep:.3f} and {flat:.4f};")
-    print(f"  the largest stable step size is 2/λmax = 2/{steep:.3f} = {stable:.4f}.")
+    print(f"The Hessian of the MSE for these distances has eigenvalues {steep:.3f} and {flat:.4f}; plain full-batch")
+    print(f"  gradient descent (no momentum) converges only for lr strictly below 2/λmax = 2/{steep:.3f}.")
+    print(f"  That limit is a little above {round_down(stable):g}: every lr up to {round_down(stable):g} is stable.")
 
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
@@ -591,9 +692,13 @@ def section_learning_rate(run: Run) -> None:
             print(f"    train() raised DivergenceError: {error}")
             continue
         slope, bias = line_of(model)
+        first, last = runs[label][0], runs[label][-1]
+        verdict = ""
+        if lr >= stable:
+            verdict = ": the loss grew, diverging" if last > first else ": at or above the limit, it cannot converge"
         print(
-            f"  lr {lr:<6g} {lr / stable:5.2f} × the limit: loss {runs[label][0]:.4g} -> {runs[label][-1]:.4g} "
-            f"after {RATE_EPOCHS} epochs; w = {slope:.4f}, b = {bias:.4f}"
+            f"  lr {lr:<6g} {lr / stable:5.2f} × the limit: loss {first:.4g} -> {last:.4g} "
+            f"after {RATE_EPOCHS} epochs; w = {slope:.4f}, b = {bias:.4f}{verdict}"
         )
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.

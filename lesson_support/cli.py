@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from lesson_support import figures, runtime
 from lesson_support.checks import DivergenceError
@@ -55,8 +56,15 @@ def _dpi(text: str) -> int:
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with every mistake on one line of stderr instead of a usage block and then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.rstrip('.')}; python {self.prog} --help lists the options.\n")
+
+
 def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lesson.py",
         description="Linear regression with PyTorch, computed and narrated section by section.",
     )

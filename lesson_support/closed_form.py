@@ -1,6 +1,7 @@
-"""The answers calculus gives without training: the least-squares line, the Hessian, the stable step sizes.
+"""The answers calculus gives without training: the Hessian, the stable step sizes, where descent lands.
 
-The lesson trains by gradient descent and then checks itself against these.
+The lesson trains by gradient descent and then checks itself against these. Its own least_squares()
+(section 2) teaches the closed-form line; here the optimum comes from torch.linalg.lstsq.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ def _as_float64(x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.T
     return x64, None if y is None else y.detach().reshape(-1).double().cpu()
 
 
-def least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """The closed-form line (w, b) of least mean squared error through the points."""
+def _optimum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The least-squares (w, b) in float64, from torch.linalg.lstsq on the columns [x, 1]."""
     x64, y64 = _as_float64(x, y)
-    spread = x64 - x64.mean()
-    if float((spread**2).sum()) == 0.0:
-        raise ValueError("all x values are equal, so no single line fits best; use at least two different x.")
-    slope = float((spread * (y64 - y64.mean())).sum() / (spread**2).sum())
-    return slope, float(y64.mean()) - slope * float(x64.mean())
+    design = torch.stack([x64, torch.ones_like(x64)], dim=1)  # (n, 2)
+    return torch.linalg.lstsq(design, y64.reshape(-1, 1)).solution.reshape(-1)
 
 
 def hessian(x: torch.Tensor) -> torch.Tensor:
@@ -40,8 +38,14 @@ def curvatures(x: torch.Tensor) -> tuple[float, float]:
 
 
 def max_stable_lr(x: torch.Tensor) -> float:
-    """The largest step size 2/λmax for which gradient descent on a line's MSE does not diverge."""
+    """2/λmax: plain full-batch gradient descent (no momentum) on a line's MSE converges for every lr below it."""
     return 2.0 / curvatures(x)[1]
+
+
+def round_down(value: float, digits: int = 4) -> float:
+    """A positive value cut to `digits` significant digits, never rounded up: a printed limit safe to type back."""
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(value)))
+    return math.floor(value * scale) / scale
 
 
 def gradient_formula(x: torch.Tensor, y: torch.Tensor, slope: float, bias: float) -> tuple[float, float]:
@@ -67,7 +71,7 @@ def gd_prediction(
     On a quadratic cost each step maps the error θ - θ* to (I - lr·H)(θ - θ*), so after k steps
     the error is (I - lr·H)^k (θ0 - θ*).
     """
-    optimum = torch.tensor(least_squares(x, y), dtype=torch.float64)
+    optimum = _optimum(x, y)
     step = torch.eye(2, dtype=torch.float64) - lr * hessian(x)
     error = torch.linalg.matrix_power(step, epochs) @ (torch.tensor(start, dtype=torch.float64) - optimum)
     slope, bias = (optimum + error).tolist()
@@ -78,33 +82,38 @@ def error_kept(
     x: torch.Tensor, y: torch.Tensor, start: tuple[float, float], lr: float, epochs: int
 ) -> tuple[float, float]:
     """The fractions of the first error in w and in b left after `epochs` steps, from (I - lr·H)^epochs."""
-    optimum = least_squares(x, y)
+    optimum = _optimum(x, y).tolist()
     end = gd_prediction(x, y, start, lr, epochs)
     return tuple(abs((e - o) / (s - o)) for s, e, o in zip(start, end, optimum, strict=True))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
-class FlatDirection:
+class SlowDirection:
     """Why gradient descent stops short of the optimum: the numbers behind it."""
 
     steep: float  # λmax, the steepest curvature
     flat: float  # λmin, the flattest curvature
-    kept_per_step: float  # |1 - lr·λmin|: the share of the error along the flat direction one step keeps
+    name: str  # "flat" or "steep": the direction whose error shrinks slower at this step size
+    kept_per_step: float  # the share of that direction's error one step keeps: max |1 - lr·λ|
     kept: float  # the share it keeps after all the epochs
     predicted: tuple[float, float]  # (w, b) that (I - lr·H)^epochs predicts
     epochs_to_keep_0_1_percent: int | None  # None when the step size does not converge
 
 
-def flat_direction(
+def slow_direction(
     x: torch.Tensor, y: torch.Tensor, start: tuple[float, float], lr: float, epochs: int
-) -> FlatDirection:
-    """The Hessian story of a training run: how much error the flat direction keeps, and where training ends."""
+) -> SlowDirection:
+    """The Hessian story of a training run: how much error the slower direction keeps, and where training ends."""
     flat, steep = curvatures(x)
-    kept_per_step = abs(1 - lr * flat)
-    needed = math.ceil(math.log(1e-3) / math.log(kept_per_step)) if 0 < kept_per_step < 1 else None
-    return FlatDirection(
+    in_flat, in_steep = abs(1 - lr * flat), abs(1 - lr * steep)
+    name, kept_per_step = ("flat", in_flat) if in_flat >= in_steep else ("steep", in_steep)
+    needed = None  # a step size at or above 2/λmax never gets there
+    if kept_per_step < 1:
+        needed = 1 if kept_per_step == 0 else math.ceil(math.log(1e-3) / math.log(kept_per_step))
+    return SlowDirection(
         steep=steep,
         flat=flat,
+        name=name,
         kept_per_step=kept_per_step,
         kept=kept_per_step**epochs,
         predicted=gd_prediction(x, y, start, lr, epochs),

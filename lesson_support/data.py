@@ -21,6 +21,31 @@ class DatasetError(ValueError):
     """A data file that cannot be used; the message names the file and the line."""
 
 
+SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # what spreadsheets also save
+
+
+def _missing(path: Path) -> str:
+    """What to do about a file that is not there: one of the lesson's own, or the learner's."""
+    shipped = {DISTANCE_TIME_CSV, HEIGHT_WEIGHT_CSV}
+    if path.resolve() in shipped:
+        return f"{path}: no such file; it comes with the lesson, so restore it with git checkout -- data/{path.name}."
+    where = "" if path.is_absolute() else f" (a relative path starts in the folder you run from, {Path.cwd()})"
+    return f"{path}: no such file{where}; check the folder and the file name, including its extension."
+
+
+def _separator_hint(header: list[str]) -> str:
+    """A sentence when a one-cell header shows the file separates its cells with something other than commas."""
+    if len(header) != 1:
+        return ""
+    for mark, name in SEPARATORS.items():
+        if mark in header[0]:
+            return (
+                f" Its cells are separated by {name}, not commas: save it as comma-separated values "
+                "(a spreadsheet's 'CSV (comma delimited)'), with a point as the decimal mark."
+            )
+    return ""
+
+
 def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Read two numeric columns of a CSV file as float32 tensors of shape (n, 1)."""
     path = Path(path)
@@ -29,7 +54,7 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file; check the path or restore it with git checkout.") from None
+        raise DatasetError(_missing(path)) from None
     except IsADirectoryError:
         raise DatasetError(f"{path}: is a folder, not a CSV file.") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -42,7 +67,10 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
     header = [name.strip() for name in header]
     for column in (x_column, y_column):
         if column not in header:
-            raise DatasetError(f"{path}, line 1: no column named '{column}'; the header has {', '.join(header)}.")
+            found = ", ".join(header)
+            raise DatasetError(
+                f"{path}, line 1: no column named '{column}'; the header has {found}.{_separator_hint(header)}"
+            )
     body = numbered[1:]
     if not body:
         raise DatasetError(f"{path}: the file has a header but no data rows; add at least 2 rows of numbers.")

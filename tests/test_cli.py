@@ -15,6 +15,7 @@ from conftest import ROOT, run_main, where_files_went_left_out
 
 import lesson
 import lesson_support.figures
+from lesson_support.closed_form import round_down
 from lesson_support.figures import FigureOutput
 
 
@@ -23,7 +24,10 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as caught:
         lesson.main(argv)
     assert caught.value.code == 2, f"{argv} should exit 2, exited {caught.value.code}"
-    return capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lesson.py: error: "), f"one line, no usage block first:\n{err}"
+    assert err.endswith("; python lesson.py --help lists the options.\n"), err
+    return err
 
 
 def test_importing_prints_writes_and_plots_nothing(
@@ -163,8 +167,13 @@ def test_broken_data_file_stops_before_anything_runs(tmp_path: Path, capsys: pyt
 def test_divergence_exits_1_with_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
     assert lesson.main(["--no-plots", "--section", "training", "--lr", "0.5"]) == 1
     out, err = capsys.readouterr()
-    assert "above 0.1198, the largest stable step size" in out, out
+    limit = lesson.max_stable_lr(lesson.load_distance_time()[0])
+    printed = f"{round_down(limit):g}"
+    assert float(printed) < limit, f"the limit is printed as {printed}, which is not below {limit}"
+    assert f"not below 2/λmax, a little above {printed}" in out, out
     assert err.startswith("lesson.py: error: training diverged at epoch ") and err.count("\n") == 1, err
+    assert f"steps below {printed} are stable" in err, err
+    assert "Trained:" not in out, "a diverging run must not go on to tell the convergence story"
     assert not re.search(r"\b(?:nan|inf)\b", out + err, flags=re.IGNORECASE), out + err
 
 
@@ -209,3 +218,22 @@ def test_output_redirected_on_windows_is_written_in_utf8(monkeypatch: pytest.Mon
     redirected.flush()
     text = raw.getvalue().decode("utf-8")
     assert "σ" in text and "ŷ" in text, text
+
+
+def test_the_self_check_answers_are_what_the_lesson_prints(
+    lesson_output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Question 4 asks about --lr 0.12; the other answers come from the plain run.
+    assert lesson.main(["--no-plots", "--section", "training", "--lr", "0.12"]) == 1
+    out, err = capsys.readouterr()
+    assert "training diverged at epoch 1: " in err, err
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    answers = readme.split("<summary>Answers</summary>", 1)[1].split("</details>", 1)[0]
+    answers = re.sub(r"^\d+\. ", "", answers, flags=re.MULTILINE)  # the list's own numbers
+    number = r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?"
+    printed = set(re.findall(number, lesson_output + out + err)) | {"0.12"}  # 0.12 is the question's own
+    missing = [value for value in re.findall(number, re.sub(r"`[^`]*`", "", answers)) if value not in printed]
+    assert not missing, f"the README's self-check answers quote numbers the lesson does not print: {missing}"
+    assert "sets it\n  to None," in lesson_output
+    assert "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation." in lesson_output
+    assert "a leaf Variable that requires grad is being used in an in-place\n   operation." in answers

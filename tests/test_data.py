@@ -49,6 +49,34 @@ def test_bad_file_is_named_with_its_line(tmp_path: Path, text: str, expected: st
     assert expected in message, f"the message should say {expected!r}; it was: {message}"
 
 
+@pytest.mark.parametrize(("separator", "name"), [(";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")])
+def test_a_separator_other_than_a_comma_is_named(tmp_path: Path, separator: str, name: str) -> None:
+    path = tmp_path / "deliveries.csv"
+    path.write_text(HEADER.replace(",", separator) + f"1{separator}7\n2{separator}12\n", encoding="utf-8")
+    with pytest.raises(lesson.DatasetError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert f"separated by {name}, not commas" in message and "comma-separated" in message, message
+
+
+def test_a_learners_missing_file_is_not_told_to_use_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(lesson.DatasetError) as caught:
+        load(Path("my_deliveries.csv"))
+    message = str(caught.value)
+    assert "git" not in message, message
+    assert str(tmp_path) in message and "check the folder and the file name" in message, message
+
+
+def test_a_missing_shipped_file_is_restored_with_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lesson_support import data
+
+    shipped = tmp_path / "distance_time.csv"
+    monkeypatch.setattr(data, "DISTANCE_TIME_CSV", shipped)
+    with pytest.raises(lesson.DatasetError, match=r"git checkout -- data/distance_time\.csv"):
+        data.load_distance_time(shipped)
+
+
 def test_dataset_error_is_a_value_error() -> None:
     assert issubclass(lesson.DatasetError, ValueError), "DatasetError should subclass ValueError"
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
 
 import pytest
 import torch
 from torch import nn
 
 import lesson
+from lesson_support.closed_form import round_down
 
 FLOAT32_RTOL = 1e-5  # float32 sums in a different order agree to about this
 FLOAT64_ATOL = 1e-8  # closed forms computed in float64
@@ -117,6 +120,39 @@ def test_max_stable_lr_is_the_edge_of_divergence(factor: float, converges: bool)
         assert last < first / 100, f"lr {lr:.4f} just below the limit should converge; the loss went {first} -> {last}"
     else:
         assert last > first * 100, f"lr {lr:.4f} just above the limit should diverge; the loss went {first} -> {last}"
+
+
+@pytest.mark.parametrize("value", [0.119756, 0.33301, 3.4606e-05, 1.0, 0.5, 16.70047, 2 / 3, 123456.7])
+def test_round_down_never_rounds_up(value: float) -> None:
+    printed = f"{round_down(value):g}"
+    assert float(printed) <= value, f"{value} printed as {printed}, above it"
+    assert value - float(printed) < 10 ** (math.floor(math.log10(value)) - 3), f"{value} printed as {printed}"
+    assert len(printed.replace("-", "").replace(".", "").split("e")[0].strip("0")) <= 4, printed
+
+
+def test_the_mse_warning_is_printed_beside_the_refusal(lesson_output: str) -> None:
+    x, y = lesson.make_line_data(1.0, -1.0, seed=lesson.SEED)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wrong = nn.MSELoss()((x - 1).reshape(-1), y)
+    printed = f"nn.MSELoss() returns {wrong.item():.4f} too, and warns:\n    UserWarning: {caught[0].message}\n"
+    assert printed in lesson_output, lesson_output
+    assert "this lesson's mse() refuses: ValueError: the predictions have shape (60,)" in lesson_output
+
+
+def test_least_squares_costs_less_than_the_true_line_by_about_the_expected_amount() -> None:
+    # On its own n points least squares beats the true line, and E[its cost] = σ²(n - 2)/n: 400 samples agree.
+    x = lesson.make_line_data(1.0, -1.0)[0]
+    noise = torch.randn(len(x), 400, generator=torch.Generator().manual_seed(0))  # 400 samples, one per column
+    samples = x - 1 + lesson.NOISE_STD * noise  # (60, 400)
+    design = torch.cat([x, torch.ones_like(x)], dim=1).double()
+    fitted = design @ torch.linalg.lstsq(design, samples.double()).solution
+    fitted_costs = ((fitted - samples.double()) ** 2).mean(dim=0)
+    true_costs = ((x.double() - 1 - samples.double()) ** 2).mean(dim=0)
+    assert bool((fitted_costs <= true_costs).all()), "least squares should never cost more than the true line"
+    n, sigma = len(x), lesson.NOISE_STD
+    # 400 samples put the mean within 1.5% of σ²(n - 2)/n; σ² itself is 3.3% away.
+    assert fitted_costs.mean().item() == pytest.approx(sigma**2 * (n - 2) / n, rel=0.015)
 
 
 def test_gd_prediction_matches_gradient_descent() -> None:

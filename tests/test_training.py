@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
@@ -70,6 +71,22 @@ def test_slope_and_bias_lab_without_noise(lr: float, end: tuple[float, float]) -
     assert history.params[-1] == pytest.approx(end, abs=LAB_ATOL)
 
 
+def test_zero_grad_sets_the_gradients_to_none(lesson_output: str) -> None:
+    model = lesson.LinearRegression()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    nn.MSELoss()(model(torch.ones(2, 1)), torch.zeros(2, 1)).backward()
+    optimizer.zero_grad()
+    assert model.linear.weight.grad is None, "on this torch, zero_grad() sets .grad to None"
+    assert "optimizer.zero_grad() sets it\n  to None," in lesson_output, lesson_output
+
+
+def test_the_leaf_in_place_error_is_printed(lesson_output: str) -> None:
+    w = torch.tensor(1.0, requires_grad=True)
+    with pytest.raises(RuntimeError) as caught:
+        w -= 0.1
+    assert f"Without torch.no_grad(), w -= lr * w.grad raises RuntimeError: {caught.value}\n" in lesson_output
+
+
 def test_train_matches_a_plain_optimizer_loop() -> None:
     x, y = lesson.load_distance_time()
     torch.manual_seed(0)
@@ -123,7 +140,10 @@ def test_divergence_is_caught_with_a_helpful_error() -> None:
     assert isinstance(error, RuntimeError)
     message = str(error)
     assert f"epoch {error.epoch}" in message and "lr=1" in message, message
-    assert f"{lesson.max_stable_lr(x):.4g}" in message, "the message should name the largest stable step size"
+    limit = lesson.max_stable_lr(x)
+    below = re.search(r"steps below (\d+\.\d+) are stable", message)
+    assert below, f"the message should name the stable step sizes: {message}"
+    assert 0.999 * limit < float(below.group(1)) < limit, f"{below.group(1)} should be {limit} rounded down"
     assert error.losses and all(torch.isfinite(torch.tensor(error.losses))), "losses kept must all be finite"
 
 

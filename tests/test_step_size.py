@@ -1,0 +1,173 @@
+"""Section 5's narration follows the numbers at every step size: converging, at the limit, diverging."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import lesson
+from lesson_support.checks import stop_if_cannot_converge
+from lesson_support.closed_form import round_down
+
+DISTANCES, TIMES = lesson.load_distance_time()
+LIMIT = lesson.max_stable_lr(DISTANCES)  # 2/λmax
+LOSS_RTOL = 1e-3  # float32 training against a float64 reference, over up to 500 steps
+LINE_ATOL = 2e-4  # the printed w and b (four decimals) against the float64 reference
+FACTORS = [0.9, 0.99, 1.0, 1.01, 1.1, 1.5]  # × 2/λmax, around the limit
+EPOCHS = [10, 50, 500]
+OWN_POINTS = [  # (factor, epochs): far below, just either side of the limit, far above, one step
+    (0.05, 50),
+    (0.5, 100),
+    (0.999, 50),
+    (0.9999, 10),
+    (1.0001, 10),
+    (1.001, 500),
+    (2.0, 50),
+    (8.0, 500),
+    (0.9, 1),
+    (1.5, 2),
+    (1.0, 1),
+    (4.0, 1),
+    (1e18, 10),  # the loss overflows float32 at its second epoch
+]
+CASES = [(factor, epochs) for factor in FACTORS for epochs in EPOCHS] + OWN_POINTS
+NUMBER = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
+
+
+def reference_descent(lr: float, epochs: int) -> tuple[list[float], tuple[float, float]]:
+    """Plain gradient descent on the MSE, in float64 Python, from the lesson's seeded start."""
+    torch.manual_seed(lesson.SEED)
+    slope, bias = lesson.line_of(lesson.LinearRegression())
+    xs, ys = DISTANCES.reshape(-1).double().tolist(), TIMES.reshape(-1).double().tolist()
+    losses = []
+    for _ in range(epochs):
+        residuals = [slope * x + bias - y for x, y in zip(xs, ys, strict=True)]
+        losses.append(sum(r * r for r in residuals) / len(xs))
+        slope, bias = (
+            slope - lr * 2 * sum(r * x for r, x in zip(residuals, xs, strict=True)) / len(xs),
+            bias - lr * 2 * sum(residuals) / len(xs),
+        )
+    return losses, (slope, bias)
+
+
+def run_training(lr: float, epochs: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = lesson.main(["--no-plots", "--section", "training", "--lr", repr(lr), "--epochs", str(epochs)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def printed_line(label: str, out: str) -> tuple[float, float]:
+    found = re.search(rf"{label}\s+w = {NUMBER}, b = {NUMBER}", out)
+    assert found, f"no '{label}' line in:\n{out}"
+    return float(found.group(1)), float(found.group(2))
+
+
+@pytest.mark.parametrize(("factor", "epochs"), CASES)
+def test_narration_follows_the_numbers(factor: float, epochs: int, capsys: pytest.CaptureFixture[str]) -> None:
+    lr = factor * LIMIT
+    code, out, err = run_training(lr, epochs, capsys)
+    reference, end = reference_descent(lr, epochs)
+    assert not re.search(r"\b(?:nan|inf)\b", out + err, flags=re.IGNORECASE), out + err
+    for epoch, loss in re.findall(rf"epoch\s+(\d+)\s+loss {NUMBER}", out):
+        assert float(loss) == pytest.approx(reference[int(epoch)], rel=LOSS_RTOL, abs=1e-4), f"epoch {epoch}"
+
+    if lr >= LIMIT:
+        # Plain full-batch descent at or above 2/λmax never converges: one sentence and exit 1, no convergence story.
+        assert code == 1, f"lr = {factor} × the limit, {epochs} epochs: exit {code}\n{out}{err}"
+        assert "not below 2/λmax" in out, out
+        assert "Trained:" not in out and "The gap" not in out and "reached" not in out, out
+        assert err.count("\n") == 1 and err.startswith("lesson.py: error: training "), err
+        assert f"steps below {round_down(LIMIT):g} are stable" in err, err
+        grew = re.search(rf"at epoch (\d+): .* the loss grew from {NUMBER} to {NUMBER}", err)
+        overflowed = re.search(r"at epoch (\d+): .* the loss overflowed to infinity", err)
+        if overflowed:
+            epoch = int(overflowed.group(1))
+            assert reference[epoch] > torch.finfo(torch.float32).max, f"float64 loss {reference[epoch]}: {err}"
+        elif grew:
+            epoch, first, last = int(grew.group(1)), float(grew.group(2)), float(grew.group(3))
+            assert last > first, err
+            assert reference[epoch] > reference[0], f"the float64 loss at epoch {epoch} is below the first: {err}"
+        else:
+            assert "cannot converge" in err and f"in {epochs} epoch{'s' * (epochs != 1)})" in err, err
+            factor_printed = float(re.search(rf"direction by {NUMBER}, so it (grows|keeps its size)", err).group(1))
+            assert abs(factor_printed) >= 1 - 5e-5, err
+            assert ("grows" in err) == (abs(factor_printed) > 1), err
+        return
+
+    assert code == 0, f"lr = {factor} × the limit is stable, yet the run exited {code}:\n{err}"
+    assert "diverg" not in out and err == "", out + err
+    # Below the limit the loss never rises: the premise of stopping a run whose loss rose above its start.
+    assert all(later <= earlier * (1 + 1e-12) for earlier, later in itertools.pairwise(reference))
+    trained, closed = printed_line("Trained:", out), printed_line("Closed form:", out)
+    assert trained == pytest.approx(end, abs=LINE_ATOL), "the printed line is where float64 descent ends"
+    assert closed == pytest.approx(lesson.least_squares(DISTANCES, TIMES), abs=5e-5)
+    if trained == closed:
+        assert "reached the closed-form line" in out and "The gap" not in out, out
+        return
+    assert "The gap is not noise" in out and "reached" not in out, out
+    predicted = re.search(rf"predicts w = {NUMBER}, b = {NUMBER}", out)
+    assert (float(predicted.group(1)), float(predicted.group(2))) == pytest.approx(end, abs=LINE_ATOL), out
+    kept = re.search(rf"{epochs} steps keep {NUMBER}% of it", out)
+    assert kept, out
+    # The share of the first error left, by the float64 run: the slow direction's share bounds it.
+    optimum = torch.tensor(lesson.least_squares(DISTANCES, TIMES), dtype=torch.float64)
+    torch.manual_seed(lesson.SEED)
+    start = torch.tensor(lesson.line_of(lesson.LinearRegression()), dtype=torch.float64)
+    left = ((torch.tensor(end, dtype=torch.float64) - optimum).norm() / (start - optimum).norm()).item()
+    assert left <= float(kept.group(1)) / 100 * 1.01, f"{left:.3%} of the error is left; the lesson says at most {out}"
+
+
+def test_the_printed_limit_is_safe_to_type_back(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_training(0.5, 10, capsys)
+    printed = float(re.search(rf"a little above {NUMBER}", out).group(1))
+    assert printed < LIMIT and LIMIT - printed < 1e-3 * LIMIT, f"{printed} against the limit {LIMIT}"
+    code, out, err = run_training(printed, 50, capsys)
+    assert code == 0 and "Trained:" in out, f"--lr {printed}, the printed limit, should converge:\n{out}{err}"
+
+
+def test_cannot_converge_is_said_even_when_the_loss_went_down() -> None:
+    # At the limit the steep direction's error keeps its size while the flat one's shrinks: the loss falls.
+    with pytest.raises(
+        lesson.DivergenceError, match=r"by -1\.0000, so it keeps its size \(the loss went from 161\.4 to 160"
+    ):
+        stop_if_cannot_converge(LIMIT, DISTANCES, [161.4454, 160.2])
+
+
+def test_at_lr_0_11_training_reaches_the_line_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # README section 5: the gap story is told only when there is a gap; at --lr 0.11 there is none.
+    code, out, _ = run_training(0.11, 500, capsys)
+    assert code == 0 and printed_line("Trained:", out) == printed_line("Closed form:", out), out
+    assert "Training reached the closed-form line" in out and "The gap" not in out, out
+
+
+def test_every_printed_limit_is_below_the_limit_it_names(lesson_output: str) -> None:
+    lab_x, _ = lesson.make_line_data(1.0, -1.0)
+    limits = {round_down(limit): limit for limit in (LIMIT, lesson.max_stable_lr(lab_x))}
+    printed = re.findall(r"(?:a little above|every lr up to|steps below) (\d+\.\d+)", lesson_output)
+    assert len(printed) >= 4, lesson_output
+    for value in map(float, printed):
+        assert value in limits, f"{value} is not a limit of the lesson's data rounded down: {limits}"
+        assert value < limits[value], f"{value} is printed for a limit of {limits[value]}, above it"
+
+
+def test_section_6_calls_a_growing_loss_diverging_even_before_it_overflows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Deliveries spread so that the limit sits just below 0.01, the article's step size: 60 epochs grow, not overflow.
+    low, high = 1.0, 10.0
+    for _ in range(50):
+        scale = (low + high) / 2
+        low, high = (scale, high) if lesson.max_stable_lr(scale * DISTANCES) > 0.0099 else (low, scale)
+    distances = (low * DISTANCES).reshape(-1).tolist()
+    data = tmp_path / "spread.csv"
+    data.write_text("distance_miles,time_minutes\n" + "".join(f"{d},{5 * d + 2}\n" for d in distances))
+    assert lesson.main(["--no-plots", "--section", "learning_rate", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("  lr 0.01 "))
+    first, last = (float(value) for value in re.search(rf"loss {NUMBER} -> {NUMBER}", line).groups())
+    assert last > first and line.endswith(": the loss grew, diverging"), line
+    assert "× the limit" in line and float(re.search(r"(\d+\.\d+) × the limit", line).group(1)) > 1, line
