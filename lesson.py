@@ -848,7 +848,8 @@ def section_workflow(run: Run) -> None:
     # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
     limits = [max_stable_lr_of_inputs(batch) for batch, _ in loader]
     whole = max_stable_lr_of_inputs(x_train)
-    print(f"\n2/λmax is {whole:.3f} for the whole training set, and {min(limits):.3f} to {max(limits):.3f} for the")
+    low, high = round_down(min(limits), 3), round_down(max(limits), 3)
+    print(f"\n2/λmax is {round_down(whole, 3):g} for the whole training set, and {low:g} to {high:g} for the")
     print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is a guide.")
 
     with run.files_folder() as folder:
@@ -891,11 +892,13 @@ def section_next_steps(run: Run) -> None:
         print(f"  {file:<40} {task:<32} python -m pytest -m {name}")
     heights, _ = load_height_weight()
     print(
-        "A hint for ex1, from height_weight.csv: on raw centimetres the largest stable step size is "
-        f"{max_stable_lr(heights):.3g}, so lr {TRAIN_LR} diverges;"
+        "A hint for ex1, from height_weight.csv: on raw centimetres steps must stay below "
+        f"{round_down(max_stable_lr(heights), 3):g}, so lr {TRAIN_LR} diverges;"
     )
     standardised = (heights - heights.mean()) / heights.std()
-    print(f"  on standardised heights it is {max_stable_lr(standardised):.3g}. Scale the input, then train.")
+    print(
+        f"  on standardised heights, below {round_down(max_stable_lr(standardised), 3):g}. Scale the input, then train."
+    )
 
 
 run_in_notebook(section_next_steps)
