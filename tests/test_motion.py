@@ -133,6 +133,7 @@ def opened_window(agg: None) -> explorer.Explorer:
         lesson.cost_surface,
         lesson.max_stable_lr(x),
         lesson.LAB_LR,
+        lesson.least_squares(x, y),
     )
     # Under Agg every redraw request would draw the whole figure at once; the tests read the artists' data
     # instead, and draw for real once where it matters.
