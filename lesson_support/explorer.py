@@ -188,6 +188,7 @@ class Explorer:
     def status_line(self) -> str:
         """What the descent is doing, in two short lines at most."""
         steps = len(self.path) - 1
+        so_far = f"{steps} step{'' if steps == 1 else 's'} so far"
         limit = f"2/λmax = {self.max_lr:.3g}"
         if self.diverged:
             return (
@@ -195,14 +196,14 @@ class Explorer:
                 "Lower lr and press Reset."
             )
         if self.lr > self.max_lr:
-            state = f"lr {self.lr:.3g} is above {limit}: the descent diverges ({steps} steps so far)."
+            state = f"lr {self.lr:.3g} is above {limit}: the descent diverges ({so_far})."
             if steps and self.cost_at(*self.path[-1]) < self.cost_at(*self.path[-2]):
                 return (
                     f"{state}\nJ fell this step because the error along the steep direction started small; "
                     "it grows every step, and J will too."
                 )
             return f"{state}\nEach step overshoots further along the steep direction."
-        return f"lr {self.lr:.3g} is below {limit}: the descent converges ({steps} steps so far)."
+        return f"lr {self.lr:.3g} is below {limit}: the descent converges ({so_far})."
 
     def cost_at(self, slope: float, bias: float) -> float:
         return self.cost(slope * self.x + bias, self.y).item()
