@@ -432,7 +432,7 @@ def plot_training(
     fig, (loss_ax, fit_ax) = new_figure(2, width=WIDE, height=3.8)
     # What is left above the least-squares loss: on a log scale the slow tail, still falling, shows.
     # (A loss that reached the least-squares loss in float32 rounding is drawn at a floor.)
-    excess = (torch.tensor(losses, dtype=torch.float64) - best_loss).clamp(min=best_loss * 1e-6)
+    excess = (torch.tensor(losses, dtype=torch.float64) - best_loss).clamp(min=max(best_loss * 1e-6, 1e-12))
     loss_ax.plot(excess)
     log_scale(loss_ax)
     loss_ax.yaxis.set_major_locator(LogLocator(numticks=8))  # one tick a decade
@@ -474,7 +474,8 @@ def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
                 va="top",
             )
     log_scale(ax)
-    ax.set_ylim(min(min(losses) for losses in runs.values()) / 3, ceiling)
+    lowest = min((loss for losses in runs.values() for loss in losses if loss > 0), default=ceiling / 1e6)
+    ax.set_ylim(lowest / 3, ceiling)
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE loss (log scale)")
     ax.set_title("the same data, four step sizes")

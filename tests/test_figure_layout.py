@@ -1,8 +1,9 @@
 """Every figure the lesson emits, and its animation, can be read: nothing clipped, overlapping or hidden.
 
-The lesson runs in-process, as `python lesson.py --animate` does, with a FigureOutput that keeps each
+The lesson runs in-process, as `python lesson.py` does, with a FigureOutput that keeps each
 figure instead of saving it; whatever figures a section emits are checked, under the name it gives
-them. Each figure is drawn once (tests/layout.py). The explorer's states are checked in test_motion.py.
+them. Each figure is drawn once (tests/layout.py). The animation's frames and the explorer's states
+are checked in test_motion.py, on the ones built there.
 """
 
 from __future__ import annotations
@@ -11,37 +12,23 @@ import pytest
 from conftest import run_main
 from layout import layout_problems
 
-from lesson_support import animation, figures
+from lesson_support import figures
 
 
 @pytest.fixture(scope="module")
 def emitted(agg: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Every figure and animation `python lesson.py --animate` emits, by name, built but not saved."""
+    """Every figure `python lesson.py` emits, by name, built but not saved."""
     kept: dict[str, object] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(figures.FigureOutput, "emit", lambda self, fig, name: kept.setdefault(name, fig))
-        patch.setattr(figures.FigureOutput, "emit_animation", lambda self, movie, name: kept.setdefault(name, movie))
-        code, text = run_main(["--animate", "--outdir", str(tmp_path_factory.mktemp("layout"))])
+        code, text = run_main(["--outdir", str(tmp_path_factory.mktemp("layout"))])
     assert code == 0, text
     return kept
 
 
 def test_every_figure_is_laid_out_clear(emitted: dict[str, object]) -> None:
-    stills = {name: fig for name, fig in emitted.items() if not isinstance(fig, animation.DescentAnimation)}
-    assert stills, "the lesson emitted no figure"
-    problems = [problem for name, fig in stills.items() for problem in layout_problems(fig, name)]
-    assert not problems, "\n".join(problems)
-
-
-def test_every_animation_frame_kind_is_laid_out_clear(emitted: dict[str, object]) -> None:
-    movies = {name: movie for name, movie in emitted.items() if isinstance(movie, animation.DescentAnimation)}
-    assert movies, "python lesson.py --animate emitted no animation"
-    problems = []
-    for name, movie in movies.items():
-        # The first frame (the start at the edge), the first step, and the last (everything at the optimum).
-        for step in (0, 1, len(movie.params) - 1):
-            movie.draw_step(step)
-            problems += layout_problems(movie.fig, f"{name} at iteration {step}")
+    assert emitted, "the lesson emitted no figure"
+    problems = [problem for name, fig in emitted.items() for problem in layout_problems(fig, name)]
     assert not problems, "\n".join(problems)
 
 

@@ -76,6 +76,18 @@ def test_b_lags_behind_w_in_the_animation(movie: animation.DescentAnimation) -> 
     assert settled[0] + 10 <= settled[1], f"w settles at step {settled[0]}, b at {settled[1]}"
 
 
+def test_the_animation_is_laid_out_clear(movie: animation.DescentAnimation) -> None:
+    from layout import layout_problems
+
+    movie.fig.set_dpi(figures.DEFAULT_DPI)  # the GIF above was drawn small; check at a learner's size
+    problems = []
+    # The first frame (the start at the edge), the first step, and the last (everything at the optimum).
+    for step in (0, 1, len(movie.params) - 1):
+        movie.draw_step(step)
+        problems += layout_problems(movie.fig, f"descent.gif at iteration {step}")
+    assert not problems, "\n".join(problems)
+
+
 def gif_facts(path: Path) -> tuple[int, int]:
     from PIL import Image
 
