@@ -414,16 +414,9 @@ def animate_descent(run: Run) -> None:
 def explore_descent(run: Run) -> None:
     """A window with sliders for w, b and lr, and buttons to step the descent yourself."""
     x, y = slope_and_bias_data(run)
+    optimum = least_squares(x, y)  # starred on the contours
     explorer.open_explorer(
-        x.cpu(),
-        y.cpu(),
-        SLOPE_BIAS_START,
-        train_slope_and_bias,
-        mse,
-        cost_surface,
-        max_stable_lr(x),
-        LAB_LR,
-        least_squares(x, y),
+        x.cpu(), y.cpu(), SLOPE_BIAS_START, train_slope_and_bias, mse, cost_surface, max_stable_lr(x), LAB_LR, optimum
     )
 
 

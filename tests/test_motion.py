@@ -303,6 +303,11 @@ def test_a_cost_that_falls_above_the_limit_is_explained(window: explorer.Explore
         window.on_step()
         costs.append(window.current_cost())
         if costs[-1] < costs[-2]:
+            if not explained:  # the longest status the window shows: it must fit
+                from layout import layout_problems
+
+                problems = layout_problems(window.fig, "the explorer when J falls above the limit")
+                assert not problems, "\n".join(problems)
             explained.append(window.status.get_text())
     assert explained, f"J should fall at first from this start: {costs}"
     assert costs[-1] > min(costs), f"J should grow again above the limit: {costs}"
