@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import tempfile
 
 import pytest
 from conftest import ROOT
@@ -43,7 +44,7 @@ def _notebook_packages() -> None:
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory: pytest.TempPathFactory) -> object:
+def executed() -> object:
     """lesson.py as a notebook, every cell executed top to bottom in a fresh kernel."""
     _notebook_packages()
     import jupytext
@@ -51,22 +52,25 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> object:
     from nbclient.exceptions import CellExecutionError
     from traitlets.config import Config
 
-    config = Config()
-    if os.name == "posix":  # sockets no other process can take: see the module's docstring
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = str(tmp_path_factory.mktemp("kernel") / "socket")
-    notebook = jupytext.read(ROOT / "lesson.py")
-    client = NotebookClient(
-        notebook,
-        timeout=NOTEBOOK_LIMIT,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(ROOT)}},
-        config=config,
-    )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"a cell of lesson.py failed when run as a notebook:\n{error}", pytrace=False)
+    # A short folder: a Unix socket's path may hold about 100 characters (104 on macOS, whose
+    # temporary folders are long), so the sockets go under /tmp where there is one.
+    with tempfile.TemporaryDirectory(prefix="kernel-", dir="/tmp" if os.path.isdir("/tmp") else None) as folder:
+        config = Config()
+        if os.name == "posix":  # sockets no other process can take: see the module's docstring
+            config.KernelManager.transport = "ipc"
+            config.KernelManager.ip = os.path.join(folder, "socket")
+        notebook = jupytext.read(ROOT / "lesson.py")
+        client = NotebookClient(
+            notebook,
+            timeout=NOTEBOOK_LIMIT,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(ROOT)}},
+            config=config,
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            pytest.fail(f"a cell of lesson.py failed when run as a notebook:\n{error}", pytrace=False)
     return notebook
 
 
