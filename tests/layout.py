@@ -92,11 +92,10 @@ def layout_problems(fig: Any, name: str) -> list[str]:
 
 
 def _notes_on_data(fig: Any, renderer: Any, name: str) -> list[str]:
-    """A note written on a chart (ax.text, ax.annotate) that sits on a line or a point of that chart."""
+    """A note written on a chart (ax.text, ax.annotate, a contour's label) that sits on a line or a point of it."""
     problems = []
     for ax in fig.axes:
-        on_contours = {id(text) for contours in ax.collections for text in getattr(contours, "labelTexts", [])}
-        notes = [text for text in ax.texts if text.get_visible() and text.get_text() and id(text) not in on_contours]
+        notes = [text for text in ax.texts if text.get_visible() and text.get_text()]
         for note in notes:
             box = note.get_window_extent(renderer)
             for line in ax.get_lines():

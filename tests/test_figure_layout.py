@@ -1,4 +1,4 @@
-"""Every figure the lesson emits, and its animation, can be read: nothing clipped, overlapping or hidden.
+"""Every figure the lesson emits can be read: nothing clipped, overlapping or hidden.
 
 The lesson runs in-process, as `python lesson.py` does, with a FigureOutput that keeps each
 figure instead of saving it; whatever figures a section emits are checked, under the name it gives
@@ -43,7 +43,9 @@ def test_the_checks_can_fail() -> None:
     ax.text(0.5, 0.5, "first note", transform=ax.transAxes)
     ax.text(0.5, 0.5, "second note", transform=ax.transAxes)
     ax.text(1.5, 0.5, "off the page", transform=ax.transAxes)
+    ax.text(0, 0, "on a point")
     problems = "\n".join(layout_problems(fig, "broken"))
     assert "Text 'first note' in 'an untitled panel' overlaps Text 'second note'" in problems, problems
     assert "'off the page'" in problems and "reaches outside the figure" in problems, problems
     assert "the legend of '' covers 1 marker(s)" in problems, problems
+    assert "Text 'on a point' in 'an untitled panel' sits on Line2D" in problems, problems
