@@ -445,7 +445,9 @@ def section_slope_and_bias(run: Run) -> None:
         directions = steepest_descent(x.cpu(), y.cpu(), grid_w, grid_b)  # unit arrows, so all are visible
         arrows = (grid_w, grid_b, directions[:, 0], directions[:, 1])
         run.figures.emit(figures.plot_surface_3d(slopes, biases, costs), "slope_and_bias_surface")
-        run.figures.emit(figures.plot_contour(slopes, biases, costs, runs, arrows, optimum), "slope_and_bias_contour")
+        fine = figures.contour_grid(SURFACE_RANGE)  # round contour rings need a finer grid than the printed one
+        fine_costs = cost_surface(x.cpu(), y.cpu(), fine, fine)
+        run.figures.emit(figures.plot_contour(fine, fine, fine_costs, runs, arrows, optimum), "slope_and_bias_contour")
         # Slices through the minimum: move one parameter by d, hold the other at its optimum.
         offsets = torch.linspace(-3, 3, 61)
         w_star, b_star = optimum
@@ -458,7 +460,8 @@ def section_slope_and_bias(run: Run) -> None:
             )[:, 0],
         }
         run.figures.emit(figures.plot_slices(offsets, slices), "slope_and_bias_slices")
-        run.figures.emit(figures.plot_fits(x.cpu(), y.cpu(), runs[f"lr {LAB_LR:g}"], every=3), "slope_and_bias_fits")
+        fits = figures.plot_fits(x.cpu(), y.cpu(), runs[f"lr {LAB_LR:g}"], 3, optimum, LAB_LR)
+        run.figures.emit(fits, "slope_and_bias_fits")
 
 
 run_in_notebook(section_slope_and_bias)
@@ -476,7 +479,7 @@ def animate_descent(run: Run) -> None:
     x, y = slope_and_bias_data(run)
     history = train_slope_and_bias(x, y, *SLOPE_BIAS_START, LAB_LR, ANIMATION_STEPS)
     costs = [mse(slope * x + bias, y).item() for slope, bias in history.params]
-    grid = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
+    grid = figures.contour_grid(SURFACE_RANGE)
     surface = (grid, grid, cost_surface(x.cpu(), y.cpu(), grid, grid))
     movie = animation.descent_animation(x.cpu(), y.cpu(), history.params, costs, least_squares(x, y), surface, LAB_LR)
     run.figures.emit_animation(movie, "descent")
@@ -485,8 +488,9 @@ def animate_descent(run: Run) -> None:
 def explore_descent(run: Run) -> None:
     """A window with sliders for w, b and lr, and buttons to step the descent yourself."""
     x, y = slope_and_bias_data(run)
+    optimum = least_squares(x, y)  # starred on the contours
     explorer.open_explorer(
-        x.cpu(), y.cpu(), SLOPE_BIAS_START, train_slope_and_bias, mse, cost_surface, max_stable_lr(x), LAB_LR
+        x.cpu(), y.cpu(), SLOPE_BIAS_START, train_slope_and_bias, mse, cost_surface, max_stable_lr(x), LAB_LR, optimum
     )
 
 
@@ -601,7 +605,7 @@ def section_training(run: Run) -> None:
             print(f"  0.1% of the error is left after {story.epochs_to_keep_0_1_percent} epochs at this step size.")
 
     if run.plots:
-        fig = figures.plot_training(distances.cpu(), times.cpu(), losses, snapshots, optimum, best_loss)
+        fig = figures.plot_training(distances.cpu(), times.cpu(), [*losses, final], snapshots, optimum, best_loss)
         run.figures.emit(fig, "training")
 
 

@@ -12,7 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lesson_support.figures import WIDE, contour_of, line, new_figure, points, styled
+from lesson_support.figures import (
+    MIN_FONT_PT,
+    WIDE,
+    band,
+    contour_of,
+    line,
+    log_scale,
+    new_figure,
+    optimum_star,
+    points,
+    styled,
+    y_range_of,
+)
 
 if TYPE_CHECKING:
     from matplotlib.animation import FuncAnimation
@@ -33,18 +45,22 @@ class DescentAnimation:
     trail: Line2D
     fitted: Line2D
     caption: Text
+    errors: tuple[Line2D, Line2D]  # the distance of w and of b from the optimum, step by step
     params: list[tuple[float, float]]
     costs: list[float]
+    optimum: tuple[float, float]
     frames: list[int]  # frame number -> descent step
 
     def draw_step(self, step: int) -> None:
         """Move every moving part to where the descent is after `step` steps."""
         slope, bias = self.params[step]
-        path = torch.tensor(self.params[: step + 1])
+        path = torch.tensor(self.params[: step + 1], dtype=torch.float64)
         self.trail.set_data(path[:, 0], path[:, 1])
         self.point.set_data([slope], [bias])
         ends = torch.tensor(self.fitted.get_xdata(), dtype=torch.float64)
         self.fitted.set_ydata(slope * ends + bias)
+        for error, column in zip(self.errors, (0, 1), strict=True):
+            error.set_data(range(step + 1), distance_from(path[:, column], self.optimum[column]))
         self.caption.set_text(f"iteration {step}:  w = {slope:.3f},  b = {bias:.3f},  J = {self.costs[step]:.4g}")
 
     def animation(self) -> FuncAnimation:
@@ -56,10 +72,17 @@ class DescentAnimation:
 
     @property
     def moving(self) -> tuple[Any, ...]:
-        return (self.trail, self.point, self.fitted, self.caption)
+        return (self.trail, self.point, self.fitted, *self.errors, self.caption)
 
     def save_gif(self, path: Path, dpi: int) -> None:
         self.animation().save(path, writer=_gif_writer(self.moving), dpi=dpi)
+
+
+FLOOR = 1e-6  # an error below this (float32 rounding) is drawn at it, so the log scale can show it
+
+
+def distance_from(values: torch.Tensor, target: float) -> torch.Tensor:
+    return (values - target).abs().clamp(min=FLOOR)
 
 
 @styled
@@ -73,26 +96,44 @@ def descent_animation(
     lr: float,
 ) -> DescentAnimation:
     """Build the animation of a slope-and-bias descent from its path, its costs and the cost surface."""
-    fig, (contour_ax, data_ax) = new_figure(2, width=WIDE, height=4.0)
-    fig.subplots_adjust(top=0.84)
+    width, height = WIDE, 3.7
+    fig, (contour_ax, data_ax, error_ax) = new_figure(3, width=width, height=height)
+    # In inches: a square contour chart (equal axes), then the line, then the errors on a log scale.
+    for ax, (left, panel) in zip((contour_ax, data_ax, error_ax), ((0.6, 2.55), (3.75, 1.7), (6.45, 1.8)), strict=True):
+        ax.set_position((left / width, 0.45 / height, panel / width, 2.55 / height))
     contour_of(contour_ax, *surface)
-    contour_ax.plot(*optimum, "k*", markersize=12, label="least-squares optimum")
+    optimum_star(contour_ax, optimum, label="least-squares optimum")
     (trail,) = contour_ax.plot([], [], "o-", color="tab:red", markersize=3, linewidth=1, label=f"descent, lr {lr:g}")
-    (point,) = contour_ax.plot([], [], "o", color="tab:red", markersize=9)
+    # A ring, not a dot: at the end it sits on the star without hiding it.
+    (point,) = contour_ax.plot([], [], "o", color="tab:red", markerfacecolor="none", markersize=10, markeredgewidth=2)
     contour_ax.set_title("J(w, b): the point rolls downhill")
-    contour_ax.legend(loc="upper right", framealpha=0.95)
+    contour_ax.legend(loc="upper left", fontsize=MIN_FONT_PT, framealpha=0.9)
 
     points(data_ax, x, y)
-    fitted = line(data_ax, x, *params[0], color="tab:red", linewidth=2, label="current line")
-    line(data_ax, x, *optimum, color="k", linestyle=":", linewidth=1.5, label="least squares", zorder=4)
-    low, high = float(y.min()), float(y.max())
-    data_ax.set_ylim(low - 0.5 * (high - low), high + 0.5 * (high - low))  # the first lines swing in from outside
-    data_ax.set_title("the data and the current line")
-    data_ax.legend(loc="upper left")
-    caption = fig.text(0.5, 0.95, "", ha="center", va="top", fontsize=11)
+    band(data_ax, x, *optimum)
+    fitted = line(data_ax, x, *params[0], color="tab:red", linewidth=2, zorder=4)
+    y_range_of(data_ax, y, margin=0.5)  # the first lines swing in from outside
+    data_ax.locator_params(axis="y", nbins=5)
+    data_ax.set_title("the line (red); least squares (grey)")
+
+    # Where the slow direction shows: w's error drops within a few steps, b's keeps creeping down.
+    path = torch.tensor(params, dtype=torch.float64)
+    everything = torch.cat([distance_from(path[:, 0], optimum[0]), distance_from(path[:, 1], optimum[1])])
+    errors = tuple(
+        error_ax.plot([], [], "o-", markersize=3, linewidth=1, color=color, label=name)[0]
+        for name, color in (("|w - w*|", "tab:blue"), ("|b - b*|", "tab:orange"))
+    )
+    log_scale(error_ax)
+    error_ax.set_xlim(-1, len(params))
+    error_ax.set_ylim(float(everything.min()) / 3, float(everything.max()) * 3)
+    error_ax.set_xlabel("iteration")
+    error_ax.set_ylabel("error (log scale)")
+    error_ax.set_title("b creeps, w settles")
+    error_ax.legend(loc="upper right", fontsize=MIN_FONT_PT)
+    caption = fig.text(0.5, 1 - 0.1 / height, "", ha="center", va="top", fontsize=11)
 
     frames = list(range(len(params))) + [len(params) - 1] * HOLD_FRAMES
-    movie = DescentAnimation(fig, point, trail, fitted, caption, params, costs, frames)
+    movie = DescentAnimation(fig, point, trail, fitted, caption, errors, params, costs, optimum, frames)
     movie.draw_step(0)
     return movie
 

@@ -121,10 +121,10 @@ def _fail(parser: argparse.ArgumentParser, message: str, code: int) -> int:
     return code
 
 
-def _no_window(parser: argparse.ArgumentParser, why: str) -> int:
+def _no_window(parser: argparse.ArgumentParser, why: str, hint: str = "") -> int:
     return _fail(
         parser,
-        f"--explore needs a window, and {why}. To see the descent move without one, run python lesson.py "
+        f"--explore needs a window, and {why}.{hint} To see the descent move without one, run python lesson.py "
         "--animate (it saves descent.gif), or open lesson.py as a notebook.",
         2,
     )
@@ -208,7 +208,12 @@ def _explore(parser: argparse.ArgumentParser, args: argparse.Namespace, explore:
     import matplotlib.pyplot as plt
 
     if plt.get_backend().lower() == "agg":
-        return _no_window(parser, "matplotlib found no window toolkit here (such as Tk or Qt) to open one")
+        return _no_window(
+            parser,
+            "matplotlib found no window toolkit here (such as Tk or Qt) to open one",
+            f" Install Tk for this Python {sys.version_info.major}.{sys.version_info.minor} (on Debian or Ubuntu: "
+            "sudo apt-get install python3-tk; with Homebrew: brew install python-tk), or pip install PyQt6.",
+        )
     try:
         explore(runtime.Run(seed=args.seed))  # the explorer's few points live on the CPU whatever --device says
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from lesson_support.checks import DivergenceError
-from lesson_support.figures import STYLE, WIDE, contour_of, points
+from lesson_support.figures import STYLE, WIDE, contour_grid, contour_of, optimum_star, points, y_range_of
 
 RUN_STEPS = 10  # steps the Run button takes
 ESCAPE = 1e6  # a point this far out has diverged for good: stop stepping it
@@ -35,6 +35,7 @@ class Explorer:
         surface: Callable[..., torch.Tensor],
         max_lr: float,
         lr: float,
+        optimum: tuple[float, float],
     ) -> None:
         import matplotlib
         import matplotlib.pyplot as plt  # pyplot owns the window
@@ -44,34 +45,40 @@ class Explorer:
         self.descend, self.cost, self.max_lr = descend, cost, max_lr
         with matplotlib.rc_context(STYLE):
             self.fig = plt.figure(figsize=(WIDE, 6.2), num="Gradient descent explorer")
-            data_ax = self.fig.add_axes((0.08, 0.45, 0.36, 0.45))
-            contour_ax = self.fig.add_axes((0.58, 0.45, 0.36, 0.45))
+            self.data_ax = data_ax = self.fig.add_axes((0.08, 0.45, 0.36, 0.42))
+            contour_ax = self.fig.add_axes((0.56, 0.45, 0.4, 0.42))
+            # The readout sits above the charts, where no line can cross it.
+            self.cost_text = self.fig.text(0.08, 0.975, "", va="top", fontsize=11)
             points(data_ax, x, y)
             self.ends = torch.tensor([float(x.min()), float(x.max())], dtype=torch.float64)
-            (self.fitted,) = data_ax.plot(self.ends, self.ends, color="tab:red", linewidth=2)
-            low, high = float(y.min()), float(y.max())
-            data_ax.set_ylim(low - 0.5 * (high - low), high + 0.5 * (high - low))
+            (self.fitted,) = data_ax.plot(self.ends, self.ends, color="tab:red", linewidth=2, zorder=4)
+            y_range_of(data_ax, y, margin=0.5)
+            data_ax.set_autoscale_on(False)
             data_ax.set_title("the data and the line y = w·x + b")
-            self.cost_text = data_ax.text(0.03, 0.95, "", transform=data_ax.transAxes, va="top", fontsize=11)
+            # Where a dragged or diverging line has gone when it is off the chart.
+            self.away = data_ax.text(0.5, 0.5, "", transform=data_ax.transAxes, ha="center", color="tab:red")
 
-            grid = torch.linspace(-SLIDER_RANGE, SLIDER_RANGE, 30)
+            grid = contour_grid(SLIDER_RANGE)
             contour_of(contour_ax, grid, grid, surface(x, y, grid, grid))
-            contour_ax.set_xlim(-SLIDER_RANGE, SLIDER_RANGE)
-            contour_ax.set_ylim(-SLIDER_RANGE, SLIDER_RANGE)
             contour_ax.set_autoscale_on(False)  # a diverging path flies off the chart instead of rescaling it
+            optimum_star(contour_ax, optimum)
             (self.trail,) = contour_ax.plot([], [], "o-", color="tab:red", markersize=3, linewidth=1)
-            (self.point,) = contour_ax.plot([], [], "o", color="tab:red", markersize=9)
-            contour_ax.set_title("J(w, b) and your descent")
+            (self.point,) = contour_ax.plot(
+                [], [], "o", color="tab:red", markerfacecolor="none", markersize=10, markeredgewidth=2
+            )
+            contour_ax.set_title("J(w, b), the optimum (star) and your descent")
 
             # initcolor="none": no mark at the starting value, so the only mark is the one at 2/λmax.
             with _no_redraws(self.fig):  # each new slider asks for a redraw; the window draws once when it opens
                 self.w_slider = Slider(
-                    self.fig.add_axes((0.12, 0.28, 0.5, 0.04)), "w", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
+                    self.fig.add_axes((0.12, 0.29, 0.45, 0.04)), "w", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
                 )
                 self.b_slider = Slider(
-                    self.fig.add_axes((0.12, 0.21, 0.5, 0.04)), "b", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
+                    self.fig.add_axes((0.12, 0.22, 0.45, 0.04)), "b", -SLIDER_RANGE, SLIDER_RANGE, initcolor="none"
                 )
-                self.lr_slider = Slider(self.fig.add_axes((0.12, 0.14, 0.5, 0.04)), "lr", 0.005, 0.45, initcolor="none")
+                self.lr_slider = Slider(
+                    self.fig.add_axes((0.12, 0.15, 0.45, 0.04)), "lr", 0.005, 0.45, initcolor="none", valfmt="%.4g"
+                )
             self.lr_slider.ax.axvline(max_lr, color="tab:red", linewidth=2)
             self.lr_slider.ax.text(
                 max_lr,
@@ -83,12 +90,15 @@ class Explorer:
                 fontsize=9,
                 transform=self.lr_slider.ax.get_xaxis_transform(),
             )
-            self.step_button = Button(self.fig.add_axes((0.72, 0.25, 0.11, 0.07)), "Step")
-            self.run_button = Button(self.fig.add_axes((0.85, 0.25, 0.11, 0.07)), f"Run {RUN_STEPS}")
-            self.reset_button = Button(self.fig.add_axes((0.72, 0.14, 0.24, 0.07)), "Reset")
-            self.status = self.fig.text(0.08, 0.04, "", fontsize=10)
+            self.step_button = Button(self.fig.add_axes((0.72, 0.26, 0.11, 0.07)), "Step")
+            self.run_button = Button(self.fig.add_axes((0.85, 0.26, 0.11, 0.07)), f"Run {RUN_STEPS}")
+            self.reset_button = Button(self.fig.add_axes((0.72, 0.15, 0.24, 0.07)), "Reset")
+            # Two lines at most, each short enough for the window (status_line breaks them).
+            self.status = self.fig.text(0.05, 0.085, "", fontsize=10, va="top", linespacing=1.4)
         for slider in (self.w_slider, self.b_slider, self.lr_slider):
             slider.drawon = False  # redraw() asks for one redraw after each change, not one per slider
+            slider.label.set_x(-0.04)  # clear of the knob at either end
+            slider.valtext.set_x(1.05)
         for slider in (self.w_slider, self.b_slider):
             slider.on_changed(self.on_point_dragged)
         self.lr_slider.on_changed(self.on_lr_dragged)
@@ -147,7 +157,7 @@ class Explorer:
     # --- drawing -----------------------------------------------------------------------------
 
     def current_cost(self) -> float:
-        return self.cost(self.slope * self.x + self.bias, self.y).item()
+        return self.cost_at(self.slope, self.bias)
 
     def redraw(self, draw: bool = True) -> None:
         self.fitted.set_ydata(self.slope * self.ends + self.bias)
@@ -156,31 +166,61 @@ class Explorer:
         self.point.set_data([self.slope], [self.bias])
         cost = self.current_cost()
         shown = f"{cost:.4g}" if math.isfinite(cost) else "too large to show"
-        self.cost_text.set_text(f"w = {self.slope:.3f}, b = {self.bias:.3f}\nJ(w, b) = {shown}")
+        self.cost_text.set_text(f"w = {short(self.slope)},  b = {short(self.bias)},  J(w, b) = {shown}")
+        self.show_where_the_line_went()
         self.status.set_text(self.status_line())
         if draw:
             self.fig.canvas.draw_idle()
 
+    def show_where_the_line_went(self) -> None:
+        """An arrow and a word where the line has left the chart; nothing while it is on it."""
+        low, high = self.data_ax.get_ylim()
+        ends = (self.slope * self.ends + self.bias).tolist()
+        if min(ends) > high:
+            self.away.set_text("↑ the line is above the chart")
+            self.away.set(y=0.95, va="top")
+        elif max(ends) < low:
+            self.away.set_text("↓ the line is below the chart")
+            self.away.set(y=0.05, va="bottom")
+        else:
+            self.away.set_text("")
+
     def status_line(self) -> str:
+        """What the descent is doing, in two short lines at most."""
         steps = len(self.path) - 1
+        so_far = f"{steps} step{'' if steps == 1 else 's'} so far"
+        limit = f"2/λmax = {self.max_lr:.3g}"
         if self.diverged:
             return (
-                f"Diverged after {steps} steps: at lr {self.lr:.3g}, above 2/λmax = {self.max_lr:.3g}, every step "
-                "overshoots further. Lower lr and press Reset."
+                f"Diverged after {steps} steps: at lr {self.lr:.3g}, above {limit}, every step overshoots further.\n"
+                "Lower lr and press Reset."
             )
         if self.lr > self.max_lr:
-            return (
-                f"lr {self.lr:.3g} is above 2/λmax = {self.max_lr:.3g}: each step overshoots further, so the "
-                f"descent diverges ({steps} steps so far)."
-            )
-        return f"lr {self.lr:.3g} is below 2/λmax = {self.max_lr:.3g}: the descent converges ({steps} steps so far)."
+            state = f"lr {self.lr:.3g} is above {limit}: the descent diverges ({so_far})."
+            if steps and self.cost_at(*self.path[-1]) < self.cost_at(*self.path[-2]):
+                return (
+                    f"{state}\nJ fell this step because the error along the steep direction started small; "
+                    "it grows every step, and J will too."
+                )
+            return f"{state}\nEach step overshoots further along the steep direction."
+        return f"lr {self.lr:.3g} is below {limit}: the descent converges ({so_far})."
+
+    def cost_at(self, slope: float, bias: float) -> float:
+        return self.cost(slope * self.x + bias, self.y).item()
 
     def _show_on_sliders(self) -> None:
         # Show the point on the sliders without firing on_point_dragged, which would start a new path.
         for slider, value in ((self.w_slider, self.slope), (self.b_slider, self.bias)):
             with _quietly(slider):
                 slider.set_val(max(-SLIDER_RANGE, min(SLIDER_RANGE, value)))
-            slider.valtext.set_text(f"{value:.4g}")  # the true value, even where the knob stops at the end
+            slider.valtext.set_text(short(value))  # the true value, even where the knob stops at the end
+
+
+def short(value: float) -> str:
+    """4 significant digits, in few characters: 835.9, -1.945e4."""
+    text = f"{value:.4g}"
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else text
 
 
 @contextlib.contextmanager

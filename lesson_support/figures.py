@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -73,9 +74,7 @@ class FigureOutput:
 
     def emit(self, fig: Figure, name: str) -> None:
         if self.inline:
-            from IPython.display import Image, display
-
-            display(Image(data=png_bytes(fig, self.dpi), width=round(fig.get_figwidth() * PAGE_DPI)))
+            show_inline(png_bytes(fig, self.dpi), "image/png", describe(fig), round(fig.get_figwidth() * PAGE_DPI))
             return
         path = self.outdir / f"{name}.png"
         save_png(fig, path, self.dpi)
@@ -88,13 +87,11 @@ class FigureOutput:
         if self.inline:
             import tempfile
 
-            from IPython.display import Image, display
-
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / f"{name}.gif"
                 movie.save_gif(path, self.dpi)
                 data = path.read_bytes()
-            display(Image(data=data, format="gif", width=round(movie.fig.get_figwidth() * PAGE_DPI)))
+            show_inline(data, "image/gif", describe(movie.fig), round(movie.fig.get_figwidth() * PAGE_DPI))
             return
         path = self.outdir / f"{name}.gif"
         movie.save_gif(path, self.dpi)
@@ -113,6 +110,28 @@ class FigureOutput:
             fig.set_dpi(max(self.dpi, DEFAULT_DPI))
             plt.figure(fig)
         plt.show()
+
+
+def describe(fig: Figure) -> str:
+    """Alt text for a figure: its panels' titles."""
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    return "Figure: " + "; ".join(titles) if titles else "Figure"
+
+
+def show_inline(data: bytes, kind: str, alt: str, width: int) -> None:
+    """Show an image under the cell, with alt text, both as the image itself and as an HTML <img>.
+
+    Jupyter shows the <img>; nbconvert's HTML export shows it too, where it would drop a GIF and
+    write no alt text for a PNG. The image itself stays for tools that read only images.
+    """
+    import base64
+    import html
+
+    from IPython.display import display
+
+    encoded = base64.b64encode(data).decode("ascii")
+    tag = f'<img src="data:{kind};base64,{encoded}" width="{width}" alt="{html.escape(alt)}">'
+    display({kind: encoded, "text/html": tag}, metadata={kind: {"width": width, "alt": alt}}, raw=True)
 
 
 def save_png(fig: Figure, target: Path | io.BytesIO, dpi: int) -> None:
@@ -178,15 +197,99 @@ def line(ax: Axes, x: torch.Tensor, slope: float, bias: float, **style: object) 
     return artist
 
 
-def progression(ax: Axes, x: torch.Tensor, lines: dict[int, tuple[float, float]], step: str, note: str = "") -> None:
-    """Lines from the first (light) to the last (dark) step, named in one note instead of a legend."""
+def band(ax: Axes, x: torch.Tensor, slope: float, bias: float, **style: object) -> Any:
+    """A line drawn wide and pale underneath the others, so that a line lying on it stays visible."""
+    return line(ax, x, slope, bias, **{"color": "0.7", "linewidth": 7, "solid_capstyle": "butt", "zorder": 1, **style})
+
+
+def y_range_of(ax: Axes, y: torch.Tensor, margin: float = 0.25) -> None:
+    """Fit the y-axis to the data, with room above and below: lines far off it leave the chart."""
+    low, high = float(y.min()), float(y.max())
+    ax.set_ylim(low - margin * (high - low), high + margin * (high - low))
+
+
+def note(ax: Axes, text: str, corner: str = "upper left") -> Any:
+    """A short note in a corner of the axes that the figure keeps clear of lines and points."""
+    vertical, horizontal = corner.split()
+    x = 0.02 if horizontal == "left" else 0.98
+    y = 0.97 if vertical == "upper" else 0.03
+    va = "top" if vertical == "upper" else "bottom"
+    return ax.text(x, y, text, transform=ax.transAxes, ha=horizontal, va=va, fontsize=9, zorder=5)
+
+
+def progression(
+    ax: Axes,
+    x: torch.Tensor,
+    lines: dict[int, tuple[float, float]],
+    step: str,
+    extra: str = "",
+    corner: str = "upper left",
+) -> None:
+    """Lines from the first (light) to the last (dark) step, over the points, named in one note instead of a legend."""
     from matplotlib import colormaps
 
     shades = colormaps["viridis_r"](torch.linspace(0.15, 1.0, len(lines)).tolist())
     for (slope, bias), shade in zip(lines.values(), shades, strict=True):
-        line(ax, x, slope, bias, color=shade)
+        line(ax, x, slope, bias, color=shade, zorder=4)
     steps = ", ".join(str(k) for k in lines)
-    ax.text(0.02, 0.97, f"{step} {steps}\n(light to dark){note}", transform=ax.transAxes, va="top", fontsize=9)
+    note(ax, f"{step} {steps}\n(light to dark){extra}", corner)
+
+
+CONTOUR_LEVELS = torch.logspace(-2, 3, 16)  # J = 0.01 to 1000, three levels a decade
+CONTOUR_POINTS = 121  # grid points each way for drawing contours: round rings, still one broadcast
+
+
+def contour_grid(half_width: float) -> torch.Tensor:
+    """Where to compute J for a contour plot: a fine grid, 10% wider than the range, so a start at its edge shows."""
+    return torch.linspace(-1.1 * half_width, 1.1 * half_width, CONTOUR_POINTS)
+
+
+def contour_of(
+    ax: Axes, slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Tensor, labelled: tuple[float, ...] = (10, 100)
+) -> None:
+    """The contour lines of J(w, b), log-spaced, on equal axes (so the steepest way down looks perpendicular).
+
+    Only the levels that close inside the chart are drawn (no stray corners); the labelled ones are
+    labelled up and to the right of the minimum, where the descent paths from the lower left do not go.
+    """
+    edge = min(float(costs[0].min()), float(costs[-1].min()), float(costs[:, 0].min()), float(costs[:, -1].min()))
+    levels = [level for level in CONTOUR_LEVELS.tolist() if level < edge]
+    contours = ax.contour(slopes, biases, costs, levels=levels, cmap="viridis", linewidths=1)
+    shown = [level for level in levels if any(math.isclose(level, wanted) for wanted in labelled)]
+    if shown:
+        spots = _label_spots(slopes, biases, costs, shown)
+        ax.clabel(contours, levels=shown, fontsize=MIN_FONT_PT, fmt="%.3g", manual=spots)
+    ax.set_xlim(float(slopes[0]), float(slopes[-1]))
+    ax.set_ylim(float(biases[0]), float(biases[-1]))
+    ax.set_aspect("equal")
+    ax.set_xlabel("slope w")
+    ax.set_ylabel("bias b")
+
+
+def _label_spots(
+    slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Tensor, levels: list[float]
+) -> list[tuple[float, float]]:
+    """Where each level's contour crosses the ray from the grid's lowest point, 60 degrees up and to the right."""
+    row, column = divmod(int(costs.argmin()), len(slopes))
+    reach = torch.linspace(0, float(slopes[-1] - slopes[0]), 4 * len(slopes))
+    along_w = slopes[column] + 0.5 * reach
+    along_b = biases[row] + 0.866 * reach
+    inside = (along_w <= slopes[-1]) & (along_b <= biases[-1])
+    along_w, along_b = along_w[inside], along_b[inside]
+    columns = torch.searchsorted(slopes, along_w).clamp(max=len(slopes) - 1)
+    rows = torch.searchsorted(biases, along_b).clamp(max=len(biases) - 1)
+    on_ray = costs[rows, columns]
+    spots = []
+    for level in levels:
+        past = torch.nonzero(on_ray >= level)
+        k = int(past[0]) if len(past) else len(on_ray) - 1
+        spots.append((float(along_w[k]), float(along_b[k])))
+    return spots
+
+
+def optimum_star(ax: Axes, optimum: tuple[float, float], **style: object) -> Any:
+    (artist,) = ax.plot(*optimum, "k*", markersize=12, zorder=6, **style)
+    return artist
 
 
 # --- the lesson's figures ----------------------------------------------------------------------
@@ -199,14 +302,20 @@ def plot_data_and_lines(
     fig, (ax,) = new_figure()
     points(ax, x, y)
     styles = {
-        "true f": {"color": "tab:orange", "linewidth": 6, "alpha": 0.45, "solid_capstyle": "butt"},
+        # The true line is drawn wide and pale underneath, so the least-squares line stays visible on top.
+        "true f": {"color": "tab:orange", "linewidth": 7, "alpha": 0.5, "solid_capstyle": "butt"},
         "least squares": {"color": "k", "linestyle": "--", "linewidth": 1.5},
     }
-    others = iter([{"linestyle": "-"}, {"linestyle": "-."}, {"linestyle": ":", "linewidth": 2}])
+    others = iter(
+        [
+            {"color": "tab:blue", "linestyle": "-"},
+            {"color": "tab:purple", "linestyle": "-."},
+            {"color": "tab:green", "linestyle": ":", "linewidth": 2},
+        ]
+    )
     for name, (slope, bias) in lines.items():
-        # The true line is drawn wide and pale underneath, so the least-squares line stays visible on top.
         style = styles[name] if name in styles else next(others)
-        line(ax, x, slope, bias, label=f"{name}: J = {costs[name]:.3g}", **style)
+        line(ax, x, slope, bias, label=f"{name}: J = {costs[name]:.4f}", **style)  # as the text prints it
     ax.set_title("noisy points, candidate lines and their cost")
     ax.legend(loc="upper left")
     return fig
@@ -218,9 +327,11 @@ def plot_slope_only(
 ) -> Figure:
     fig, (loss_ax, curve_ax, fit_ax) = new_figure(3, width=WIDE, height=3.2)
     for (name, run), color in zip(runs.items(), ("tab:blue", "tab:orange"), strict=False):
-        loss_ax.plot(range(len(run.losses)), run.losses, "o-", color=color, label=name)
-        visited = torch.tensor([w for (w,) in run.params[:-1]])
-        curve_ax.plot(visited, run.losses, "o", color=color, label=name)
+        visited = torch.tensor([w for (w,) in run.params])
+        # The cost at every w visited, the last one included, so both panels count the same iterations.
+        visited_costs = ((visited.reshape(-1, 1) * x.reshape(1, -1) - y.reshape(1, -1)) ** 2).mean(dim=1)
+        loss_ax.plot(range(len(visited)), visited_costs, "o-", color=color, label=name)
+        curve_ax.plot(visited, visited_costs, "o", color=color, label=name, zorder=3)
     loss_ax.set_xlabel("iteration")
     loss_ax.set_ylabel("cost J(w)")
     loss_ax.set_title("cost per iteration")
@@ -231,7 +342,8 @@ def plot_slope_only(
     curve_ax.set_title("J(w), visited points")
     points(fit_ax, x, y)
     first = next(iter(runs.values()))
-    progression(fit_ax, x, {k: (w, 0.0) for k, (w,) in enumerate(first.params)}, "iterations")
+    # The lines all pass near the origin with a negative slope: the upper right stays clear for the note.
+    progression(fit_ax, x, {k: (w, 0.0) for k, (w,) in enumerate(first.params)}, "iterations", corner="upper right")
     fit_ax.set_title(f"the line ({next(iter(runs))})")
     return fig
 
@@ -242,23 +354,17 @@ def plot_surface_3d(slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Ten
 
     fig = Figure(figsize=(6.4, 5.0), dpi=DEFAULT_DPI)
     ax = fig.add_subplot(projection="3d")
-    fig.subplots_adjust(left=0.0, right=0.95, bottom=0.02, top=0.95)
+    fig.subplots_adjust(left=0.0, right=0.95, bottom=0.02, top=0.92)
     grid_w, grid_b = torch.meshgrid(slopes, biases, indexing="xy")
     ax.plot_surface(grid_w.numpy(), grid_b.numpy(), costs.numpy(), cmap="viridis", linewidth=0, rcount=15, ccount=15)
+    # Seen from higher than the default view: no wall in front hides the trough or folds over it.
+    ax.view_init(elev=30, azim=-75)
     ax.locator_params(nbins=5)
     ax.set_xlabel("slope w")
     ax.set_ylabel("bias b")
     ax.set_zlabel("cost J(w, b)")
     ax.set_title("the cost surface")
     return fig
-
-
-def contour_of(ax: Axes, slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Tensor) -> None:
-    """The contour lines of J(w, b), log-spaced, every third one labelled."""
-    contours = ax.contour(slopes, biases, costs, levels=torch.logspace(-2, 3, 16).tolist(), cmap="viridis")
-    ax.clabel(contours, levels=contours.levels[::3], fontsize=MIN_FONT_PT, fmt="%.3g")
-    ax.set_xlabel("slope w")
-    ax.set_ylabel("bias b")
 
 
 @styled
@@ -270,15 +376,16 @@ def plot_contour(
     arrows: tuple[torch.Tensor, ...],
     optimum: tuple[float, float],
 ) -> Figure:
-    fig, (ax,) = new_figure(height=5.0)
+    fig, (ax,) = new_figure(width=6.4, height=4.6)
+    fig.subplots_adjust(left=0.7 / 6.4, right=4.7 / 6.4)  # the square chart, then the legend beside it
     contour_of(ax, slopes, biases, costs)
-    ax.quiver(*arrows, color="0.6", angles="xy", label="-gradient (steepest descent)")
+    ax.quiver(*arrows, color="0.6", angles="xy", label="steepest descent\n(the -gradient)", zorder=2)
     for (name, run), color in zip(paths.items(), ("tab:red", "tab:orange"), strict=False):
         path = torch.tensor(run.params)
-        ax.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=4, label=name)
-    ax.plot(*optimum, "k*", markersize=12, label="least-squares optimum")
+        ax.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=4, label=name, zorder=4)
+    optimum_star(ax, optimum, label="least-squares\noptimum")
     ax.set_title("contours of J(w, b) and the descent paths")
-    ax.legend(loc="upper right", framealpha=0.95)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -295,11 +402,18 @@ def plot_slices(offsets: torch.Tensor, slices: dict[str, torch.Tensor]) -> Figur
 
 
 @styled
-def plot_fits(x: torch.Tensor, y: torch.Tensor, run: Any, every: int) -> Figure:
+def plot_fits(
+    x: torch.Tensor, y: torch.Tensor, run: Any, every: int, optimum: tuple[float, float], lr: float
+) -> Figure:
     fig, (ax,) = new_figure()
     points(ax, x, y)
-    progression(ax, x, {k: run.params[k] for k in range(0, len(run.params), every)}, "iterations")
-    ax.set_title("the line improving over the iterations")
+    band(ax, x, *optimum)
+    last = len(run.params) - 1
+    shown = {k: run.params[k] for k in range(every, last + 1, every)}  # the start, far off, is the contour's
+    shortfall = f"\ngrey band: least squares, b = {optimum[1]:.4f}\niteration {last}: b = {run.params[last][1]:.4f}"
+    progression(ax, x, shown, "iterations", extra=shortfall)
+    y_range_of(ax, y, margin=0.45)  # the first lines swing in from far outside; the last ones are what to look at
+    ax.set_title(f"lr {lr:g}: after {last} iterations the line still sits low (b short)")
     return fig
 
 
@@ -312,17 +426,29 @@ def plot_training(
     optimum: tuple[float, float],
     best_loss: float,
 ) -> Figure:
+    """losses: the loss before each epoch's step, and after the last one (one more than the epochs)."""
+    from matplotlib.ticker import LogLocator
+
     fig, (loss_ax, fit_ax) = new_figure(2, width=WIDE, height=3.8)
-    loss_ax.plot(losses)
-    loss_ax.axhline(best_loss, color="0.5", linestyle="--")
-    loss_ax.text(len(losses) - 1, best_loss * 1.15, "least-squares loss", ha="right", va="bottom", color="0.3")
+    # What is left above the least-squares loss: on a log scale the slow tail, still falling, shows.
+    # (A loss that reached the least-squares loss in float32 rounding is drawn at a floor.)
+    excess = (torch.tensor(losses, dtype=torch.float64) - best_loss).clamp(min=max(best_loss * 1e-6, 1e-12))
+    loss_ax.plot(excess)
     log_scale(loss_ax)
+    loss_ax.yaxis.set_major_locator(LogLocator(numticks=8))  # one tick a decade
     loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("MSE loss (log scale)")
-    loss_ax.set_title("loss curve")
+    loss_ax.set_ylabel("loss - least-squares loss (log)")
+    loss_ax.set_title("what is left above the least-squares loss")
+    note(loss_ax, f"epoch {len(losses) - 1}: loss {losses[-1]:.5f},\nleast squares {best_loss:.5f}", "upper right")
     points(fit_ax, x, y, "distance (miles)", "time (minutes)")
-    progression(fit_ax, x, snapshots, "epochs", note="\ndotted: least squares")
-    line(fit_ax, x, *optimum, color="k", linestyle=":")
+    band(fit_ax, x, *optimum)
+    progression(fit_ax, x, snapshots, "epochs", extra="\ngrey band: least squares")
+    y_range_of(
+        fit_ax,
+        torch.cat([y.reshape(-1), torch.tensor([slope * float(x.min()) + b for slope, b in snapshots.values()])]),
+        margin=0.08,
+    )
+    fit_ax.locator_params(axis="y", nbins=6)
     fit_ax.set_title("predictions improving over epochs")
     return fig
 
@@ -331,13 +457,29 @@ def plot_training(
 def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
     fig, (ax,) = new_figure()
     for name, losses in runs.items():
-        ax.plot([min(loss, ceiling) for loss in losses], label=name)
+        (drawn,) = ax.plot(losses, label=name)
+        escaped = next((epoch for epoch, loss in enumerate(losses) if loss > ceiling), 0)
+        if escaped:  # a run that leaves the chart: its points, and an arrow where it crosses the top
+            drawn.set_marker("o")
+            drawn.set_markersize(4)
+            below, above = math.log(losses[escaped - 1]), math.log(losses[escaped])
+            crossing = escaped - 1 + (math.log(ceiling) - below) / (above - below)
+            ax.annotate(
+                f"{name.split(' (')[0]} leaves the chart\n(loss above {ceiling:g} from epoch {escaped})",
+                xy=(crossing, ceiling),
+                xytext=(0.07 * max(len(others) for others in runs.values()), ceiling * 0.7),
+                arrowprops={"arrowstyle": "->", "color": drawn.get_color()},
+                color=drawn.get_color(),
+                fontsize=9,
+                va="top",
+            )
     log_scale(ax)
-    ax.set_ylim(top=ceiling)
+    lowest = min((loss for losses in runs.values() for loss in losses if loss > 0), default=ceiling / 1e6)
+    ax.set_ylim(lowest / 3, ceiling)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"MSE loss (log scale, clipped at {ceiling:g})")
+    ax.set_ylabel("MSE loss (log scale)")
     ax.set_title("the same data, four step sizes")
-    ax.legend()
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.22))
     return fig
 
 

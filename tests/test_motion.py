@@ -76,6 +76,18 @@ def test_b_lags_behind_w_in_the_animation(movie: animation.DescentAnimation) -> 
     assert settled[0] + 10 <= settled[1], f"w settles at step {settled[0]}, b at {settled[1]}"
 
 
+def test_the_animation_is_laid_out_clear(movie: animation.DescentAnimation) -> None:
+    from layout import layout_problems
+
+    movie.fig.set_dpi(figures.DEFAULT_DPI)  # the GIF above was drawn small; check at a learner's size
+    problems = []
+    # The first frame (the start at the edge of the contours) and the last (everything at the optimum).
+    for step in (0, len(movie.params) - 1):
+        movie.draw_step(step)
+        problems += layout_problems(movie.fig, f"descent.gif at iteration {step}")
+    assert not problems, "\n".join(problems)
+
+
 def gif_facts(path: Path) -> tuple[int, int]:
     from PIL import Image
 
@@ -133,6 +145,7 @@ def opened_window(agg: None) -> explorer.Explorer:
         lesson.cost_surface,
         lesson.max_stable_lr(x),
         lesson.LAB_LR,
+        lesson.least_squares(x, y),
     )
     # Under Agg every redraw request would draw the whole figure at once; the tests read the artists' data
     # instead, and draw for real once where it matters.
@@ -228,3 +241,85 @@ def test_the_real_windows_open_under_xvfb_and_close(explorer_window) -> None:
     for _, backend, width, height in windows:
         assert backend != "agg", f"no real window opened: {stdout}"
         assert int(width) >= 600 and int(height) >= 380, f"a {width} × {height} window is too small to read"
+
+
+# --- the explorer stays readable at any setting ----------------------------------------------
+
+
+def test_the_explorer_is_laid_out_clear_at_any_setting(window: explorer.Explorer) -> None:
+    from layout import layout_problems
+
+    problems = layout_problems(window.fig, "the explorer at its start")
+    window.on_step()
+    problems += layout_problems(window.fig, "the explorer after Step")
+    window.lr_slider.set_val(0.45)
+    while window.on_step():
+        pass
+    assert window.diverged
+    problems += layout_problems(window.fig, "the explorer after a divergence")
+    window.on_reset()
+    window.w_slider.set_val(explorer.SLIDER_RANGE)
+    window.b_slider.set_val(-explorer.SLIDER_RANGE)
+    window.lr_slider.set_val(window.lr_slider.valmin)
+    problems += layout_problems(window.fig, "the explorer with its sliders at their ends")
+    assert not problems, "\n".join(problems)
+
+
+def test_readouts_are_short(window: explorer.Explorer) -> None:
+    assert [explorer.short(value) for value in (835.9123, -1.94512e4, 7.7923e5, 0.0123456)] == [
+        "835.9",
+        "-1.945e4",
+        "7.792e5",
+        "0.01235",
+    ]
+    window.lr_slider.set_val(0.45)
+    window.on_run()
+    assert window.w_slider.valtext.get_text() == explorer.short(window.slope)
+
+
+def test_the_optimum_is_marked(window: explorer.Explorer) -> None:
+    optimum = lesson.least_squares(window.x, window.y)
+    stars = [line for line in window.point.axes.get_lines() if line.get_marker() == "*"]
+    assert stars and list(stars[0].get_xydata()[0]) == pytest.approx(list(optimum)), "the optimum should be starred"
+
+
+def test_a_line_off_the_chart_is_pointed_at(window: explorer.Explorer) -> None:
+    assert window.away.get_text() == "", "the line starts on the chart"
+    window.w_slider.set_val(0.0)
+    window.b_slider.set_val(explorer.SLIDER_RANGE)
+    assert window.away.get_text().startswith("↑"), window.away.get_text()
+    window.b_slider.set_val(-explorer.SLIDER_RANGE)
+    assert window.away.get_text().startswith("↓"), window.away.get_text()
+
+
+def test_a_cost_that_falls_above_the_limit_is_explained(window: explorer.Explorer) -> None:
+    # Near the optimum the steep direction's error starts tiny: above the limit J first falls, then grows.
+    optimum = lesson.least_squares(window.x, window.y)
+    window.w_slider.set_val(optimum[0])
+    window.b_slider.set_val(optimum[1] + 1.0)
+    window.lr_slider.set_val(0.407)
+    costs, explained = [window.current_cost()], []
+    for _ in range(explorer.RUN_STEPS):
+        window.on_step()
+        costs.append(window.current_cost())
+        if costs[-1] < costs[-2]:
+            if not explained:  # the longest status the window shows: it must fit
+                from layout import layout_problems
+
+                problems = layout_problems(window.fig, "the explorer when J falls above the limit")
+                assert not problems, "\n".join(problems)
+            explained.append(window.status.get_text())
+    assert explained, f"J should fall at first from this start: {costs}"
+    assert costs[-1] > min(costs), f"J should grow again above the limit: {costs}"
+    for status in explained:
+        assert "J fell this step because" in status and "J will too" in status, status
+
+
+def test_explore_without_a_window_toolkit_says_how_to_get_one(
+    agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DISPLAY", ":99")  # a display, but only Agg to draw with, as where Tk is not installed
+    assert lesson.main(["--explore"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert "no window toolkit" in err and "Install Tk for this Python" in err and "python3-tk" in err, err

@@ -3,6 +3,13 @@
 The notebook packages are not in requirements.txt. Where they are missing the test is skipped with
 the command that installs them; CI installs them and sets LESSON_NOTEBOOK_TEST=required, so there
 it cannot be skipped.
+
+The kernel talks to this process over Unix sockets in a folder of its own, where there are Unix
+sockets. Over TCP, jupyter_client picks five free ports, closes them, and only then does the
+kernel bind them: another process on the machine (another test run starting a kernel) can take
+one in between, and the kernel dies before it answers. nbclient then clears its kernel manager
+and, at exit, its cleanup fails on `assert self.km is not None`. Socket files in a fresh folder
+cannot be taken.
 """
 
 from __future__ import annotations
@@ -10,13 +17,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import tempfile
 
 import pytest
 from conftest import ROOT, where_files_went_left_out
 
 import lesson
 
-NOTEBOOK_PACKAGES = ("jupytext", "nbclient", "ipykernel")
+NOTEBOOK_PACKAGES = ("jupytext", "nbclient", "ipykernel", "nbconvert")
 NOTEBOOK_LIMIT = 240.0  # seconds for the whole notebook, kernel start included
 FIGURES_PER_SECTION = {1: 0, 2: 1, 3: 1, 4: 4, 5: 1, 6: 1, 7: 1, 8: 0}
 HEADING = re.compile(r"^== (\d)\. ", re.MULTILINE)
@@ -42,15 +50,27 @@ def executed() -> object:
     import jupytext
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
-    notebook = jupytext.read(ROOT / "lesson.py")
-    client = NotebookClient(
-        notebook, timeout=NOTEBOOK_LIMIT, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"a cell of lesson.py failed when run as a notebook:\n{error}", pytrace=False)
+    # A short folder: a Unix socket's path may hold about 100 characters (104 on macOS, whose
+    # temporary folders are long), so the sockets go under /tmp where there is one.
+    with tempfile.TemporaryDirectory(prefix="kernel-", dir="/tmp" if os.path.isdir("/tmp") else None) as folder:
+        config = Config()
+        if os.name == "posix":  # sockets no other process can take: see the module's docstring
+            config.KernelManager.transport = "ipc"
+            config.KernelManager.ip = os.path.join(folder, "socket")
+        notebook = jupytext.read(ROOT / "lesson.py")
+        client = NotebookClient(
+            notebook,
+            timeout=NOTEBOOK_LIMIT,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(ROOT)}},
+            config=config,
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            pytest.fail(f"a cell of lesson.py failed when run as a notebook:\n{error}", pytrace=False)
     return notebook
 
 
@@ -102,3 +122,26 @@ def test_the_notebook_prints_what_the_script_prints(executed, lesson_output: str
     printed = "".join(_text(cell) for cell in executed.cells if cell.cell_type == "code")
     assert "a notebook shows figures inline and keeps no files" in printed
     assert where_files_went_left_out(printed) == where_files_went_left_out(lesson_output)
+
+
+IMG = re.compile(r"<img\b[^>]*>")
+
+
+def test_the_html_export_shows_every_figure_with_alt_text(executed) -> None:
+    # As `jupyter nbconvert --to html lesson.ipynb` writes it: the GIF plays, and every image says what it shows.
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(executed)
+    assert "IPython.core.display.Image object" not in html, "an image was exported as its text placeholder"
+    images = IMG.findall(html)
+    figures = sum(FIGURES_PER_SECTION.values())
+    assert sum("data:image/png;base64," in tag for tag in images) == figures, f"expected {figures} PNG figures"
+    assert sum("data:image/gif;base64," in tag for tag in images) == 1, "the descent GIF should be in the page"
+    for tag in images:
+        alt = re.search(r'alt="([^"]*)"', tag)
+        assert alt and alt.group(1).startswith("Figure: "), f"an image without alt text: {tag[:40]}...{tag[-80:]}"
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            for kind in ("image/png", "image/gif"):
+                if kind in output.get("data", {}):
+                    assert output["metadata"][kind]["alt"].startswith("Figure: "), output["metadata"]
