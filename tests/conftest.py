@@ -12,6 +12,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from time_limit import pytest_configure, pytest_runtest_call  # noqa: F401  (hooks: a time limit for every test)
@@ -218,6 +219,35 @@ def lesson_output() -> str:
         sys.modules.update(blocked)
     assert code == 0, f"python lesson.py --no-plots exited with {code}; its output:\n{text}"
     return text
+
+
+@dataclass
+class SectionsAlone:
+    """Every section run on its own with plots on, as `--section NAME` runs it: what it printed and drew."""
+
+    printed: str
+    figures: dict[str, Any]  # name -> the Figure the section emitted, built but not saved
+    folder: Path  # the working folder the sections ran in
+
+
+@pytest.fixture(scope="session")
+def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> SectionsAlone:
+    """One in-process pass over the sections with figures kept; the print and the figure checks share it."""
+    import lesson
+    from lesson_support.figures import FigureOutput
+
+    folder = tmp_path_factory.mktemp("sections-alone")
+    kept: dict[str, Any] = {}
+    pieces = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FigureOutput, "emit", lambda self, fig, name: kept.setdefault(name, fig))
+        patch.chdir(folder)  # the saved model lands in figures/ here, not in the repository
+        for section in lesson.SECTIONS.values():
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                section(lesson.Run(plots=True))
+            pieces.append(buffer.getvalue())
+    return SectionsAlone("".join(pieces), kept, folder)
 
 
 def where_files_went_left_out(output: str) -> str:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, run_main, where_files_went_left_out
+from conftest import ROOT, SectionsAlone, run_main, where_files_went_left_out
 
 import lesson
 import lesson_support.figures
 from lesson_support.closed_form import round_down
-from lesson_support.figures import FigureOutput
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -61,23 +60,16 @@ def test_output_is_free_of_nan_and_inf(lesson_output: str) -> None:
 
 
 def test_sections_alone_print_the_same_and_draw_labelled_figures(
-    lesson_output: str, agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    lesson_output: str, sections_alone: SectionsAlone
 ) -> None:
     # Every section seeds itself, so running them one at a time prints what the full run printed;
-    # with plots on, the only difference would be the "figure saved" lines, which emit() prints.
-    figures = {}
-    monkeypatch.setattr(FigureOutput, "emit", lambda self, fig, name: figures.setdefault(name, fig))
-    pieces = []
+    # with plots on, the only difference is where files went ("figure saved", the saved model).
     from matplotlib.text import Text
 
-    monkeypatch.chdir(tmp_path)  # the saved model lands in figures/ here, not in the repository
-    for section in lesson.SECTIONS.values():
-        capsys.readouterr()
-        section(lesson.Run(plots=True))
-        pieces.append(capsys.readouterr().out)
-    assert where_files_went_left_out("".join(pieces)) == where_files_went_left_out(lesson_output)
-    assert (tmp_path / "figures" / "delivery_model.pt").is_file()
+    assert where_files_went_left_out(sections_alone.printed) == where_files_went_left_out(lesson_output)
+    assert (sections_alone.folder / "figures" / "delivery_model.pt").is_file()
 
+    figures = sections_alone.figures
     assert len(figures) == 9, sorted(figures)
     # Tick labels are made when a figure is drawn, at the sizes the lesson's style sets.
     style = lesson_support.figures.STYLE

@@ -1,6 +1,6 @@
 """Every figure the lesson emits can be read: nothing clipped, overlapping or hidden.
 
-The lesson runs in-process, as `python lesson.py` does, with a FigureOutput that keeps each
+The sections run in-process (the shared `sections_alone` fixture), with a FigureOutput that keeps each
 figure instead of saving it; whatever figures a section emits are checked, under the name it gives
 them. Each figure is drawn once (tests/layout.py). The animation's frames and the explorer's states
 are checked in test_motion.py, on the ones built there.
@@ -8,25 +8,12 @@ are checked in test_motion.py, on the ones built there.
 
 from __future__ import annotations
 
-import pytest
-from conftest import run_main
+from conftest import SectionsAlone
 from layout import layout_problems
 
-from lesson_support import figures
 
-
-@pytest.fixture(scope="module")
-def emitted(agg: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Every figure `python lesson.py` emits, by name, built but not saved."""
-    kept: dict[str, object] = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(figures.FigureOutput, "emit", lambda self, fig, name: kept.setdefault(name, fig))
-        code, text = run_main(["--outdir", str(tmp_path_factory.mktemp("layout"))])
-    assert code == 0, text
-    return kept
-
-
-def test_every_figure_is_laid_out_clear(emitted: dict[str, object]) -> None:
+def test_every_figure_is_laid_out_clear(sections_alone: SectionsAlone) -> None:
+    emitted = sections_alone.figures  # every figure the sections emit, by name, built but not saved
     assert emitted, "the lesson emitted no figure"
     problems = [problem for name, fig in emitted.items() for problem in layout_problems(fig, name)]
     assert not problems, "\n".join(problems)
