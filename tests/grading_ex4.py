@@ -288,6 +288,10 @@ def _gradient(call: Call, rows: list[int], x: torch.Tensor, y: torch.Tensor) -> 
     return 2 * residuals.T @ xb / len(rows), 2 * residuals.mean(dim=0)
 
 
+def _numbers(values: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{value:.6g}" for value in values.reshape(-1).tolist()) + "]"
+
+
 def _explain_step(
     before: tuple[torch.Tensor, torch.Tensor],
     after: tuple[torch.Tensor, torch.Tensor],
@@ -324,8 +328,8 @@ def _explain_step(
         )
     return (
         f"{where} should be one step of optim.SGD(model.parameters(), lr={lr:g}) on that batch's mean squared error, "
-        f"to weight {expected[0].reshape(-1).tolist()} and bias {expected[1].tolist()}, but the model went to "
-        f"{after[0].reshape(-1).tolist()} and {after[1].tolist()} (relative tolerance {STEP_RTOL:g}). Check the "
+        f"to weight {_numbers(expected[0])} and bias {_numbers(expected[1])}, but the model went to weight "
+        f"{_numbers(after[0])} and bias {_numbers(after[1])} (relative tolerance {STEP_RTOL:g}). Check the "
         "optimizer (plain SGD, no momentum), the loss (nn.MSELoss()) and the order zero_grad, forward, loss, "
         "backward, step."
     )
@@ -354,6 +358,11 @@ def check_training(
         fail(
             f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
             "model(x_batch), must feed loss.backward()."
+        )
+    if not any(epoch.validation for epoch in found):
+        fail(
+            f"{shown} never gave the model the validation rows: the validation loss is the mean squared error on "
+            "x[validation_rows] against y[validation_rows], rows the training never sees."
         )
     if not found[0].steps or not found[-1].validation:
         fail(
@@ -412,6 +421,8 @@ def check_training(
             "call model.train() again at the start of every epoch."
         )
     _check_steps(calls, rows, found, model, x, y, lr)
+    if value is None:
+        fail(f"{shown} returned None: end it with `return losses`, the list of the {epochs} validation losses.")
     losses = expect_losses(value, epochs, "the returned validation losses")
     x_validation, y_validation = x[validation_rows], y[validation_rows]
     for e, (epoch, loss) in enumerate(zip(found, losses, strict=True)):

@@ -1,6 +1,6 @@
 """The exercise grader: every check runs on your exercises/ex*.py and on the reference solutions.
 
-    python -m pytest -m ex1      # one exercise (ex1, ex2, ex3 or ex4)
+    python -m pytest -m ex1      # one exercise (ex1, ex2 or ex3)
     python -m pytest             # everything; the summary at the end says which exercises you solved
 
 A function that still raises NotImplementedError is reported as not attempted yet (skipped).
@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import grading
-import grading_ex4
 import pytest
 import torch
 from grading import Answer
@@ -171,38 +170,46 @@ def ex4(request: pytest.FixtureRequest) -> Answer:
     return _answer(4, request.param)
 
 
+@pytest.fixture(scope="session")
+def grading_ex4():
+    """Exercise 4's checks, in tests/grading_ex4.py beside grading.py."""
+    import grading_ex4
+
+    return grading_ex4
+
+
 @pytest.mark.ex4
-def test_ex4_split(ex4: Answer) -> None:
+def test_ex4_split(ex4: Answer, grading_ex4) -> None:
     grading_ex4.check_split(ex4)
 
 
 @pytest.mark.ex4
-def test_ex4_validation_loss(ex4: Answer) -> None:
+def test_ex4_validation_loss(ex4: Answer, grading_ex4) -> None:
     grading_ex4.check_validation_loss(ex4, *grading_ex4.plane_data(**GRADER_PLANES["small plane"]))
 
 
 @pytest.mark.ex4
-def test_ex4_training_with_the_defaults(ex4: Answer) -> None:
+def test_ex4_training_with_the_defaults(ex4: Answer, grading_ex4) -> None:
     grading_ex4.check_training(ex4, *grading_ex4.plane_data(**GRADER_PLANES["plane"]), n_validation=40, split_seed=1)
 
 
 @pytest.mark.ex4
-def test_ex4_training_with_other_settings(ex4: Answer) -> None:
+def test_ex4_training_with_other_settings(ex4: Answer, grading_ex4) -> None:
     x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
     grading_ex4.check_training(ex4, x, y, n_validation=20, split_seed=2, epochs=8, batch_size=16, lr=0.1, seed=5)
 
 
 @pytest.mark.ex4
-def test_ex4_same_seed_same_batches(ex4: Answer) -> None:
+def test_ex4_same_seed_same_batches(ex4: Answer, grading_ex4) -> None:
     x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
     grading_ex4.check_training_seed(ex4, x, y, n_validation=20, epochs=2, batch_size=16)
 
 
 @pytest.mark.ex4
-def test_ex4_save_model(ex4: Answer, tmp_path: Path) -> None:
+def test_ex4_save_model(ex4: Answer, grading_ex4, tmp_path: Path) -> None:
     grading_ex4.check_save(ex4, grading_ex4.plane_data(**GRADER_PLANES["small plane"])[0], tmp_path)
 
 
 @pytest.mark.ex4
-def test_ex4_load_model(ex4: Answer, tmp_path: Path) -> None:
+def test_ex4_load_model(ex4: Answer, grading_ex4, tmp_path: Path) -> None:
     grading_ex4.check_load(ex4, grading_ex4.plane_data(**GRADER_PLANES["small plane"])[0], tmp_path)
