@@ -13,7 +13,7 @@ from types import ModuleType
 import torch
 
 import lesson
-from lesson_support.figures import use_files_only
+from lesson_support.figures import log_scale, new_figure, use_files_only
 from lesson_support.learner_errors import describe_exception, raised_in, shown_path
 from lesson_support.runtime import printable_output
 
@@ -177,16 +177,16 @@ def run_ex4(module: ModuleType) -> int:
         print(f"model saved: {path}; load_model gives a new model whose predictions differ by at most {difference:.3g}")
 
         use_files_only()
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(5.4, 3.6), dpi=80)
-        fig.subplots_adjust(left=0.17, right=0.96, bottom=0.14, top=0.9)  # fixed margins: no layout engine to run
-        ax = fig.add_subplot()
-        ax.plot(range(1, len(losses) + 1), losses, marker="o")
-        ax.set_yscale("log")
+        fig, (ax,) = new_figure(width=5.4, height=3.6)
+        fig.subplots_adjust(left=0.2)  # room for tick labels such as 0.0001
+        ax.plot(range(1, len(losses) + 1), losses, "o-", label="validation loss")
+        ax.axhline(PLANE_NOISE**2, color="0.5", linestyle="--", label="the noise alone, σ²")
+        log_scale(ax)
+        ax.locator_params(axis="x", integer=True)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation MSE (log scale)")
         ax.set_title("the validation loss after each epoch")
+        ax.legend()
         _save(fig, "ex4_validation_loss")
 
     return _run(4, module, show)

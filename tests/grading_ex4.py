@@ -262,8 +262,15 @@ class Epoch:
     validation: list[int]  # the calls on validation rows after them
 
 
-def _epochs(calls: list[Call], rows: list[list[int]], train: set[int], validation: set[int]) -> list[Epoch]:
-    """The calls cut into epochs: training batches, then the validation calls that follow them."""
+def _epochs(
+    calls: list[Call], rows: list[list[int]], train: set[int], validation: set[int], batch_size: int
+) -> list[Epoch]:
+    """The calls cut into epochs: training batches, then the validation calls that follow them.
+
+    A call on all the training rows at once, when batches are smaller, measures the training loss
+    and is no batch (even with gradients on); any other call is left out too, but must not be
+    followed by a change of the weights.
+    """
     epochs = [Epoch([], [])]
     for k, (call, given) in enumerate(zip(calls, rows, strict=True)):
         if call.grad and set(given) & validation and not set(given) <= validation:
@@ -274,7 +281,7 @@ def _epochs(calls: list[Call], rows: list[list[int]], train: set[int], validatio
             )
         if set(given) <= validation:
             epochs[-1].validation.append(k)
-        elif call.grad and set(given) <= train:
+        elif call.grad and set(given) <= train and not len(given) == len(train) > batch_size:
             if epochs[-1].validation:
                 epochs.append(Epoch([], []))
             epochs[-1].steps.append(k)
@@ -353,7 +360,7 @@ def check_training(
         )
     rows = _rows_of(calls, x)
     train, validation = set(train_rows.tolist()), set(validation_rows.tolist())
-    found = _epochs(calls, rows, train, validation)
+    found = _epochs(calls, rows, train, validation, batch_size)
     if not any(epoch.steps for epoch in found):
         fail(
             f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
