@@ -196,7 +196,9 @@ def test_ex4_training_with_the_defaults(ex4: Answer, grading_ex4) -> None:
 @pytest.mark.ex4
 def test_ex4_training_with_other_settings(ex4: Answer, grading_ex4) -> None:
     x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
-    grading_ex4.check_training(ex4, x, y, n_validation=20, split_seed=2, epochs=8, batch_size=16, lr=0.1, seed=5)
+    grading_ex4.check_training(
+        ex4, x, y, n_validation=20, split_seed=2, epochs=8, batch_size=16, lr=0.1, seed=5, device=torch.device("cpu")
+    )
 
 
 @pytest.mark.ex4
