@@ -25,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # no test here writ
 
 DATA = {"n": 48, "weights": (1.0, -0.5), "bias": 0.3, "noise": 0.03, "seed": 31}  # small, so each run is quick
 SETTINGS = {"epochs": 4, "batch_size": 8, "lr": 0.2, "seed": 1}  # 40 training rows: 5 batches an epoch, 20 steps
+WRONG_SETTINGS = {**SETTINGS, "epochs": 2}  # a mistake shows by the second epoch; only a right answer needs all four
 N_VALIDATION = 8
 
 
@@ -282,10 +283,8 @@ WRONG_TRAINING = [
 
 @pytest.mark.parametrize(("variant", "hint"), WRONG_TRAINING)
 def test_a_wrong_training_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
-    check = grading_ex4.check_training
-    message = expect_failure(
-        check, answer(train_with_validation=variant), *data, N_VALIDATION, 0, **SETTINGS, hint=hint
-    )
+    wrong = answer(train_with_validation=variant)
+    message = expect_failure(grading_ex4.check_training, wrong, *data, N_VALIDATION, 0, **WRONG_SETTINGS, hint=hint)
     others = [h for v, h in WRONG_TRAINING if v is not variant and h in message]
     assert not others, f"the message also names another mistake, {others}: {message}"
 
