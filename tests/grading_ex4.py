@@ -86,25 +86,29 @@ class Call:
     bias: torch.Tensor  # float64 (1,)
 
 
-class Probe(lesson.LinearRegression):
-    """A LinearRegression(2, 1) that notes every call; its state_dict is a LinearRegression's."""
+def probe(seed: int) -> nn.Module:
+    """A LinearRegression(2, 1) that notes every call in model.calls; its state_dict is a LinearRegression's.
 
-    def __init__(self, seed: int) -> None:
-        torch.manual_seed(seed)
-        super().__init__(2, 1)
-        self.calls: list[Call] = []
+    The note is taken by a forward pre-hook, so an exception in the learner's call shows no line of the grader.
+    """
+    torch.manual_seed(seed)
+    model = lesson.LinearRegression(2, 1)
+    model.calls = []
+    model.register_forward_pre_hook(_note_call)
+    return model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls.append(
-            Call(
-                x.detach().to("cpu", torch.float32).numpy().copy(),
-                torch.is_grad_enabled(),
-                self.training,
-                torch.from_numpy(self.linear.weight.detach().cpu().double().numpy().copy()),
-                torch.from_numpy(self.linear.bias.detach().cpu().double().numpy().copy()),
-            )
+
+def _note_call(model: nn.Module, inputs: tuple[Any, ...]) -> None:
+    x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else torch.empty(0)
+    model.calls.append(
+        Call(
+            x.detach().to("cpu", torch.float32).numpy().copy(),
+            torch.is_grad_enabled(),
+            model.training,
+            torch.from_numpy(model.linear.weight.detach().cpu().double().numpy().copy()),
+            torch.from_numpy(model.linear.bias.detach().cpu().double().numpy().copy()),
         )
-        return super().forward(x)
+    )
 
 
 def _parameters(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,7 +225,7 @@ def expect_float(value: object, what: str) -> float:
 
 
 def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> None:
-    model = Probe(seed=1)
+    model = probe(seed=1)
     model.train()  # as it is at the end of a training epoch
     start = _parameters(model)
     expected = mse64(*start, x, y)
@@ -235,7 +239,10 @@ def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> N
             "An evaluation computes the loss and nothing else, inside `with torch.inference_mode():`."
         )
     if not model.calls:
-        fail("validation_loss never called the model; compute model(x) and its mean squared error against y.")
+        fail(
+            "validation_loss never called the model; compute model(x) (as model(...), not model.forward(...)) and "
+            "its mean squared error against y."
+        )
     if any(call.grad for call in model.calls):
         fail(f"In validation_loss, {VALIDATION_GRAD}.")
     if any(call.training for call in model.calls):
@@ -349,14 +356,14 @@ def check_training(
     used = {**TRAIN_DEFAULTS, **settings}
     epochs, batch_size, lr = used["epochs"], used["batch_size"], used["lr"]
     train_rows, validation_rows = grader_split(len(x), n_validation, split_seed)
-    model = Probe(seed=split_seed)
+    model = probe(seed=split_seed)
     value = answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings)
     shown = f"train_with_validation with {used}"
     calls = model.calls
     if not calls:
         fail(
             f"{shown} never called the model it was given: train `model`, the argument, in place (no copy of it), "
-            "calling model(x_batch) for every batch."
+            "calling model(x_batch) for every batch (as model(...), not model.forward(...))."
         )
     rows = _rows_of(calls, x)
     train, validation = set(train_rows.tolist()), set(validation_rows.tolist())
@@ -517,7 +524,7 @@ def _check_fit(
         )
 
 
-def _step_rows(model: Probe, x: torch.Tensor) -> list[list[int]]:
+def _step_rows(model: nn.Module, x: torch.Tensor) -> list[list[int]]:
     return [given for call, given in zip(model.calls, _rows_of(model.calls, x), strict=True) if call.grad]
 
 
@@ -526,7 +533,7 @@ def check_training_seed(answer: Answer, x: torch.Tensor, y: torch.Tensor, n_vali
     train_rows, validation_rows = grader_split(len(x), n_validation, seed=0)
     orders = []
     for seed, global_seed in ((3, 1), (3, 2), (4, 1)):
-        model = Probe(seed=0)
+        model = probe(seed=0)
         torch.manual_seed(global_seed)  # a shuffle drawn from the global random state changes with it
         answer("train_with_validation", model, x, y, train_rows, validation_rows, seed=seed, **settings)
         orders.append(_step_rows(model, x))

@@ -204,7 +204,7 @@ def test_ex4_training_with_other_settings(ex4: Answer, grading_ex4) -> None:
 @pytest.mark.ex4
 def test_ex4_same_seed_same_batches(ex4: Answer, grading_ex4) -> None:
     x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
-    grading_ex4.check_training_seed(ex4, x, y, n_validation=20, epochs=2, batch_size=16)
+    grading_ex4.check_training_seed(ex4, x, y, n_validation=20, epochs=1, batch_size=16)
 
 
 @pytest.mark.ex4

@@ -371,7 +371,7 @@ def test_another_right_training_passes(variant: object, data: tuple[torch.Tensor
 
 
 def test_a_batch_size_that_takes_all_rows_passes(data: tuple[torch.Tensor, torch.Tensor]) -> None:
-    settings = {**SETTINGS, "batch_size": 64, "epochs": 30, "lr": 0.3}  # one batch an epoch: full-batch descent
+    settings = {**SETTINGS, "batch_size": 64, "epochs": 15, "lr": 0.4}  # one batch an epoch: full-batch descent
     grading_ex4.check_training(answer(train_with_validation=own_loop), *data, N_VALIDATION, 0, **settings)
 
 
@@ -465,3 +465,21 @@ def test_another_right_load_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_
         return model.eval()
 
     grading_ex4.check_load(answer(load_model=load_model), data[0], tmp_path)
+
+
+def one_input_training(model, x, y, train_rows, validation_rows, **settings):
+    return [model(x[train_rows][:, :1]).sum().item()]  # the learner's slip: one column of the two
+
+
+def test_an_exception_in_the_models_call_names_the_learners_line(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    message = expect_failure(
+        grading_ex4.check_training,
+        answer(train_with_validation=one_input_training),
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        hint="train_with_validation() raised RuntimeError: mat1 and mat2 shapes cannot be multiplied",
+    )
+    assert "test_grader_ex4.py, line" in message and "[:, :1]" in message, message
+    assert "grading.py" not in message, f"the grader's frames must not show: {message}"
