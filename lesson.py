@@ -886,6 +886,7 @@ EXERCISES = (  # marker, file, task
     ("ex1", "exercises/ex1_height_weight.py", "predict weight from height"),
     ("ex2", "exercises/ex2_optimizer_comparison.py", "SGD against Adam"),
     ("ex3", "exercises/ex3_loss_curve.py", "record and plot the loss curve"),
+    ("ex4", "exercises/ex4_train_validate_save.py", "split, batch, validate, save"),
 )
 
 

@@ -1,6 +1,6 @@
 """What `python -m exercises.exN_...` does: run your functions on real data, print, save a figure.
 
-Not an exercise file: the three ex*.py files and their reference solutions call these.
+Not an exercise file: the four ex*.py files and their reference solutions call these.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from types import ModuleType
 import torch
 
 import lesson
-from lesson_support.figures import use_files_only
+from lesson_support.figures import log_scale, new_figure, use_files_only
 from lesson_support.learner_errors import describe_exception, raised_in, shown_path
 from lesson_support.runtime import printable_output
 
@@ -129,3 +129,64 @@ def run_ex3(module: ModuleType) -> int:
         print(f"figure saved: {path}")
 
     return _run(3, module, show)
+
+
+PLANE_WEIGHTS = (2.0, -3.4)  # exercise 4's data: d2l's synthetic plane y = x·wᵀ + b plus noise, x standard normal
+PLANE_BIAS = 4.2
+PLANE_NOISE = 0.01
+PLANE_ROWS = 1000
+
+
+def plane_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exercise 4's rows: x of shape (1000, 2), y of shape (1000, 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(PLANE_ROWS, 2, generator=generator)
+    y = x @ torch.tensor([PLANE_WEIGHTS]).T + PLANE_BIAS + PLANE_NOISE * torch.randn(PLANE_ROWS, 1, generator=generator)
+    return x, y
+
+
+def run_ex4(module: ModuleType) -> int:
+    x, y = plane_data()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # chosen once, passed down
+
+    def show() -> None:
+        train_rows, validation_rows = module.split_rows(len(x), len(x) // 5, seed=0)
+        plane = f"x·[{PLANE_WEIGHTS[0]:g}, {PLANE_WEIGHTS[1]:g}]ᵀ + {PLANE_BIAS:g}"
+        print(f"{len(x)} rows of y = {plane} plus noise (σ {PLANE_NOISE:g}); your split_rows gives")
+        print(f"  {len(train_rows)} training rows and {len(validation_rows)} validation rows")
+        torch.manual_seed(lesson.SEED)
+        model = lesson.LinearRegression(2, 1)
+        losses = module.train_with_validation(model, x, y, train_rows, validation_rows, device=device)
+        print(
+            f"Validation loss after each of {len(losses)} epochs, on {device} (the noise alone costs σ² = "
+            f"{PLANE_NOISE**2:g}):"
+        )
+        print("  " + "  ".join(f"{loss:.3g}" for loss in losses))
+        design = torch.cat([x[train_rows], torch.ones(len(train_rows), 1)], dim=1).double()
+        solution = torch.linalg.lstsq(design, y[train_rows].double()).solution.reshape(-1).tolist()
+        weight, bias = model.linear.weight.detach().cpu().reshape(-1).tolist(), model.linear.bias.item()
+        print(f"  trained:       w = [{weight[0]:.4f}, {weight[1]:.4f}]  b = {bias:.4f}")
+        print(f"  least squares: w = [{solution[0]:.4f}, {solution[1]:.4f}]  b = {solution[2]:.4f} (training rows)")
+
+        OUTDIR.mkdir(exist_ok=True)
+        path = OUTDIR / "ex4_model.pt"
+        module.save_model(model, path)
+        loaded = module.load_model(path)
+        with torch.no_grad():
+            difference = (loaded(x).cpu() - model(x.to(device)).cpu()).abs().max().item()
+        print(f"model saved: {path}; load_model gives a new model whose predictions differ by at most {difference:.3g}")
+
+        use_files_only()
+        fig, (ax,) = new_figure(width=5.4, height=3.6)
+        fig.subplots_adjust(left=0.2)  # room for tick labels such as 0.0001
+        ax.plot(range(1, len(losses) + 1), losses, "o-", label="validation loss")
+        ax.axhline(PLANE_NOISE**2, color="0.5", linestyle="--", label="the noise alone, σ²")
+        log_scale(ax)
+        ax.locator_params(axis="x", integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation MSE (log scale)")
+        ax.set_title("the validation loss after each epoch")
+        ax.legend()
+        _save(fig, "ex4_validation_loss")
+
+    return _run(4, module, show)

@@ -79,3 +79,41 @@ def test_a_finished_exercise_prints_and_saves_its_figure(
     assert err == "" and out.startswith("5 epochs: loss "), out
     assert "minutes for 7 miles" in out and "figure saved: figures/ex3_loss_curve.png" in out, out
     assert saved.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_exercise_4_prints_its_run_and_saves_the_model(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grading_ex4 import least_squares_plane
+
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    module = ModuleType("quick_ex4")
+    module.__file__ = ex4_solution.__file__
+    for name in ("split_rows", "save_model", "load_model"):
+        setattr(module, name, getattr(ex4_solution, name))
+    losses = []
+
+    def train_with_validation(*data: object, **settings: object) -> list[float]:
+        losses.extend(ex4_solution.train_with_validation(*data, **{**settings, "epochs": 2}))
+        return list(losses)
+
+    module.train_with_validation = train_with_validation
+    figures = {}  # quick: the figure is built and checked, but not drawn
+    monkeypatch.setattr(_demo, "_save", lambda fig, name: figures.setdefault(name, fig))
+    saved = in_a_scratch_folder / "figures"
+    (saved / "ex4_model.pt").unlink(missing_ok=True)
+    assert _demo.run_ex4(module) == 0
+    out, err = capsys.readouterr()
+    x, y = _demo.plane_data()
+    train_rows, validation_rows = ex4_solution.split_rows(len(x), len(x) // 5, seed=0)
+    weight, bias = least_squares_plane(x[train_rows], y[train_rows])
+    plane = f"least squares: w = [{weight[0, 0]:.4f}, {weight[0, 1]:.4f}]  b = {bias.item():.4f} (training rows)"
+    assert err == "" and f"{len(train_rows)} training rows and {len(validation_rows)} validation rows" in out, out
+    assert "Validation loss after each of 2 epochs, on cpu" in out and plane in out, out
+    assert (
+        "model saved: figures/ex4_model.pt; load_model gives a new model whose predictions differ by at most 0\n" in out
+    )
+    curve = figures["ex4_validation_loss"].axes[0].get_lines()[0]
+    assert list(curve.get_xdata()) == [1, 2] and list(curve.get_ydata()) == losses
+    assert sorted(ex4_solution.load_model(saved / "ex4_model.pt").state_dict()) == ["linear.bias", "linear.weight"]

@@ -155,3 +155,63 @@ def test_ex3_plot(ex3: Answer, agg: None) -> None:
 @pytest.mark.ex3
 def test_ex3_plot_saves_a_png(ex3: Answer, agg: None, tmp_path: Path) -> None:
     grading.check_plot_loss_curve(ex3, [2.0, 1.0, 0.7, 0.6], tmp_path / "curve.png")
+
+
+# --- exercise 4 ------------------------------------------------------------------------------
+
+GRADER_PLANES = {  # the grader's own data for exercise 4: planes y = x·wᵀ + b plus noise, x standard normal
+    "plane": {"n": 200, "weights": (1.5, -2.0), "bias": 0.5, "noise": 0.1, "seed": 21},
+    "small plane": {"n": 90, "weights": (-0.8, 2.5), "bias": -1.0, "noise": 0.03, "seed": 22},
+}
+
+
+@pytest.fixture(params=WHO)
+def ex4(request: pytest.FixtureRequest) -> Answer:
+    return _answer(4, request.param)
+
+
+@pytest.fixture(scope="session")
+def grading_ex4():
+    """Exercise 4's checks, in tests/grading_ex4.py beside grading.py."""
+    import grading_ex4
+
+    return grading_ex4
+
+
+@pytest.mark.ex4
+def test_ex4_split(ex4: Answer, grading_ex4) -> None:
+    grading_ex4.check_split(ex4)
+
+
+@pytest.mark.ex4
+def test_ex4_validation_loss(ex4: Answer, grading_ex4) -> None:
+    grading_ex4.check_validation_loss(ex4, *grading_ex4.plane_data(**GRADER_PLANES["small plane"]))
+
+
+@pytest.mark.ex4
+def test_ex4_training_with_the_defaults(ex4: Answer, grading_ex4) -> None:
+    grading_ex4.check_training(ex4, *grading_ex4.plane_data(**GRADER_PLANES["plane"]), n_validation=40, split_seed=1)
+
+
+@pytest.mark.ex4
+def test_ex4_training_with_other_settings(ex4: Answer, grading_ex4) -> None:
+    x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
+    grading_ex4.check_training(
+        ex4, x, y, n_validation=20, split_seed=2, epochs=8, batch_size=16, lr=0.1, seed=5, device=torch.device("cpu")
+    )
+
+
+@pytest.mark.ex4
+def test_ex4_same_seed_same_batches(ex4: Answer, grading_ex4) -> None:
+    x, y = grading_ex4.plane_data(**GRADER_PLANES["small plane"])
+    grading_ex4.check_training_seed(ex4, x, y, n_validation=20, epochs=1, batch_size=16)
+
+
+@pytest.mark.ex4
+def test_ex4_save_model(ex4: Answer, grading_ex4, tmp_path: Path) -> None:
+    grading_ex4.check_save(ex4, grading_ex4.plane_data(**GRADER_PLANES["small plane"])[0], tmp_path)
+
+
+@pytest.mark.ex4
+def test_ex4_load_model(ex4: Answer, grading_ex4, tmp_path: Path) -> None:
+    grading_ex4.check_load(ex4, grading_ex4.plane_data(**GRADER_PLANES["small plane"])[0], tmp_path)

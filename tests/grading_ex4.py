@@ -1,0 +1,654 @@
+"""The grader's checks for exercise 4: the split, the validation loss, mini-batch training, saving and loading.
+
+Every check compares with a computation of its own: the row numbers as sets, the mean squared
+error in float64, one optim.SGD step worked out by hand for every batch, and the least-squares
+plane of the training rows (torch.linalg.lstsq). The model handed to the learner's code is a
+LinearRegression(2, 1) that notes, at each call, which rows of x it was given, whether gradients
+were being recorded, whether it was in training mode, and its weights at that moment: so the
+grader sees the batches, their order and every step, whichever loop or loader made them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import pickle
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from grading import LOSS_ATOL, LOSS_RTOL, Answer, expect_losses, expect_tensor, fail
+from torch import nn
+
+import lesson
+
+TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "lr": 0.1, "seed": 0}  # the contract's defaults
+STEP_RTOL = 1e-4  # a recorded step agrees with one SGD step worked out in float64 to this relative tolerance...
+STEP_ATOL = 1e-6  # ...or this absolute one
+FIT_TOL = 0.05  # the trained plane may differ from least squares on the training rows by this much at any row
+SPLIT = (50, 12)  # the split the grader asks for: 50 rows, 12 of them for validation
+
+VALIDATION_GRAD = (
+    "gradients were being recorded while the model computed the validation loss: evaluate inside "
+    "`with torch.inference_mode():` (or torch.no_grad()), so no autograd graph is built for rows never trained on"
+)
+NO_EVAL = "the model was in training mode during validation: call model.eval() before computing the validation loss"
+
+
+def plane_data(n: int, weights: tuple[float, float], bias: float, noise: float, seed: int) -> tuple[torch.Tensor, ...]:
+    """n points of y = x·wᵀ + b plus Gaussian noise, x standard normal: x of shape (n, 2), y of shape (n, 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=generator)
+    y = x @ torch.tensor([weights]).T + bias + noise * torch.randn(n, 1, generator=generator)
+    return x, y
+
+
+def grader_split(n: int, n_validation: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The grader's own split, made here so the training checks do not depend on the learner's split_rows."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[n_validation:], order[:n_validation]
+
+
+def mse64(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The mean squared error of the plane (weight, bias) on (x, y), in float64."""
+    return ((x.double() @ weight.double().T + bias.double() - y.double()) ** 2).mean().item()
+
+
+def least_squares_plane(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The least-squares weight (1, 2) and bias (1,) of y ≈ x·wᵀ + b, in float64."""
+    design = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    solution = torch.linalg.lstsq(design, y.double()).solution.reshape(-1)
+    return solution[:-1].reshape(1, -1), solution[-1:]
+
+
+def _kind(value: object) -> str:
+    """What a function returned, in words; None usually means a missing return statement."""
+    if value is None:
+        return "None: does the function end with a return statement?"
+    return f"a {type(value).__name__}"
+
+
+# --- the model handed to the learner's code ---------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One call of the probe: its input, the autograd and training modes, and the weights it used."""
+
+    inputs: np.ndarray
+    grad: bool
+    training: bool
+    weight: torch.Tensor  # float64 (1, 2)
+    bias: torch.Tensor  # float64 (1,)
+
+
+def probe(seed: int) -> nn.Module:
+    """A LinearRegression(2, 1) that notes every call in model.calls; its state_dict is a LinearRegression's.
+
+    The note is taken by a forward pre-hook, so an exception in the learner's call shows no line of the grader.
+    """
+    torch.manual_seed(seed)
+    model = lesson.LinearRegression(2, 1)
+    model.calls = []
+    model.register_forward_pre_hook(_note_call)
+    return model
+
+
+def _note_call(model: nn.Module, inputs: tuple[Any, ...]) -> None:
+    x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else torch.empty(0)
+    model.calls.append(
+        Call(
+            x.detach().to("cpu", torch.float32).numpy().copy(),
+            torch.is_grad_enabled(),
+            model.training,
+            torch.from_numpy(model.linear.weight.detach().cpu().double().numpy().copy()),
+            torch.from_numpy(model.linear.bias.detach().cpu().double().numpy().copy()),
+        )
+    )
+
+
+def _parameters(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    return model.linear.weight.detach().cpu().double().clone(), model.linear.bias.detach().cpu().double().clone()
+
+
+def _same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> bool:
+    return all(torch.allclose(p, q, rtol=STEP_RTOL, atol=STEP_ATOL) for p, q in zip(a, b, strict=True))
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL)
+
+
+def _rows_of(calls: list[Call], x: torch.Tensor) -> list[list[int]]:
+    """The row numbers of x each call was given; fails on an input that is not a row of x."""
+    where = {row.tobytes(): k for k, row in enumerate(x.numpy())}
+    found = []
+    for call in calls:
+        rows = [where.get(row.tobytes()) for row in call.inputs] if call.inputs.ndim == 2 else [None]
+        if None in rows:
+            fail(
+                f"the model was called on an input of shape {call.inputs.shape} whose rows are not rows of x. Give it "
+                "the rows of x as they are, a batch of shape (batch size, 2), as float32: x[train_rows] in batches."
+            )
+        found.append(rows)
+    return found
+
+
+# --- split_rows --------------------------------------------------------------------------------
+
+
+def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: int) -> tuple[list[int], list[int]]:
+    torch.manual_seed(global_seed)  # a split drawn from the global random state changes with it
+    shown = f"split_rows({n}, {n_validation}{''.join(f', seed={s}' for s in seed.values())})"
+    parts = answer("split_rows", n, n_validation, **seed)
+    if not isinstance(parts, tuple | list) or len(parts) != 2:
+        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}.")
+    rows = []
+    for name, part, size in zip(
+        ("train_rows", "validation_rows"), parts, (n - n_validation, n_validation), strict=True
+    ):
+        if not isinstance(part, torch.Tensor):
+            fail(
+                f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}."
+            )
+        if part.dtype == torch.bool:
+            fail(
+                f"{name} from {shown} is a mask of True and False; return the row numbers themselves, e.g. the "
+                "slices of torch.randperm(n, generator=generator)."
+            )
+        if part.is_floating_point() or part.is_complex() or part.dim() != 1:
+            fail(
+                f"{name} from {shown} should be a 1-D tensor of integers; it has dtype {part.dtype}, shape "
+                f"{tuple(part.shape)}."
+            )
+        if len(part) != size:
+            fail(f"{name} from {shown} holds {len(part)} rows; expected {size} (n_validation={n_validation} of {n}).")
+        rows.append(part.tolist())
+    train, validation = rows
+    both = sorted(set(train) & set(validation))
+    if both:
+        fail(
+            f"{shown} puts rows {both[:5]} in both sets; every row belongs to exactly one of them. Take "
+            "train_rows and validation_rows as two separate slices of one permutation."
+        )
+    if sorted(train + validation) != list(range(n)):
+        odd = sorted(set(range(n)) - set(train + validation))
+        fail(
+            f"{shown} should use every row number 0..{n - 1} once; {odd[:5] or 'some'} are missing or repeated. "
+            f"Permute the row numbers, torch.randperm({n}, generator=...), then cut that one permutation in two."
+        )
+    return train, validation
+
+
+def check_split(answer: Answer) -> None:
+    n, n_validation = SPLIT
+    first = _split(answer, n, n_validation, global_seed=1, seed=3)
+    again = _split(answer, n, n_validation, global_seed=2, seed=3)
+    if first != again:
+        fail(
+            f"split_rows({n}, {n_validation}, seed=3) gave two different splits on two calls: it draws from torch's "
+            "global random state. Give it its own generator, torch.Generator().manual_seed(seed), and pass "
+            "generator=generator to torch.randperm."
+        )
+    other = _split(answer, n, n_validation, global_seed=1, seed=4)
+    if sorted(other[1]) == sorted(first[1]):
+        ordered = sorted(first[1]) in (list(range(n_validation)), list(range(n - n_validation, n)))
+        why = " and they are the first or last rows: shuffle the row numbers first" if ordered else ""
+        fail(
+            f"seeds 3 and 4 chose the same validation rows{why}. The seed should decide which rows validate: "
+            "torch.randperm(n, generator=torch.Generator().manual_seed(seed))."
+        )
+    if _split(answer, n, n_validation, global_seed=5) != _split(answer, n, n_validation, global_seed=6, seed=0):
+        fail(
+            f"split_rows({n}, {n_validation}) and split_rows({n}, {n_validation}, seed=0) differ; keep seed=0 as "
+            "the default."
+        )
+    _split(answer, 9, 3, global_seed=1, seed=0)  # a small split: the sizes are n_validation and n - n_validation
+
+
+# --- validation_loss ---------------------------------------------------------------------------
+
+
+def expect_float(value: object, what: str) -> float:
+    if isinstance(value, torch.Tensor):
+        graph = " This one still requires grad: it was computed with gradients recorded." if value.requires_grad else ""
+        fail(f"{what} is a tensor, not a float; return loss.item(), a plain Python float.{graph}")
+    if not isinstance(value, numbers.Real):
+        fail(f"{what} should be a float, but it is {_kind(value)}.")
+    if not math.isfinite(value):
+        fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
+    return float(value)
+
+
+def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> None:
+    model = probe(seed=1)
+    model.train()  # as it is at the end of a training epoch
+    start = _parameters(model)
+    expected = mse64(*start, x, y)
+    value = answer("validation_loss", model, x, y)
+    if not _same(_parameters(model), start):
+        fail("validation_loss changed the model's weights; evaluation only measures: no optimizer step in it.")
+    held = [name for name, parameter in model.named_parameters() if parameter.grad is not None]
+    if held:
+        fail(
+            f"validation_loss left gradients in {', '.join(f'{name}.grad' for name in held)}: it called backward(). "
+            "An evaluation computes the loss and nothing else, inside `with torch.inference_mode():`."
+        )
+    if not model.calls:
+        fail(
+            "validation_loss never called the model; compute model(x) (as model(...), not model.forward(...)) and "
+            "its mean squared error against y."
+        )
+    if any(call.grad for call in model.calls):
+        fail(f"In validation_loss, {VALIDATION_GRAD}.")
+    if any(call.training for call in model.calls):
+        fail(f"In validation_loss, {NO_EVAL}.")
+    loss = expect_float(value, "validation_loss(model, x, y)")
+    if not _close(loss, expected):
+        hint = "compute the mean squared error of model(x) against y, e.g. nn.functional.mse_loss(model(x), y)."
+        if _close(loss, expected * len(x)):
+            hint = f"yours is {len(x)} times that, the sum: take the mean (nn.MSELoss() does)."
+        elif _close(loss, math.sqrt(expected)):
+            hint = "yours is its square root: return the mean squared error itself."
+        fail(
+            f"validation_loss(model, x, y) should be the MSE {expected:.6g}, but it returned {loss:.6g} (relative "
+            f"tolerance {LOSS_RTOL:g}); {hint}"
+        )
+
+
+# --- train_with_validation ---------------------------------------------------------------------
+
+
+@dataclass
+class Epoch:
+    steps: list[int]  # indices into the calls: the training batches, with gradients on
+    validation: list[int]  # the calls on validation rows after them
+
+
+def _epochs(
+    calls: list[Call], rows: list[list[int]], train: set[int], validation: set[int], batch_size: int
+) -> list[Epoch]:
+    """The calls cut into epochs: training batches, then the validation calls that follow them.
+
+    A call on all the training rows at once, when batches are smaller, measures the training loss
+    and is no batch (even with gradients on); any other call is left out too, but must not be
+    followed by a change of the weights.
+    """
+    epochs = [Epoch([], [])]
+    for k, (call, given) in enumerate(zip(calls, rows, strict=True)):
+        if call.grad and set(given) & validation and not set(given) <= validation:
+            fail(
+                f"a training batch holds validation rows (call {k + 1} of the model mixes rows of both sets): "
+                "training saw rows it is later validated on. Build the TensorDataset from x[train_rows] and "
+                "y[train_rows] only."
+            )
+        if set(given) <= validation:
+            epochs[-1].validation.append(k)
+        elif call.grad and set(given) <= train and not len(given) == len(train) > batch_size:
+            if epochs[-1].validation:
+                epochs.append(Epoch([], []))
+            epochs[-1].steps.append(k)
+    return epochs if epochs[-1].steps or epochs[-1].validation else []
+
+
+def _gradient(call: Call, rows: list[int], x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradient of the batch's mean squared error at the call's weights, by the formula, in float64."""
+    xb, yb = x[rows].double(), y[rows].double()
+    residuals = xb @ call.weight.T + call.bias - yb  # (batch, 1)
+    return 2 * residuals.T @ xb / len(rows), 2 * residuals.mean(dim=0)
+
+
+def _numbers(values: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{value:.6g}" for value in values.reshape(-1).tolist()) + "]"
+
+
+def _explain_step(
+    before: tuple[torch.Tensor, torch.Tensor],
+    after: tuple[torch.Tensor, torch.Tensor],
+    gradient: tuple[torch.Tensor, torch.Tensor],
+    summed_gradients: tuple[torch.Tensor, torch.Tensor],
+    lr: float,
+    size: int,
+    where: str,
+) -> str:
+    def step(scale: float, direction: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(p - scale * g for p, g in zip(before, direction, strict=True))
+
+    expected = step(lr, gradient)
+    if _same(after, before):
+        return (
+            f"{where} left the model unchanged. optimizer.zero_grad() between loss.backward() and optimizer.step() "
+            "wipes the gradients before the step uses them, and a missing backward() or step() does the same. Each "
+            "batch runs zero_grad, forward, loss, backward, step, in that order."
+        )
+    if _same(after, step(lr, summed_gradients)):
+        return (
+            f"{where} used the gradients of all the batches so far, added up: call optimizer.zero_grad() before "
+            "every batch's backward()."
+        )
+    if size > 1 and _same(after, step(lr * size, gradient)):
+        return f"{where} was {size} times too long: the loss was summed over the batch; take the mean (nn.MSELoss())."
+    moved = torch.cat([(p - q).reshape(-1) for p, q in zip(before, after, strict=True)])
+    direction = torch.cat([g.reshape(-1) for g in gradient])
+    scale = (moved @ direction / (direction @ direction)).item()
+    if _same(after, step(scale, gradient)):
+        return (
+            f"{where} was a plain gradient step with step size {scale:.4g}, not lr={lr:g}: use "
+            "optim.SGD(model.parameters(), lr=lr)."
+        )
+    return (
+        f"{where} should be one step of optim.SGD(model.parameters(), lr={lr:g}) on that batch's mean squared error, "
+        f"to weight {_numbers(expected[0])} and bias {_numbers(expected[1])}, but the model went to weight "
+        f"{_numbers(after[0])} and bias {_numbers(after[1])} (relative tolerance {STEP_RTOL:g}). Check the "
+        "optimizer (plain SGD, no momentum), the loss (nn.MSELoss()) and the order zero_grad, forward, loss, "
+        "backward, step."
+    )
+
+
+def check_training(
+    answer: Answer, x: torch.Tensor, y: torch.Tensor, n_validation: int, split_seed: int, **settings: Any
+) -> None:
+    """Train a probe on the grader's split; check batches, modes, every step, every validation loss and the fit."""
+    used = {**TRAIN_DEFAULTS, **settings}
+    epochs, batch_size, lr = used["epochs"], used["batch_size"], used["lr"]
+    train_rows, validation_rows = grader_split(len(x), n_validation, split_seed)
+    model = probe(seed=split_seed)
+    value = answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings)
+    shown = f"train_with_validation with {used}"
+    calls = model.calls
+    if not calls:
+        fail(
+            f"{shown} never called the model it was given: train `model`, the argument, in place (no copy of it), "
+            "calling model(x_batch) for every batch (as model(...), not model.forward(...))."
+        )
+    rows = _rows_of(calls, x)
+    train, validation = set(train_rows.tolist()), set(validation_rows.tolist())
+    found = _epochs(calls, rows, train, validation, batch_size)
+    if not any(epoch.steps for epoch in found):
+        fail(
+            f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
+            "model(x_batch), must feed loss.backward()."
+        )
+    if not any(epoch.validation for epoch in found):
+        fail(
+            f"{shown} never gave the model the validation rows: the validation loss is the mean squared error on "
+            "x[validation_rows] against y[validation_rows], rows the training never sees."
+        )
+    if not found[0].steps or not found[-1].validation:
+        fail(
+            f"{shown}: validate at the end of each epoch, after its batches, so that the last loss describes the "
+            "trained model; here a validation came before the first batch or the last batches came after it."
+        )
+    if len(found) != epochs:
+        fail(
+            f"{shown} computed the validation loss {len(found)} times between batches; expected once after each of "
+            f"the {epochs} epochs."
+        )
+    n_train, sizes = len(train_rows), [batch_size] * (len(train_rows) // batch_size)
+    sizes += [n_train % batch_size] if n_train % batch_size else []
+    orders = []
+    for e, epoch in enumerate(found):
+        seen = [row for k in epoch.steps for row in rows[k]]
+        if sorted(seen) != sorted(train):
+            fail(
+                f"In epoch {e}, the training batches held {len(seen)} rows, {len(set(seen))} of them different; "
+                f"expected each of the {n_train} training rows once per epoch. One pass over "
+                "DataLoader(TensorDataset(x[train_rows], y[train_rows]), ...) is one epoch."
+            )
+        got = [len(rows[k]) for k in epoch.steps]
+        if got != sizes:
+            fail(
+                f"In epoch {e}, the batches had {got[:8]}{' ...' if len(got) > 8 else ''} rows; with "
+                f"batch_size={batch_size} and {n_train} training rows expected {sizes[:8]}"
+                f"{' ...' if len(sizes) > 8 else ''} (the last one may be smaller): DataLoader(..., "
+                "batch_size=batch_size)."
+            )
+        seen_validation = [row for k in epoch.validation for row in rows[k]]
+        if sorted(seen_validation) != sorted(validation):
+            fail(
+                f"The validation after epoch {e} gave the model {len(seen_validation)} rows; the validation loss is "
+                f"the mean squared error over all {len(validation)} validation rows, x[validation_rows]."
+            )
+        orders.append(seen)
+    if all(order == train_rows.tolist() for order in orders):
+        fail(
+            "The training rows came in the same order as train_rows in every epoch: they were never shuffled. Give "
+            "the DataLoader shuffle=True and generator=torch.Generator().manual_seed(seed)."
+        )
+    if epochs > 1 and all(order == orders[0] for order in orders):
+        fail(
+            "The training rows came in one shuffled order, the same in every epoch: shuffle=True in the DataLoader "
+            "draws a new order for every epoch (each pass over it)."
+        )
+    validation_calls = [calls[k] for epoch in found for k in epoch.validation]
+    if any(call.grad for call in validation_calls):
+        fail(f"In train_with_validation, {VALIDATION_GRAD}.")
+    if any(call.training for call in validation_calls):
+        fail(f"In train_with_validation, {NO_EVAL}.")
+    if any(not calls[k].training for epoch in found for k in epoch.steps):
+        fail(
+            "Some training batches ran with the model in evaluation mode: after model.eval() for the validation, "
+            "call model.train() again at the start of every epoch."
+        )
+    _check_steps(calls, rows, found, model, x, y, lr)
+    if value is None:
+        fail(f"{shown} returned None: end it with `return losses`, the list of the {epochs} validation losses.")
+    losses = expect_losses(value, epochs, "the returned validation losses")
+    x_validation, y_validation = x[validation_rows], y[validation_rows]
+    for e, (epoch, loss) in enumerate(zip(found, losses, strict=True)):
+        at = calls[epoch.validation[0]]
+        expected = mse64(at.weight, at.bias, x_validation, y_validation)
+        if not _close(loss, expected):
+            on_training = mse64(at.weight, at.bias, x[train_rows], y[train_rows])
+            hint = (
+                " That is the loss on the training rows; the validation loss is on x[validation_rows]."
+                if _close(loss, on_training)
+                else " Return validation_loss(model, x[validation_rows], y[validation_rows]) of each epoch, in order."
+            )
+            fail(
+                f"The validation loss after epoch {e} should be {expected:.6g}, the mean squared error of the model at "
+                f"that point on the {len(validation)} validation rows, but yours is {loss:.6g} (relative tolerance "
+                f"{LOSS_RTOL:g}).{hint}"
+            )
+    final = _parameters(model)
+    own = mse64(*final, x_validation, y_validation)
+    if not _close(losses[-1], own):
+        fail(
+            f"The last validation loss is {losses[-1]:.6g}, but the returned model's validation loss is {own:.6g}: "
+            "something changed the model after the last validation."
+        )
+    _check_fit(final, x, y, train_rows, validation_rows, shown)
+
+
+def _check_steps(
+    calls: list[Call],
+    rows: list[list[int]],
+    found: list[Epoch],
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+) -> None:
+    """Every batch moves the model by one SGD step on its own MSE, and nothing else moves it."""
+    steps = {k: (e, b) for e, epoch in enumerate(found) for b, k in enumerate(epoch.steps)}
+    summed = None
+    for k, call in enumerate(calls):
+        before = (call.weight, call.bias)
+        after = (calls[k + 1].weight, calls[k + 1].bias) if k + 1 < len(calls) else _parameters(model)
+        if k not in steps:
+            if not _same(after, before):
+                fail(
+                    "The model changed between a validation (or another call without a training batch) and the next "
+                    "batch: only a training batch's step may change it; validation computes the loss and nothing else."
+                )
+            continue
+        gradient = _gradient(call, rows[k], x, y)
+        summed = gradient if summed is None else tuple(s + g for s, g in zip(summed, gradient, strict=True))
+        expected = tuple(p - lr * g for p, g in zip(before, gradient, strict=True))
+        if not _same(after, expected):
+            e, b = steps[k]
+            where = f"The step after batch {b} of epoch {e}"
+            fail(_explain_step(before, after, gradient, summed, lr, len(rows[k]), where))
+
+
+def _check_fit(
+    final: tuple[torch.Tensor, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train_rows: torch.Tensor,
+    validation_rows: torch.Tensor,
+    shown: str,
+) -> None:
+    weight, bias = least_squares_plane(x[train_rows], y[train_rows])
+    expected = x.double() @ weight.T + bias
+    predicted = x.double() @ final[0].T + final[1]
+    error = (predicted - expected).abs()
+    worst = int(error.argmax())
+    if error[worst].item() > FIT_TOL:
+        all_weight, all_bias = least_squares_plane(x, y)
+        on_all = (predicted - (x.double() @ all_weight.T + all_bias)).abs().max().item() <= FIT_TOL
+        hint = (
+            "It matches least squares on all the rows: train on the training rows only."
+            if on_all
+            else "Every step checked out, yet training stopped short of the minimum: a right answer with these "
+            "settings ends well within the tolerance."
+        )
+        fail(
+            f"After {shown}, at row {worst} the model predicts {predicted[worst].item():.4f}, but the least-squares "
+            f"plane of the training rows gives {expected[worst].item():.4f}: off by {error[worst].item():.3f}, more "
+            f"than the {FIT_TOL} allowed. {hint}"
+        )
+
+
+def _step_rows(model: nn.Module, x: torch.Tensor) -> list[list[int]]:
+    return [given for call, given in zip(model.calls, _rows_of(model.calls, x), strict=True) if call.grad]
+
+
+def check_training_seed(answer: Answer, x: torch.Tensor, y: torch.Tensor, n_validation: int, **settings: Any) -> None:
+    """The same seed gives the same batches, whatever torch's global random state; another seed gives others."""
+    train_rows, validation_rows = grader_split(len(x), n_validation, seed=0)
+    orders = []
+    for seed, global_seed in ((3, 1), (3, 2), (4, 1)):
+        model = probe(seed=0)
+        torch.manual_seed(global_seed)  # a shuffle drawn from the global random state changes with it
+        answer("train_with_validation", model, x, y, train_rows, validation_rows, seed=seed, **settings)
+        orders.append(_step_rows(model, x))
+    if orders[0] != orders[1]:
+        fail(
+            "Two runs with seed=3 gave different batches: the shuffle was drawn from torch's global random state. "
+            "Give the DataLoader a generator of its own: DataLoader(..., shuffle=True, "
+            "generator=torch.Generator().manual_seed(seed))."
+        )
+    if orders[0] == orders[2]:
+        fail(
+            "seeds 3 and 4 gave the same batches: the seed should decide the shuffle, through "
+            "generator=torch.Generator().manual_seed(seed)."
+        )
+
+
+# --- save_model and load_model -----------------------------------------------------------------
+
+
+class UntrustedWeights(OrderedDict):
+    """A state_dict pickled as a class of its own: torch.load(..., weights_only=True) refuses to unpickle it."""
+
+
+def _line(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return lesson.LinearRegression(2, 1)
+
+
+def _predictions(answer: Answer, model: nn.Module, x: torch.Tensor, what: str) -> torch.Tensor:
+    with torch.no_grad():
+        predicted = answer.run(what, model, x)
+    return expect_tensor(predicted, (len(x), 1), f"{what}(x) for x of shape {tuple(x.shape)}")
+
+
+def check_save(answer: Answer, x: torch.Tensor, folder: Path) -> None:
+    model = _line(seed=5)
+    before = _parameters(model)
+    path = folder / "saved_model.pt"
+    path.unlink(missing_ok=True)
+    answer("save_model", model, path)
+    if not _same(_parameters(model), before):
+        fail("save_model changed the model's weights; it should only write them to the file.")
+    if not path.is_file():
+        fail(f"save_model(model, path) should write the file {path}, but no file is there: torch.save(..., path).")
+    try:
+        saved = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        fail(
+            "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled Python object, such as "
+            "the whole model from torch.save(model, path). Save the weights only: torch.save(model.state_dict(), path)."
+        )
+    except Exception as error:
+        fail(
+            f"torch.load(path, weights_only=True) cannot read the saved file ({type(error).__name__}: {error}). "
+            "Write it with torch.save(model.state_dict(), path)."
+        )
+    keys = sorted(model.state_dict())
+    if not isinstance(saved, Mapping) or sorted(saved) != keys:
+        got = f"the keys {sorted(map(str, saved))}" if isinstance(saved, Mapping) else f"a {type(saved).__name__}"
+        fail(
+            f"the saved file holds {got}; a LinearRegression's state_dict has the keys {keys}. Save "
+            "model.state_dict() itself, not a part of it or a dict around it."
+        )
+    fresh = lesson.LinearRegression(2, 1)
+    try:
+        fresh.load_state_dict(saved)
+    except RuntimeError as error:
+        fail(f"a fresh LinearRegression(2, 1) cannot load the saved weights: {error}")
+    with torch.no_grad():
+        if not torch.equal(fresh(x), model(x)):
+            fail(
+                "a fresh model loaded from the saved file predicts differently from the model that was saved: save "
+                "the state_dict of the model you were given."
+            )
+
+
+def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
+    first, second = _line(seed=6), _line(seed=7)
+    paths = folder / "first.pt", folder / "second.pt"
+    for model, path in zip((first, second), paths, strict=True):
+        torch.save(model.state_dict(), path)
+    loaded = []
+    for model, path in zip((first, second), paths, strict=True):
+        got = answer("load_model", path)
+        if not isinstance(got, nn.Module):
+            fail(
+                f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {_kind(got)}."
+            )
+        with torch.no_grad():
+            expected = model(x)
+        if not torch.equal(_predictions(answer, got, x, "the loaded model"), expected):
+            fail(
+                f"the model from load_model({path.name}) does not predict what the saved weights predict: build a "
+                "LinearRegression(2, 1) and call model.load_state_dict(torch.load(path, weights_only=True))."
+            )
+        loaded.append(got)
+    if loaded[0] is loaded[1]:
+        fail(
+            "load_model returned the same model object for two files: build a fresh LinearRegression(2, 1) on every "
+            "call, so each loaded model is a model of its own."
+        )
+    with torch.no_grad():
+        if not torch.equal(_predictions(answer, loaded[0], x, "the loaded model"), first(x)):
+            fail(
+                "loading a second file changed the first loaded model: the two share their weights. Build a fresh "
+                "LinearRegression(2, 1) on every call."
+            )
+    untrusted = folder / "pickled_object.pt"
+    torch.save(UntrustedWeights(first.state_dict()), untrusted)
+    try:  # called directly: here an exception is the right answer
+        answer.module.load_model(untrusted)
+    except Exception:
+        return
+    fail(
+        "load_model loaded a file that holds a pickled Python object (a grading_ex4.UntrustedWeights): unpickling can "
+        "run any code the file's author chose. Load with torch.load(path, weights_only=True), which reads tensors "
+        "only and refuses such a file."
+    )

@@ -1,0 +1,486 @@
+"""The grader of exercise 4 itself: each mistake fails with a message naming it; right answers written otherwise pass.
+
+Every answer here is constructed from the reference solution; no test reads the learner's file.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import OrderedDict
+from pathlib import Path
+
+import grading_ex4
+import pytest
+import torch
+from grading import Answer
+from torch import nn, optim
+from torch.utils.data import DataLoader, TensorDataset
+
+import lesson
+from exercises.solutions import ex4_train_validate_save as solution
+
+Failed = pytest.fail.Exception
+Skipped = pytest.skip.Exception
+pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # no test here writes into the repository
+
+DATA = {"n": 48, "weights": (1.0, -0.5), "bias": 0.3, "noise": 0.03, "seed": 31}  # small, so each run is quick
+SETTINGS = {"epochs": 4, "batch_size": 8, "lr": 0.2, "seed": 1}  # 40 training rows: 5 batches an epoch, 20 steps
+WRONG_SETTINGS = {**SETTINGS, "epochs": 2}  # a mistake shows by the second epoch; only a right answer needs all four
+N_VALIDATION = 8
+
+
+def answer(**replaced: object) -> Answer:
+    """The reference solution with some functions replaced, as a learner's file."""
+    module = types.ModuleType("variant_of_ex4")
+    module.__dict__.update({name: getattr(solution, name) for name in dir(solution) if not name.startswith("__")})
+    module.__dict__.update(replaced)
+    return Answer(4, module, yours=True)
+
+
+def expect_failure(check: object, *args: object, hint: str, **kwargs: object) -> str:
+    with pytest.raises(Failed) as caught:
+        check(*args, **kwargs)
+    message = str(caught.value)
+    assert hint in message, f"the message should contain {hint!r}; it was: {message}"
+    assert "Traceback" not in message and "grading_ex4.py" not in message, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[torch.Tensor, torch.Tensor]:
+    return grading_ex4.plane_data(**DATA)
+
+
+def test_a_stub_is_not_attempted(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def stub(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("train_with_validation is not written yet")
+
+    with pytest.raises(Skipped, match=r"exercise 4 not attempted yet: open exercises/ex4_train_validate_save\.py"):
+        grading_ex4.check_training(answer(train_with_validation=stub), *data, N_VALIDATION, 0, **SETTINGS)
+
+
+# --- split_rows --------------------------------------------------------------------------------
+
+
+def overlapping_split(n, n_validation, seed=0):
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[: n - n_validation], order[n - n_validation - 1 : n - 1]  # one row in both, the last row in neither
+
+
+def unseeded_split(n, n_validation, seed=0):
+    order = torch.randperm(n)
+    return order[n_validation:], order[:n_validation]
+
+
+def ordered_split(n, n_validation, seed=0):
+    rows = torch.arange(n)
+    return rows[: n - n_validation], rows[n - n_validation :]
+
+
+def fixed_seed_split(n, n_validation, seed=0):
+    return solution.split_rows(n, n_validation, seed=0)
+
+
+def mask_split(n, n_validation, seed=0):
+    validation = torch.zeros(n, dtype=torch.bool)
+    validation[solution.split_rows(n, n_validation, seed)[1]] = True
+    return ~validation, validation
+
+
+def fraction_split(n, n_validation, seed=0):
+    return solution.split_rows(n, int(0.2 * n), seed)  # n_validation read as a fraction of its own
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (overlapping_split, "in both sets; every row belongs to exactly one of them"),
+        (unseeded_split, "gave two different splits on two calls: it draws from torch's global random state"),
+        (ordered_split, "chose the same validation rows and they are the first or last rows"),
+        (fixed_seed_split, "seeds 3 and 4 chose the same validation rows. The seed should decide"),
+        (mask_split, "is a mask of True and False"),
+        (fraction_split, "holds 40 rows; expected 38 (n_validation=12 of 50)"),
+        (lambda n, n_validation, seed=0: [list(range(n - n_validation)), []], "not a list"),
+        (lambda n, n_validation, seed=0: None, "it returned None: does the function end with a return statement?"),
+    ],
+)
+def test_a_wrong_split_fails(variant: object, hint: str) -> None:
+    expect_failure(grading_ex4.check_split, answer(split_rows=variant), hint=hint)
+
+
+def sorted_split(n, n_validation, seed=0):
+    """Another right answer: the validation rows drawn first, both sets sorted, as int32."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=generator, dtype=torch.int32)
+    return order[n_validation:].sort().values, order[:n_validation].sort().values
+
+
+def test_another_right_split_passes() -> None:
+    grading_ex4.check_split(answer(split_rows=sorted_split))
+
+
+# --- validation_loss ---------------------------------------------------------------------------
+
+
+def evaluation(*, eval_mode=True, no_grad=True, item=True, summed=False, backward=False):
+    def validation_loss(model, x, y):
+        if eval_mode:
+            model.eval()
+        with torch.inference_mode(mode=no_grad):
+            loss = nn.functional.mse_loss(model(x), y, reduction="sum" if summed else "mean")
+        if backward:
+            loss.backward()
+        return loss.item() if item else loss
+
+    return validation_loss
+
+
+WRONG_EVALUATIONS = [
+    (evaluation(eval_mode=False), "the model was in training mode during validation: call model.eval()"),
+    (evaluation(no_grad=False), "gradients were being recorded while the model computed the validation loss"),
+    (evaluation(item=False), "is a tensor, not a float; return loss.item()"),
+    (evaluation(summed=True), "times that, the sum: take the mean"),
+    (evaluation(no_grad=False, backward=True), "left gradients in linear.weight.grad, linear.bias.grad"),
+]
+
+
+@pytest.mark.parametrize(("variant", "hint"), WRONG_EVALUATIONS)
+def test_a_wrong_validation_loss_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    message = expect_failure(grading_ex4.check_validation_loss, answer(validation_loss=variant), *data, hint=hint)
+    others = [h for v, h in WRONG_EVALUATIONS if v is not variant and h in message]
+    assert not others, f"the message also names another mistake, {others}: {message}"
+
+
+def batched_no_grad_loss(model, x, y):
+    """Another right answer: torch.no_grad(), the squared errors summed over batches of 5, then divided."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(x), 5):
+            total += ((model(x[start : start + 5]) - y[start : start + 5]) ** 2).sum().item()
+    return total / len(x)
+
+
+def test_another_right_validation_loss_passes(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    grading_ex4.check_validation_loss(answer(validation_loss=batched_no_grad_loss), *data)
+
+
+# --- train_with_validation ---------------------------------------------------------------------
+
+
+def trainer(
+    *,
+    all_rows=False,
+    shuffle=True,
+    seeded=True,
+    fixed_seed=False,
+    once=False,
+    eval_mode=True,
+    train_each_epoch=True,
+    no_grad=True,
+    item=True,
+    validate_first=False,
+    zero_grad=True,
+    summed=False,
+    own_lr=None,
+    optimizer_class=optim.SGD,
+    copy_model=False,
+    own_batch_size=None,
+    drop_last=False,
+    training_loss=False,
+    one_validation_batch=False,
+):
+    """A learner's train_with_validation, with one of the mistakes learners make switched on."""
+
+    def train_with_validation(
+        model, x, y, train_rows, validation_rows, epochs=10, batch_size=32, lr=0.1, seed=0, device="cpu"
+    ):
+        if copy_model:
+            model = lesson.LinearRegression(2, 1)
+        rows = torch.arange(len(x)) if all_rows else train_rows
+        if once:
+            rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))]
+        generator = torch.Generator().manual_seed(0 if fixed_seed else seed) if seeded else None
+        batches = DataLoader(
+            TensorDataset(x[rows], y[rows]),
+            batch_size=own_batch_size or batch_size,
+            shuffle=shuffle and not once,
+            generator=generator,
+            drop_last=drop_last,
+        )
+        x_validation, y_validation = x[validation_rows], y[validation_rows]
+        if one_validation_batch:
+            x_validation, y_validation = x_validation[:4], y_validation[:4]
+        if training_loss:
+            x_validation, y_validation = x[train_rows], y[train_rows]
+        optimizer = optimizer_class(model.parameters(), lr=own_lr or lr)
+        losses = []
+
+        def validate():
+            if eval_mode:
+                model.eval()
+            with torch.inference_mode(mode=no_grad):
+                loss = nn.functional.mse_loss(model(x_validation), y_validation)
+            losses.append(loss.item() if item else loss)
+
+        model.train()
+        for _ in range(epochs):
+            if validate_first:
+                validate()
+            if train_each_epoch:
+                model.train()
+            for x_batch, y_batch in batches:
+                if zero_grad:
+                    optimizer.zero_grad()
+                loss = nn.functional.mse_loss(model(x_batch), y_batch, reduction="sum" if summed else "mean")
+                loss.backward()
+                optimizer.step()
+            if not validate_first:
+                validate()
+        return losses
+
+    return train_with_validation
+
+
+def no_return(model, x, y, train_rows, validation_rows, **settings):
+    solution.train_with_validation(model, x, y, train_rows, validation_rows, **settings)
+
+
+def losses_of_training_rows(model, x, y, train_rows, validation_rows, **settings):
+    """Validated right, but the list it returns holds each epoch's loss on the training rows."""
+    losses = []
+    for _ in range(settings.pop("epochs")):
+        solution.train_with_validation(model, x, y, train_rows, validation_rows, epochs=1, **settings)
+        losses.append(solution.validation_loss(model, x[train_rows], y[train_rows]))
+        settings["seed"] += 1
+    return losses
+
+
+WRONG_TRAINING = [
+    (trainer(all_rows=True), "a training batch holds validation rows"),
+    (trainer(shuffle=False), "in every epoch: they were never shuffled"),
+    (trainer(once=True), "one shuffled order, the same in every epoch"),
+    (trainer(no_grad=False), "gradients were being recorded while the model computed the validation loss"),
+    (trainer(eval_mode=False), "the model was in training mode during validation: call model.eval()"),
+    (trainer(train_each_epoch=False), "call model.train() again at the start of every epoch"),
+    (trainer(item=False), "is a tensor, not a float; append loss.item()"),
+    (trainer(validate_first=True), "validate at the end of each epoch, after its batches"),
+    (trainer(zero_grad=False), "used the gradients of all the batches so far, added up"),
+    (trainer(summed=True), "was 8 times too long: the loss was summed over the batch"),
+    (trainer(own_lr=0.05), "a plain gradient step with step size 0.05, not lr=0.2"),
+    (trainer(optimizer_class=optim.Adam), "should be one step of optim.SGD(model.parameters(), lr=0.2)"),
+    (trainer(copy_model=True), "never called the model it was given: train `model`, the argument, in place"),
+    (trainer(own_batch_size=16), "with batch_size=8 and 40 training rows expected [8, 8, 8, 8, 8]"),
+    (trainer(drop_last=True, own_batch_size=16), "expected each of the 40 training rows once per epoch"),
+    (trainer(training_loss=True), "never gave the model the validation rows"),
+    (
+        trainer(one_validation_batch=True),
+        "gave the model 4 rows; the validation loss is the mean squared error over all",
+    ),
+    (no_return, "returned None: end it with `return losses`"),
+]
+
+
+@pytest.mark.parametrize(("variant", "hint"), WRONG_TRAINING)
+def test_a_wrong_training_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    wrong = answer(train_with_validation=variant)
+    message = expect_failure(grading_ex4.check_training, wrong, *data, N_VALIDATION, 0, **WRONG_SETTINGS, hint=hint)
+    others = [h for v, h in WRONG_TRAINING if v is not variant and h in message]
+    assert not others, f"the message also names another mistake, {others}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (
+            trainer(seeded=False),
+            "Two runs with seed=3 gave different batches: the shuffle was drawn from torch's global",
+        ),
+        (trainer(fixed_seed=True), "seeds 3 and 4 gave the same batches"),
+    ],
+)
+def test_an_unseeded_shuffle_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    settings = {"epochs": 1, "batch_size": 8}
+    expect_failure(
+        grading_ex4.check_training_seed,
+        answer(train_with_validation=variant),
+        *data,
+        N_VALIDATION,
+        **settings,
+        hint=hint,
+    )
+
+
+def own_loop(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32, lr=0.1, seed=0, device="cpu"):
+    """A right answer with no DataLoader: a seeded randperm each epoch, slices, torch.no_grad() and the MSE by hand."""
+    model.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        order = train_rows[torch.randperm(len(train_rows), generator=generator)]
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            optimizer.zero_grad()
+            ((model(x[batch].to(device)) - y[batch].to(device)) ** 2).mean().backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            losses.append(((model(x[validation_rows]) - y[validation_rows]) ** 2).mean().item())
+    return losses
+
+
+def with_lesson_train(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32, lr=0.1, seed=0, device="cpu"):
+    """A right answer that takes each step with lesson.train (one epoch on one batch) and evaluates in batches."""
+    generator = torch.Generator().manual_seed(seed)
+    batches = DataLoader(TensorDataset(x[train_rows], y[train_rows]), batch_size, shuffle=True, generator=generator)
+    validation = DataLoader(TensorDataset(x[validation_rows], y[validation_rows]), batch_size=3)
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        for x_batch, y_batch in batches:
+            lesson.train(model, x_batch, y_batch, optimizer, 1)
+        model.eval()
+        with torch.inference_mode():
+            total = sum(nn.functional.mse_loss(model(xb), yb, reduction="sum").item() for xb, yb in validation)
+        losses.append(total / len(validation_rows))
+    return losses
+
+
+def with_training_loss(model, x, y, train_rows, validation_rows, **settings):
+    """A right answer that also measures the loss on all the training rows after each epoch (with gradients on)."""
+    epochs, seed = settings.pop("epochs", 10), settings.pop("seed", 0)
+    generator = torch.Generator().manual_seed(seed)
+    losses, training_losses = [], []
+    for _ in range(epochs):
+        seed_of_epoch = int(torch.randint(2**31, (), generator=generator))
+        losses += solution.train_with_validation(
+            model, x, y, train_rows, validation_rows, 1, seed=seed_of_epoch, **settings
+        )
+        training_losses.append(nn.functional.mse_loss(model(x[train_rows]), y[train_rows]).item())
+    return losses
+
+
+@pytest.mark.parametrize("variant", [own_loop, with_lesson_train, with_training_loss])
+def test_another_right_training_passes(variant: object, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    right = answer(train_with_validation=variant)
+    grading_ex4.check_training(right, *data, N_VALIDATION, 0, **SETTINGS)
+    if variant is own_loop:  # the others shuffle with a seeded DataLoader, as the reference does
+        grading_ex4.check_training_seed(right, *data, N_VALIDATION, epochs=1, batch_size=8)
+
+
+def test_a_batch_size_that_takes_all_rows_passes(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    settings = {**SETTINGS, "batch_size": 64, "epochs": 15, "lr": 0.4}  # one batch an epoch: full-batch descent
+    grading_ex4.check_training(answer(train_with_validation=own_loop), *data, N_VALIDATION, 0, **settings)
+
+
+# --- save_model and load_model -----------------------------------------------------------------
+
+
+def save_whole(model, path):
+    torch.save(model, path)
+
+
+def save_wrapped(model, path):
+    torch.save({"model": model.state_dict()}, path)
+
+
+def save_layer(model, path):
+    torch.save(model.linear.state_dict(), path)
+
+
+def save_new_model(model, path):
+    torch.save(lesson.LinearRegression(2, 1).state_dict(), path)
+
+
+def save_elsewhere(model, path):
+    torch.save(model.state_dict(), "model.pt")
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (save_whole, "it holds a pickled Python object, such as the whole model from torch.save(model, path)"),
+        (save_wrapped, "holds the keys ['model']; a LinearRegression's state_dict has the keys"),
+        (save_layer, "holds the keys ['bias', 'weight']"),
+        (save_new_model, "predicts differently from the model that was saved"),
+        (save_elsewhere, "but no file is there"),
+    ],
+)
+def test_a_wrong_save_fails(
+    variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
+    expect_failure(grading_ex4.check_save, answer(save_model=variant), data[0], tmp_path, hint=hint)
+
+
+def test_another_right_save_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+    def save_model(model, path):
+        torch.save(OrderedDict((name, value.clone()) for name, value in model.state_dict().items()), str(path))
+
+    grading_ex4.check_save(answer(save_model=save_model), data[0], tmp_path)
+
+
+def load_trusting(path):
+    model = lesson.LinearRegression(2, 1)
+    model.load_state_dict(torch.load(path, weights_only=False))
+    return model
+
+
+SHARED = lesson.LinearRegression(2, 1)
+
+
+def load_into_one_model(path):
+    SHARED.load_state_dict(torch.load(path, weights_only=True))
+    return SHARED
+
+
+def load_sharing_a_layer(path):
+    model = lesson.LinearRegression(2, 1)
+    model.linear = SHARED.linear
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (load_trusting, "Load with torch.load(path, weights_only=True), which reads tensors only"),
+        (load_into_one_model, "returned the same model object for two files"),
+        (load_sharing_a_layer, "loading a second file changed the first loaded model"),
+        (lambda path: lesson.LinearRegression(2, 1), "does not predict what the saved weights predict"),
+        (lambda path: torch.load(path, weights_only=True), "but it returned a OrderedDict"),
+    ],
+)
+def test_a_wrong_load_fails(
+    variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
+    expect_failure(grading_ex4.check_load, answer(load_model=variant), data[0], tmp_path, hint=hint)
+
+
+def test_another_right_load_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+    def load_model(path):
+        model = lesson.LinearRegression(2, 1)
+        model.load_state_dict(torch.load(path, map_location="cpu"))  # weights_only=True is the default since 2.6
+        return model.eval()
+
+    grading_ex4.check_load(answer(load_model=load_model), data[0], tmp_path)
+
+
+def one_input_training(model, x, y, train_rows, validation_rows, **settings):
+    return [model(x[train_rows][:, :1]).sum().item()]  # the learner's slip: one column of the two
+
+
+def test_an_exception_in_the_models_call_names_the_learners_line(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    message = expect_failure(
+        grading_ex4.check_training,
+        answer(train_with_validation=one_input_training),
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        hint="train_with_validation() raised RuntimeError: mat1 and mat2 shapes cannot be multiplied",
+    )
+    assert "test_grader_ex4.py, line" in message and "[:, :1]" in message, message
+    assert "grading.py" not in message, f"the grader's frames must not show: {message}"
