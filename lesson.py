@@ -878,7 +878,7 @@ run_in_notebook(section_workflow)
 
 # %% [markdown]
 # ## 8. Next steps
-# Three exercises practise what the lesson showed; pytest checks the answers.
+# Four exercises practise what the lesson showed; pytest checks the answers.
 
 
 # %%

@@ -36,6 +36,7 @@ TARGETS = {
     "python -m pytest -m ex1": ("time", 1.0),
     "python -m pytest -m ex2": ("time", 1.0),
     "python -m pytest -m ex3": ("time", 1.0),
+    "python -m pytest -m ex4": ("time", 1.0),
 }
 MEMORY_TARGET = ("python lesson.py", 1.15)
 
@@ -50,7 +51,7 @@ def commands(outdir: str) -> dict[str, list[str]]:
         "python -m pytest": [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         **{
             f"python -m pytest -m {name}": [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", name]
-            for name in ("ex1", "ex2", "ex3")
+            for name in ("ex1", "ex2", "ex3", "ex4")
         },
     }
 

@@ -1,6 +1,6 @@
 """The exercise grader: every check runs on your exercises/ex*.py and on the reference solutions.
 
-    python -m pytest -m ex1      # one exercise (ex1, ex2 or ex3)
+    python -m pytest -m ex1      # one exercise (ex1 to ex4)
     python -m pytest             # everything; the summary at the end says which exercises you solved
 
 A function that still raises NotImplementedError is reported as not attempted yet (skipped).
