@@ -75,6 +75,7 @@ TRUE_WEIGHTS, TRUE_BIAS = (5.0, 3.0), 2.0  # minutes per mile, minutes per stop,
 DELIVERY_NOISE = 2.0  # σ of the Gaussian noise, in minutes
 VALIDATION_SHARE = 0.2  # the rows held out of training
 BATCH_SIZE, BATCH_LR, BATCH_EPOCHS = 32, 0.05, 15
+NEW_DELIVERIES = 10_000  # fresh deliveries that tell the models apart where 80 validation rows cannot
 MODEL_FILE = "delivery_model.pt"
 
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
@@ -753,10 +754,10 @@ def section_workflow(run: Run) -> None:
     x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
     raw_flat, raw_steep = input_curvatures(inputs[train_rows])
     flat, steep = input_curvatures(x_train)
-    print("Inputs scaled with the training rows' mean and std: the steepest curvature over the flattest,")
-    print(
-        f"  λmax/λmin, is {raw_steep / raw_flat:.0f} on raw miles and stops and {steep / flat:.1f} scaled (section 6)."
-    )
+    raw_ratio, ratio = raw_steep / raw_flat, steep / flat
+    print("Inputs scaled with the training rows' mean and std. The Hessian's largest eigenvalue over its")
+    print(f"  smallest (section 4), λmax/λmin, is {raw_ratio:.0f} on raw miles and stops and {ratio:.1f} scaled:")
+    print("  scaled, the flat direction no longer crawls while the steep one caps the step size.")
 
     loader = DataLoader(
         TensorDataset(x_train, y_train),
@@ -801,60 +802,77 @@ def section_workflow(run: Run) -> None:
     recorded = f"requires_grad = {val_loss.requires_grad}, grad_fn = {val_loss.grad_fn}"
     print(f"Under torch.inference_mode() nothing is recorded: the validation loss has {recorded}.")
 
-    # The closed form on the training rows, and the true plane, both per unit of scaled input.
-    design = torch.cat([x_train, torch.ones(len(x_train), 1)], dim=1).double()  # (320, 3): a 1 per row for the bias
+    # Fold the scaling into the layer, so the model takes raw miles and stops from here on:
+    # w·(x - mean)/std + b = (w/std)·x + (b - (w/std)·mean).
+    with torch.no_grad():
+        model.linear.weight /= std.to(device)
+        model.linear.bias -= (model.linear.weight * mean.to(device)).sum()
+    x_train, x_val = inputs[train_rows], inputs[val_rows]  # raw again: (320, 2), (80, 2)
+    with torch.inference_mode():
+        folded = loss_fn(model(x_val.to(device)), y_val.to(device)).item()
+    print(
+        f"\nThe scaling folded into the layer: the model now takes raw miles and stops; validation loss {folded:.4f}."
+    )
+
+    # The closed form on the training rows: least squares with a column of ones for the bias.
+    design = torch.cat([x_train, torch.ones(len(x_train), 1)], dim=1).double()  # (320, 3)
     solution = torch.linalg.lstsq(design, y_train.double()).solution.reshape(-1)  # (3,): two slopes, then the bias
-    true_slopes = torch.tensor(TRUE_WEIGHTS, dtype=torch.float64)
     planes = {
         "trained": (model.linear.weight.detach().cpu().double().reshape(-1), model.linear.bias.item()),
         "least squares": (solution[:2], solution[2].item()),
-        "true plane": (true_slopes * std.double(), TRUE_BIAS + float((true_slopes * mean.double()).sum())),
+        "true plane": (torch.tensor(TRUE_WEIGHTS, dtype=torch.float64), TRUE_BIAS),
     }
-    print("\nIn minutes per mile and per stop (each slope divided by its input's std, the scaling undone):")
+    print("In minutes per mile and per stop:")
     for name, (slopes, offset) in planes.items():
-        per_unit = slopes / std.double()
-        fixed = offset - float((per_unit * mean.double()).sum())
-        print(f"  {name:<14} w = [{per_unit[0]:.3f}, {per_unit[1]:.3f}], b = {fixed:.3f}")
+        print(f"  {name:<14} w = [{slopes[0]:.3f}, {slopes[1]:.3f}], b = {offset:.3f}")
 
     def squared_errors(rows: torch.Tensor, targets: torch.Tensor, slopes: torch.Tensor, offset: float) -> torch.Tensor:
         return (rows.double() @ slopes + offset - targets.double().reshape(-1)) ** 2  # (n,)
 
-    print(f"\nThe mean squared error on the {len(x_train)} training rows and on the {len(x_val)} held-out rows:")
+    new_inputs, new_minutes = make_deliveries(NEW_DELIVERIES, seed=run.seed + 1)  # deliveries no model has seen
+    print(f"\nThe mean squared error on the {len(x_train)} training rows, the {len(x_val)} validation rows, and")
+    print(f"  {NEW_DELIVERIES:,} new deliveries drawn the same way:")
     costs = {
-        name: (
-            squared_errors(x_train, y_train, *plane).mean().item(),
-            squared_errors(x_val, y_val, *plane).mean().item(),
-        )
+        name: [squared_errors(rows, targets, *plane).mean().item() for rows, targets in sets]
+        for sets in [((x_train, y_train), (x_val, y_val), (new_inputs, new_minutes))]
         for name, plane in planes.items()
     }
-    for name, (on_train, on_val) in costs.items():
-        print(f"  {name:<14} training {on_train:.4f}   validation {on_val:.4f}")
-    gain = costs["true plane"][0] - costs["trained"][0]
-    if gain > 0:
+    for name, (on_train, on_val, on_new) in costs.items():
+        print(f"  {name:<14} training {on_train:.4f}   validation {on_val:.4f}   new {on_new:.4f}")
+    on_train, on_val, on_new = (costs["true plane"][k] - costs["trained"][k] for k in range(3))
+    if on_train > 0:
+        print(f"On the rows it learned from, the trained model beats the true plane by {on_train:.4f}: it fitted")
+        print("  some of their noise as if it were signal.")
+    else:
+        print(f"On the rows it learned from, the trained model is {-on_train:.4f} behind the true plane:")
+        print("  the batch noise of the last steps outweighs what it fitted.")
+    expected = DELIVERY_NOISE**2 * 3 / len(x_train)  # σ²·p/n: what fitting p = 3 numbers to n noisy rows costs
+    if on_new < 0:
+        print(f"On new deliveries that noise is gone, and the true plane wins by {-on_new:.4f} (on average σ²·3/n")
         print(
-            f"On the rows it learned from, the trained model beats the true plane by {gain:.4f}: it fits their noise."
+            f"  = {expected:.4f} for n = {len(x_train)} rows and three fitted numbers): section 2's puzzle, answered."
         )
     else:
-        print(f"On the rows it learned from, the trained model is {-gain:.4f} behind the true plane: batch noise.")
+        print(f"On new deliveries the trained model is still ahead, by {on_new:.4f}, against an average of")
+        print(f"  σ²·3/n = {expected:.4f} for the true plane: a rare draw.")
     difference = squared_errors(x_val, y_val, *planes["trained"]) - squared_errors(x_val, y_val, *planes["true plane"])
-    margin, spread = difference.mean().item(), difference.std().item() / len(difference) ** 0.5
-    expected = DELIVERY_NOISE**2 * 3 / len(x_train)  # σ²·p/n: the cost on new rows of fitting p = 3 numbers to noise
-    if margin >= 0:
-        print(f"On the rows it never saw, the true plane is better by {margin:.4f}: that noise does not recur.")
-    else:
-        print(f"On the rows it never saw, the trained model is still ahead, by {-margin:.4f}.")
-    print(
-        f"  Over many new rows the true plane wins by σ²·3/{len(x_train)} = {expected:.4f} on average; on {len(x_val)}"
-    )
-    print(f"  rows that difference has a standard error of {spread:.4f}. The validation loss, not the training")
-    print("  loss, estimates how a model does on new data: this answers section 2's puzzle.")
+    spread = difference.std().item() / len(difference) ** 0.5  # the standard error of the validation difference
+    leader = "the true plane" if on_val < 0 else "the trained model"
+    print(f"The {len(x_val)} validation rows put {leader} ahead by {abs(on_val):.4f}, with a standard error of")
+    print(f"  {spread:.4f}: a validation set is a sample too, and the more rows it holds, the better it")
+    print("  estimates the loss on new data.")
+    if costs["trained"][1] < costs["trained"][0]:
+        true_train, true_val = costs["true plane"][:2]
+        print("  Its loss is below the training loss here because these rows happen to hold less noise:")
+        print(f"  the true plane itself costs {true_val:.4f} on them and {true_train:.4f} on the training rows.")
 
     # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
     limits = [max_stable_lr_of_inputs(batch) for batch, _ in loader]
-    whole = max_stable_lr_of_inputs(x_train)
+    whole = max_stable_lr_of_inputs(loader.dataset.tensors[0])  # the scaled training rows the loader serves
     low, high = round_down(min(limits), 3), round_down(max(limits), 3)
-    print(f"\n2/λmax is {round_down(whole, 3):g} for the whole training set, and {low:g} to {high:g} for the")
-    print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is a guide.")
+    print(f"\n2/λmax is {round_down(whole, 3):g} for the whole scaled training set, and {low:g} to {high:g} for the")
+    print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is only a")
+    print(f"  guide. lr {BATCH_LR:g} stays far below all of them, which also keeps the noise of each step small.")
 
     with run.files_folder() as folder:
         path = folder / MODEL_FILE
@@ -865,8 +883,10 @@ def section_workflow(run: Run) -> None:
         loaded.eval()
         with torch.inference_mode():
             same = torch.equal(loaded(x_val.to(device)), model(x_val.to(device)))
+            trip = loaded(torch.tensor([[3.0, 2.0]], device=device)).item()  # 3 miles, 2 stops
     print(f"  A fresh LinearRegression(2, 1) loaded from it (keys {', '.join(loaded.state_dict())})")
-    print(f"  predicts the validation rows identically: {same}.")
+    print(f"  predicts the validation rows identically: {same}. For 3 miles and 2 stops it says {trip:.2f} minutes;")
+    print(f"  the true plane says {3 * TRUE_WEIGHTS[0] + 2 * TRUE_WEIGHTS[1] + TRUE_BIAS:.2f}.")
 
     if run.plots:
         fig = figures.plot_workflow(batch_losses, train_losses, val_losses, len(loader))

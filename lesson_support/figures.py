@@ -495,6 +495,9 @@ def plot_workflow(
     ax.plot(epochs, train_losses, "o-", color="tab:blue", markersize=4, label="training rows, after each epoch")
     ax.plot(epochs, val_losses, "s-", color="tab:orange", markersize=4, label="validation rows, after each epoch")
     log_scale(ax)
+    from matplotlib.ticker import LogLocator
+
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 2, 5, 10, 20, ...: the plateau near σ² reads off
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE loss (log scale)")
     ax.set_title("mini-batch losses, and the loss per epoch")

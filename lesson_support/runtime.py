@@ -56,7 +56,7 @@ class Run:
         """A written file's path as the output names it, the same on every run."""
         if self.writes_files:
             return path.as_posix()
-        why = "--no-plots writes no files" if not self.plots else "a notebook shows figures inline and keeps no files"
+        why = "--no-plots keeps no files" if not self.plots else "a notebook shows figures inline and keeps no files"
         return f"{path.name} to a temporary folder, removed after this\n  section: {why}."
 
 
