@@ -207,7 +207,12 @@ def same_value(a: Any, b: Any) -> bool:
         return isinstance(b, dict) and a.keys() == b.keys() and all(same_value(a[key], b[key]) for key in a)
     if type(a).__module__ == "numpy" and hasattr(a, "shape"):
         return type(b) is type(a) and a.shape == b.shape and bool((a == b).all())
-    return True  # shared, not copied: nothing to compare
+    if a is b:  # shared, not copied: a model trained in place, a path
+        return True
+    try:
+        return bool(a == b) or (a != a and b != b)  # numbers and strings by value; nan is nan
+    except Exception:  # an object whose == is not a plain comparison
+        return True
 
 
 def _argument_names(code: Callable[..., Any], count: int) -> list[str]:
@@ -289,10 +294,10 @@ def _target(fname: Any) -> str | None:
 def figures_saved() -> Iterator[list[tuple[Any, str | None, list[tuple[int, int]]]]]:
     """Every Figure.savefig inside the block (plt.savefig included): the figure, the file, what its axes held then."""
     saved: list[tuple[Any, str | None, list[tuple[int, int]]]] = []
-    figure = sys.modules.get("matplotlib.figure")
-    if figure is None:  # matplotlib not loaded yet: a check of a saved file looks at the file alone
+    if "matplotlib" not in sys.modules:  # not loaded: a call that draws is not expected (a check of a file looks at it)
         yield saved
         return
+    figure = importlib.import_module("matplotlib.figure")
     original = figure.Figure.savefig
 
     @functools.wraps(original)
@@ -653,7 +658,8 @@ def likely_mistakes(
             replay(asked, lr, zero_grad=False),
         )
         yield (
-            f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), not .sum().",
+            f"It matches {asked} on a summed loss instead of the mean: use nn.MSELoss() (or .mean()), not .sum() "
+            "or reduction='sum' (the old size_average=False sums too).",
             replay(asked, lr, reduction="sum"),
         )
         if asked == "SGD":
@@ -1023,6 +1029,7 @@ def check_train_with_history(answer: Answer, x: torch.Tensor, y: torch.Tensor, s
 
 
 def check_plot_loss_curve(answer: Answer, losses: list[float], path: Path | None) -> None:
+    importlib.import_module("matplotlib.figure")  # loaded before the call, so that its savefig calls are seen
     fig = expect_figure(answer("plot_loss_curve", losses, path), "plot_loss_curve")
     epochs = len(losses)
     for ax in fig.axes:
