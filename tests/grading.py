@@ -167,8 +167,9 @@ def restore_shipped_data(what: str) -> list[str]:
 
 
 def restore_everything(before: dict[str, Any], what: str) -> list[str]:
-    """restore_global_state and restore_shipped_data: what a learner's code may not leave changed."""
-    return restore_global_state(before, what) + restore_shipped_data(what)
+    """restore_global_state and restore_shipped_data: what a learner's code may not leave changed, one sentence each."""
+    said = restore_global_state(before, what) + restore_shipped_data(what)
+    return said[:1] + [f"It also {sentence.removeprefix(what).lstrip()}" for sentence in said[1:]]
 
 
 # --- the learner's inputs: copies in, a change to them reported ---------------------------------------
