@@ -1114,7 +1114,7 @@ def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, ob
 
 
 def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
-    written_out = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "foreach": False}
+    written_out = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "foreach": False}
     grading.check_compare(
         answer(2, ex2_solution, compare_optimizers=comparison(adam_options=written_out)),
         *lesson.load_distance_time(),
