@@ -248,13 +248,20 @@ def changed_input(
     names = _argument_names(code, len(args))
     pairs = [*zip(names, args, given[0], strict=True), *((f"`{key}`", kwargs[key], given[1][key]) for key in kwargs)]
     for name, original, now in pairs:
-        if not same_value(original, now):
-            kind = "tensor" if isinstance(original, torch.Tensor) else type(original).__name__
+        if same_value(original, now):
+            continue
+        if isinstance(original, torch.Tensor):
             return (
-                f"{what} changed {name}, the {kind} passed to it, in place: the caller's data must stay as it was. "
-                "Work on a copy, e.g. scaled = (x - x.mean()) / x.std(), instead of subtracting in place "
-                "(x -= ..., x.sub_(...), x[...] = ..., or .append() on a list passed in)."
+                f"{what} changed {name}, the tensor passed to it, in place: the caller's data must stay as it was. "
+                "Make a new tensor instead, e.g. scaled = (x - x.mean()) / x.std(), where x -= x.mean(), "
+                "x.sub_(...) or x[...] = ... change the caller's."
             )
+        kind = type(original).__name__
+        return (
+            f"{what} changed {name}, the {kind} passed to it: the caller's data must stay as it was. Work on a "
+            f"copy (copy.deepcopy, or {kind}(...) for a flat {kind}) instead of sorting, reversing, appending to or "
+            "assigning into the one passed in."
+        )
     return None
 
 
@@ -302,7 +309,7 @@ def _target(fname: Any) -> str | None:
 def figures_saved() -> Iterator[list[tuple[Any, str | None, list[tuple[int, int]]]]]:
     """Every Figure.savefig inside the block (plt.savefig included): the figure, the file, what its axes held then."""
     saved: list[tuple[Any, str | None, list[tuple[int, int]]]] = []
-    if "matplotlib" not in sys.modules:  # not loaded: a call that draws is not expected (a check of a file looks at it)
+    if "matplotlib" not in sys.modules:  # nothing to watch yet; a check of a saved file then reads the file alone
         yield saved
         return
     figure = importlib.import_module("matplotlib.figure")
