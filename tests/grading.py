@@ -534,9 +534,21 @@ NO_STEP_HINT = (
 )
 
 
-def settings_problem(answer: Answer, asked: type[optim.Optimizer], what: str) -> str:
-    """A sentence naming a setting beyond lr on an optimizer of class `asked` that the last call stepped with."""
+def settings_problem(
+    answer: Answer, asked: type[optim.Optimizer], what: str, allowed: tuple[type[optim.Optimizer], ...] = ()
+) -> str:
+    """Why the optimizers the last call stepped with are not what was asked, in a sentence; "" if they are.
+
+    Names a class outside `allowed` (by default `asked` alone), or a setting beyond lr on one of class `asked`.
+    """
+    allowed = allowed or (asked,)
     for optimizer in answer.optimizers:
+        if type(optimizer) not in allowed:
+            names = " and ".join(f"optim.{kind.__name__}" for kind in allowed)
+            return (
+                f"{what}: your code trained with optim.{type(optimizer).__name__}, which the exercise does not "
+                f"ask for; use {names}, with only the step size set."
+            )
         settings = non_default_settings(optimizer) if type(optimizer) is asked else []
         if settings:
             name = asked.__name__
@@ -953,7 +965,7 @@ def check_compare(answer: Answer, x: torch.Tensor, y: torch.Tensor, **settings: 
         lr, other_lr = used[f"lr_{name}"], used[f"lr_{other}"]
         expected = reference_history(x, y, seeded_model(used["seed"]), OPTIMIZERS[asked], lr, used["epochs"])
         mistakes = likely_mistakes(x, y, used["seed"], asked, lr, other_lr, used["epochs"])
-        settings[name] = settings_problem(answer, OPTIMIZERS[asked], f"histories['{name}']")
+        settings[name] = settings_problem(answer, OPTIMIZERS[asked], f"histories['{name}']", (optim.SGD, optim.Adam))
         what = f"histories['{name}'] with {used}"
         explain_history(got, expected, what, START_HINT_EX2, mistakes, len(x), settings[name])
     # A setting such as amsgrad=True may change the losses by less than the tolerance on these data: named anyway.

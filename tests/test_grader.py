@@ -1136,6 +1136,16 @@ def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, ob
     )
 
 
+def test_ex2_an_optimizer_the_exercise_does_not_ask_for_is_named() -> None:
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=comparison(sgd_class=optim.AdamW, sgd_lr="lr_adam")),
+        *lesson.load_distance_time(),
+        epochs=6,
+        hint="your code trained with optim.AdamW, which the exercise does not ask for; use optim.SGD and optim.Adam",
+    )
+
+
 def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
     written_out = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "foreach": False}
     grading.check_compare(
