@@ -125,7 +125,7 @@ def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
             f"(or convert the whole {kind} with .tolist())."
         )
     if not isinstance(value, list | tuple):
-        got = "None: does the function end with a return statement?" if value is None else f"a {type(value).__name__}."
+        got = "None. Does the function end with a return statement?" if value is None else f"a {type(value).__name__}."
         count = f"{epochs} floats" if epochs is not None else "floats, one per epoch"
         return f"{what} should be a list of {count}, but it is {got}"
     if epochs is not None and len(value) != epochs:

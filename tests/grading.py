@@ -478,10 +478,10 @@ def _syntax_message(path: str, error: SyntaxError) -> str:
 
 
 def _kind(value: object) -> str:
-    """What a function returned, in words; None usually means a missing return statement."""
+    """What a function returned, in words, ending its sentence; None usually means a missing return statement."""
     if value is None:
-        return "None: does the function end with a return statement?"
-    return f"a {type(value).__name__}"
+        return "None. Does the function end with a return statement?"
+    return f"a {type(value).__name__}."
 
 
 def expect_tensor(value: object, shape: tuple[int, ...], what: str) -> torch.Tensor:
@@ -512,9 +512,7 @@ def expect_figure(value: object, what: str) -> Any:
     from matplotlib.figure import Figure
 
     if not isinstance(value, Figure):
-        fail(
-            f"{what} should return a matplotlib Figure (e.g. fig from plt.subplots()), but it returned {_kind(value)}."
-        )
+        fail(f"{what} should return a matplotlib Figure (e.g. fig from plt.subplots()), but it returned {_kind(value)}")
     return value
 
 
@@ -921,7 +919,7 @@ def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, sour
     raw_cm = "On raw centimetres only tiny steps are stable: standardise the heights first (hint 1.2)."
     model = answer("fit_height_weight", heights, weights, advice={lesson.DivergenceError: raw_cm})
     if not isinstance(model, nn.Module):
-        fail(f"fit_height_weight should return the trained nn.Module, but it returned {_kind(model)}.")
+        fail(f"fit_height_weight should return the trained nn.Module, but it returned {_kind(model)}")
     grid = torch.linspace(heights.min().item(), heights.max().item(), 9).view(-1, 1)
     predicted = _predict(answer, model, grid, "model(heights) for 9 heights of shape (9, 1)")
     if predicted.is_floating_point() and not torch.isfinite(predicted).all():
@@ -957,8 +955,8 @@ def check_compare(answer: Answer, x: torch.Tensor, y: torch.Tensor, **settings: 
     used = {**defaults, **settings}
     histories = answer("compare_optimizers", x, y, **settings)
     if not isinstance(histories, dict) or set(histories) != {"sgd", "adam"}:
-        got = f"the keys {sorted(map(str, histories))}" if isinstance(histories, dict) else _kind(histories)
-        fail(f"compare_optimizers should return a dict with the keys 'sgd' and 'adam'; it returned {got}.")
+        got = f"the keys {sorted(map(str, histories))}." if isinstance(histories, dict) else _kind(histories)
+        fail(f"compare_optimizers should return a dict with the keys 'sgd' and 'adam'; it returned {got}")
     settings = {}
     for name, asked, other in (("sgd", "SGD", "adam"), ("adam", "Adam", "sgd")):
         got = expect_losses(histories[name], used["epochs"], f"histories['{name}']")

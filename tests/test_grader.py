@@ -239,7 +239,7 @@ class BrokenForward(nn.Module):
         (in_place_fit, "changed `heights`, the tensor passed to it, in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
         (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module, but it returned a tuple"),
-        (lambda heights, weights: None, "it returned None: does the function end with a return statement?"),
+        (lambda heights, weights: None, "it returned None. Does the function end with a return statement?"),
         (misspelled_fit, "fit_height_weight() raised NameError: name 'wieghts' is not defined"),
         (raw_train_fit, "or scale the inputs at tests/test_grader.py, line"),
         (lambda heights, weights: BrokenForward(), "the returned model raised AttributeError"),
@@ -535,7 +535,7 @@ def training(
         (training(copy_model=True), "you trained a copy. Train `model`, the argument, in place"),
         (training(own_model=True), "built a model of its own and trained that one"),
         (training(as_tensor=True), "is a tensor"),
-        (lambda model, x, y, epochs=500, lr=0.01: None, "but it is None: does the function end with a return"),
+        (lambda model, x, y, epochs=500, lr=0.01: None, "but it is None. Does the function end with a return"),
         (training(keep="detached"), "is a tensor, not a float; append loss.item()"),
         (training(keep="tensor"), "keep every epoch's autograd graph alive"),
         (training(optimizer_class=optim.Adam), "It matches Adam at lr 0.01, not SGD"),
@@ -582,7 +582,7 @@ def shifted_plot(losses, path=None):
             "no line or scatter plot in the figure",
             False,
         ),
-        (lambda losses, path=None: None, "but it returned None: does the function end with a return", False),
+        (lambda losses, path=None: None, "but it returned None. Does the function end with a return", False),
     ],
 )
 def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None, tmp_path: Path) -> None:
