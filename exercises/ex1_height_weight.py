@@ -36,7 +36,10 @@ def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor, epochs: int 
     """Fit weight ≈ w·height + b by gradient descent and return the trained model.
 
     The model must take raw heights in cm, shape (k, 1), and return weights in kg, shape (k, 1).
-    Leave `heights` and `weights` as they came: scale copies, not the tensors passed in.
+    It is checked by what it predicts: within 0.25 kg of the least-squares line of the same data
+    (lesson.least_squares) at nine heights across the data. Gradient descent is the exercise, and
+    the least-squares line is how you can check it. Leave `heights` and `weights` as they came:
+    scale copies, not the tensors passed in.
     Careful: on raw centimetres plain SGD at lr 0.01 diverges. Why, and what to do: hint 1.2.
     """
     raise NotImplementedError("fit_height_weight is not written yet (hint 1.2 in exercises/README.md)")
