@@ -231,7 +231,7 @@ def lesson_output() -> str:
 
 # --- the exercise summary at the end of every run ---------------------------------------------
 
-_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, "yours" or "reference") -> {test id: outcome}
+_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, yours/reference/SHIPPED_DATA) -> {id: outcome}
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
 
 

@@ -1075,7 +1075,7 @@ def refolded_fit(heights, weights):
     """Folds the scaling back, but computes the bias from the weight it has already overwritten."""
     mean, std = heights.mean(), heights.std()
     model = lesson.LinearRegression()
-    lesson.train(model, (heights - mean) / std, weights, optim.SGD(model.parameters(), lr=0.1), 60)
+    lesson.train(model, (heights - mean) / std, weights, optim.SGD(model.parameters(), lr=0.1), 30)
     with torch.no_grad():
         model.linear.weight /= std
         model.linear.bias -= (model.linear.weight * mean / std).reshape(-1)
@@ -1083,11 +1083,11 @@ def refolded_fit(heights, weights):
 
 
 def swapped_fit(heights, weights):
-    return ex1_solution.fit_height_weight(weights, heights, epochs=60)
+    return ex1_solution.fit_height_weight(weights, heights, epochs=30)
 
 
 def metre_fit(heights, weights):
-    return ex1_solution.fit_height_weight(heights / 100, weights, epochs=60)
+    return ex1_solution.fit_height_weight(heights / 100, weights, epochs=30)
 
 
 @pytest.mark.parametrize(
@@ -1111,7 +1111,7 @@ def test_ex2_an_optimizer_on_another_model_names_the_optimizers_parameters() -> 
         grading.check_compare,
         answer(2, ex2_solution, compare_optimizers=comparison(sgd_steps_the_adam_model=True)),
         *lesson.load_distance_time(),
-        epochs=12,
+        epochs=4,
         hint="Either the optimizer holds another model's parameters",
     )
 
@@ -1131,7 +1131,7 @@ def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, ob
         answer(2, ex2_solution, compare_optimizers=comparison(adam_options=options)),
         x,
         y,
-        epochs=12,
+        epochs=4,
         hint=hint,
     )
 
@@ -1141,7 +1141,7 @@ def test_ex2_an_optimizer_the_exercise_does_not_ask_for_is_named() -> None:
         grading.check_compare,
         answer(2, ex2_solution, compare_optimizers=comparison(sgd_class=optim.AdamW, sgd_lr="lr_adam")),
         *lesson.load_distance_time(),
-        epochs=6,
+        epochs=3,
         hint="your code trained with optim.AdamW, which the exercise does not ask for; use optim.SGD and optim.Adam",
     )
 
@@ -1151,7 +1151,7 @@ def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
     grading.check_compare(
         answer(2, ex2_solution, compare_optimizers=comparison(adam_options=written_out)),
         *lesson.load_distance_time(),
-        epochs=12,
+        epochs=4,
     )
 
 
