@@ -309,10 +309,10 @@ def _target(fname: Any) -> str | None:
 def figures_saved() -> Iterator[list[tuple[Any, str | None, list[tuple[int, int]]]]]:
     """Every Figure.savefig inside the block (plt.savefig included): the figure, the file, what its axes held then."""
     saved: list[tuple[Any, str | None, list[tuple[int, int]]]] = []
-    if "matplotlib" not in sys.modules:  # nothing to watch yet; a check of a saved file then reads the file alone
+    figure = sys.modules.get("matplotlib.figure")  # a check of a saved figure loads it before the call
+    if figure is None:  # no figure can be drawn without it: nothing to watch
         yield saved
         return
-    figure = importlib.import_module("matplotlib.figure")
     original = figure.Figure.savefig
 
     @functools.wraps(original)
