@@ -6,6 +6,7 @@ Not an exercise file: the four ex*.py files and their reference solutions call t
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -14,11 +15,23 @@ import torch
 
 import lesson
 from lesson_support.figures import log_scale, new_figure, use_files_only
-from lesson_support.learner_errors import describe_exception, raised_in, shown_path
+from lesson_support.learner_errors import TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
 from lesson_support.runtime import printable_output
 
 OUTDIR = Path("figures")  # beside the lesson's figures
 HEIGHT_WEIGHT_CSV = lesson.DATA_DIR / "height_weight.csv"
+
+
+class UnusableResult(Exception):
+    """A learner's function returned what this run cannot use; the message says what, as the checks would."""
+
+
+def _expect_losses(value: object, what: str) -> list[float]:
+    """The checks' rule for the entries of a loss history (learner_errors.losses_problem), applied here too."""
+    problem = losses_problem(value, None, what)
+    if problem:
+        raise UnusableResult(problem)
+    return value
 
 
 def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
@@ -27,12 +40,18 @@ def _run(number: int, module: ModuleType, show: Callable[[], None]) -> int:
     check = f"python -m pytest -m ex{number}"
     printable_output()  # a learner's message may hold any character, and the output may go to a file
     try:
-        show()
+        with warnings.catch_warnings():
+            # As in the checks (pyproject.toml): a loss over mismatched shapes is an error, not a warning.
+            warnings.filterwarnings("error", message=TARGET_SIZE_WARNING, category=UserWarning)
+            show()
+    except UnusableResult as problem:
+        print(f"{problem} Check your functions with: {check}.", file=sys.stderr)
+        return 1
     except NotImplementedError as error:
         print(f"Exercise {number} is not finished yet: {error}", file=sys.stderr)
         print(f"Fill in {path}, then run this again or check it with: {check}", file=sys.stderr)
         return 2
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # SystemExit: sys.exit() inside a learner's function
         if raised_in(error, module.__file__):
             message = describe_exception(None, error, module.__file__, {Path(__file__).name}, "run this again")
         else:  # called with arguments it does not take, or it returned what this run cannot use
@@ -96,6 +115,10 @@ def run_ex2(module: ModuleType) -> int:
 
     def show() -> None:
         histories = module.compare_optimizers(distances, times)
+        if not isinstance(histories, dict) or set(histories) != {"sgd", "adam"}:
+            raise UnusableResult("compare_optimizers should return a dict with the keys 'sgd' and 'adam'.")
+        for name, losses in histories.items():
+            _expect_losses(losses, f"histories['{name}']")
         reached = {
             name: [module.epochs_to_reach(losses, target) for target in targets] for name, losses in histories.items()
         }
@@ -119,7 +142,8 @@ def run_ex3(module: ModuleType) -> int:
     model = lesson.LinearRegression()
 
     def show() -> None:
-        losses = module.train_with_history(model, distances, times)
+        returned = module.train_with_history(model, distances, times)
+        losses = _expect_losses(returned, "the value train_with_history returned")
         use_files_only()
         OUTDIR.mkdir(exist_ok=True)
         path = OUTDIR / "ex3_loss_curve.png"

@@ -21,8 +21,9 @@ from lesson import LinearRegression, max_stable_lr, train  # noqa: F401  (the le
 
 
 def make_height_weight_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Synthetic adults: heights in cm and weights in kg, each a float32 tensor of shape (n, 1).
+    """Synthetic adults: (heights, weights), heights in cm and weights in kg.
 
+    Each is a float32 tensor of shape (n, 1); return them as a tuple (a list of the two will do).
     Heights should look like a population of adults, in cm: a mean of 150 to 190 cm and a
     spread (standard deviation) of 3 to 15 cm. Weight, in kg, is a straight line in height plus
     Gaussian noise. The same seed must give the same data, so draw from a torch.Generator
@@ -35,6 +36,10 @@ def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor, epochs: int 
     """Fit weight ≈ w·height + b by gradient descent and return the trained model.
 
     The model must take raw heights in cm, shape (k, 1), and return weights in kg, shape (k, 1).
+    It is checked by what it predicts: within 0.25 kg of the least-squares line of the same data
+    (lesson.least_squares) at nine heights across the data. Gradient descent is the exercise, and
+    the least-squares line is how you can check it. Leave `heights` and `weights` as they came:
+    scale copies, not the tensors passed in.
     Careful: on raw centimetres plain SGD at lr 0.01 diverges. Why, and what to do: hint 1.2.
     """
     raise NotImplementedError("fit_height_weight is not written yet (hint 1.2 in exercises/README.md)")

@@ -34,9 +34,12 @@ def compare_optimizers(
 ) -> dict[str, list[float]]:
     """Train two models on the MSE, one with optim.SGD(lr=lr_sgd), one with optim.Adam(lr=lr_adam).
 
-    Both start from the weights of `torch.manual_seed(seed); LinearRegression()`. Return
-    {"sgd": losses, "adam": losses}: for each, a list of `epochs` floats, the loss of every
-    epoch taken in its forward pass, before that epoch's step.
+    Only the step size is set: every other setting of both optimizers keeps its default (no
+    momentum, no other betas, no amsgrad). Both start from the weights of
+    `torch.manual_seed(seed); LinearRegression()`, and x and y are left as they came. Return
+    {"sgd": losses, "adam": losses}: for each, a list (or tuple) of `epochs` Python floats
+    (loss.item(), not tensors or numpy arrays), the loss of every epoch taken in its forward
+    pass, before that epoch's step.
     """
     raise NotImplementedError("compare_optimizers is not written yet (hint 2.1 in exercises/README.md)")
 
@@ -47,7 +50,10 @@ def epochs_to_reach(losses: list[float], target: float) -> int | None:
 
 
 def plot_optimizer_comparison(histories: dict[str, list[float]]) -> Figure:
-    """Both loss curves on one axes: a legend naming SGD and Adam, axis labels, the loss on a log scale."""
+    """Both loss curves on one axes, with axis labels, the loss on a log scale, and a legend; return the figure.
+
+    Lines or scatter plots; the legend (ax.legend() or fig.legend()) names SGD and Adam.
+    """
     raise NotImplementedError("plot_optimizer_comparison is not written yet (hint 2.3 in exercises/README.md)")
 
 

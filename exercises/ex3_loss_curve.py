@@ -26,16 +26,20 @@ if TYPE_CHECKING:
 def train_with_history(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 500, lr: float = 0.01
 ) -> list[float]:
-    """Train `model` in place with optim.SGD(lr=lr) on the mean squared error.
+    """Train `model` in place with optim.SGD(lr=lr), no other settings, on the mean squared error.
 
-    Return a list of `epochs` floats: the loss of every epoch, taken in its forward pass,
-    before that epoch's optimizer step.
+    Leave x and y as they came. Return a list (or tuple) of `epochs` Python floats (loss.item(),
+    not tensors or numpy arrays): the loss of every epoch, taken in its forward pass, before that
+    epoch's optimizer step.
     """
     raise NotImplementedError("train_with_history is not written yet (hint 3.1 in exercises/README.md)")
 
 
 def plot_loss_curve(losses: list[float], path: str | os.PathLike[str] | None = None) -> Figure:
-    """A figure of the loss (y) against the epoch (x), with axis labels; saved as PNG at `path` if given."""
+    """A figure of the loss (y) against the epoch (x), a line or a scatter plot, with axis labels.
+
+    If `path` is given, save this figure there as PNG once it is drawn (fig.savefig(path)). Return the figure.
+    """
     raise NotImplementedError("plot_loss_curve is not written yet (hint 3.2 in exercises/README.md)")
 
 

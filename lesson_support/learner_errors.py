@@ -1,17 +1,24 @@
-"""An exception raised in a learner's exercise code, told in one message: what raised what, where, and what to do.
+"""A learner's mistake in exercise code, told in one message: what raised what, where, and what to do.
 
 The grader (tests/grading.py) and the exercises' own runs (exercises/_demo.py) both report a
-learner's mistake this way, instead of a traceback through their own code.
+learner's mistake this way, instead of a traceback through their own code, and both hold a
+returned loss history to the same rule (`losses_problem`).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import traceback
 from pathlib import Path
 
 from lesson_support.data import ROOT
 
 SHOWN_FRAMES = 4  # the learner's last frames shown under the message
+# nn.MSELoss and F.mse_loss warn with this text when predictions and targets differ in shape, and
+# return a broadcast (wrong) number. The grader (pyproject.toml) and an exercise's own run both
+# turn this one warning into an error; other warnings, such as the deprecated size_average=, stay warnings.
+TARGET_SIZE_WARNING = "Using a target size"
 
 
 def shown_path(path: str | None) -> str:
@@ -33,6 +40,25 @@ def raised_in(error: BaseException, file: str | None) -> bool:
     return bool(_in_file(traceback.extract_tb(error.__traceback__), file))
 
 
+def _exit_message(what: str, error: SystemExit, where: traceback.FrameSummary | None) -> str:
+    """SystemExit: which line ended the program, and why an exercise file must not."""
+    call = f"sys.exit({error.code!r})" if error.code is not None else "sys.exit()"
+    if where is None:
+        return f"{what} ended the program with {call}; return the result instead."
+    line = (where.line or "").strip()
+    at = f"at {shown_path(where.filename)}, line {where.lineno}{': ' + line if line else ''}"
+    if where.name == "<module>" and "run_ex" in line:
+        return (
+            f"{what} ran the exercise's own demo and ended with {call} {at}. That line belongs under "
+            'if __name__ == "__main__":, indented, as the file started: python -m exercises... still runs it, '
+            "and importing the file (as the checks do) no longer does. Put the guard back."
+        )
+    return (
+        f"{what} ended the program with {call} {at}. A function that ends the program stops every check "
+        "after it: return the result instead, or raise an exception to report a problem."
+    )
+
+
 def describe_exception(
     what: str | None,
     error: BaseException,
@@ -44,26 +70,87 @@ def describe_exception(
     """One message for `error`, raised in a learner's code that was called from `outer_files`.
 
     `what` names the call ("fit_height_weight()"); None names the learner's function that raised.
-    `own_file` is the learner's file: the message points at its last line that ran. `then` says
-    what to do after fixing it ("run the check again"); `advice`, if any, follows that sentence.
+    `own_file` is the learner's file: the message points at the innermost line of it that ran.
+    An exception raised inside a library is told there, but the learner is sent to their own
+    line, never asked to fix the library. `then` says what to do after fixing it ("run the check
+    again"); `advice`, if any, follows that sentence. SystemExit gets a message of its own.
     """
     frames = traceback.extract_tb(error.__traceback__)
     first = next((k for k, frame in enumerate(frames) if Path(frame.filename).name not in outer_files), len(frames))
     frames = frames[first:]
     own_file = own_file or (frames[0].filename if frames else None)
     own = _in_file(frames, own_file)
-    where = own[-1] if own else (frames[-1] if frames else None)
-    if where is None:  # raised by the call itself: the function does not take the arguments it was given
+    where = own[-1] if own else None
+    if isinstance(error, SystemExit):
+        return _exit_message(what or (f"{own[0].name}()" if own else "your code"), error, where)
+    if not frames:  # raised by the call itself: the function does not take the arguments it was given
         return (
             f"{what or 'your function'} raised {type(error).__name__}: {error}. Keep the names and arguments the "
             "file started with; they are called the way their docstrings describe."
         )
-    what = what or f"{(own[0] if own else where).name}()"
-    code = f": {where.line.strip()}" if where.line else ""
+    what = what or f"{(own[0] if own else frames[-1]).name}()"
     told = str(error).rstrip().removesuffix(".")  # the location follows in the same sentence
-    message = (
-        f"{what} raised {type(error).__name__}: {told} at {shown_path(where.filename)}, line {where.lineno}{code}. "
-        f"Fix it there and {then}.{' ' + advice if advice else ''}"
-    )
+    if where is not None:
+        code = f": {where.line.strip()}" if where.line else ""
+        inside = ""
+        if where is not frames[-1]:  # raised further in, in a library the learner's line called
+            inside = f" (raised inside {shown_path(frames[-1].filename)}, which your line called)"
+        message = (
+            f"{what} raised {type(error).__name__}: {told} at {shown_path(where.filename)}, line {where.lineno}"
+            f"{code}{inside}. Fix it there and {then}."
+        )
+    else:  # no line of the learner's file ran: a library was given something it cannot use
+        message = (
+            f"{what} raised {type(error).__name__}: {told}, inside {shown_path(frames[-1].filename)}, line "
+            f"{frames[-1].lineno}, which is not your code: look at what your code gave it, and {then}."
+        )
+    message += f" {advice}" if advice else ""
     last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
     return f"{message}\nThe last lines it ran:\n{last}"
+
+
+def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
+    """Why `value` is not a loss history of `epochs` plain numbers, in one sentence; None when it is one.
+
+    The rule for every returned history, in the checks and in an exercise's own run: a list (or
+    tuple) of `epochs` Python or numpy scalars (any number of them where `epochs` is None).
+    Tensors and numpy arrays are refused, with the call that turns them into numbers. `what` is a
+    singular noun phrase ("histories['sgd']").
+    """
+    library = type(value).__module__.split(".")[0]
+    if library in ("torch", "numpy") and hasattr(value, "tolist"):
+        kind = "tensor" if library == "torch" else "numpy array"
+        return (
+            f"{what} is a {kind}; return a list of floats, one per epoch: append loss.item() each epoch "
+            f"(or convert the whole {kind} with .tolist())."
+        )
+    if not isinstance(value, list | tuple):
+        got = "None. Does the function end with a return statement?" if value is None else f"a {type(value).__name__}."
+        count = f"{epochs} floats" if epochs is not None else "floats, one per epoch"
+        return f"{what} should be a list of {count}, but it is {got}"
+    if epochs is not None and len(value) != epochs:
+        return f"{what} has {len(value)} entries; expected one per epoch, {epochs}."
+    for k, loss in enumerate(value):
+        kind = type(loss).__name__
+        if type(loss).__module__.split(".")[0] == "torch":
+            graph = (
+                " This one still requires grad, so the list would also keep every epoch's autograd graph alive."
+                if getattr(loss, "requires_grad", False)
+                else ""
+            )
+            return (
+                f"entry {k} of {what} is a tensor, not a float; append loss.item(), which gives a plain Python "
+                f"float.{graph}"
+            )
+        if type(loss).__module__ == "numpy" and not isinstance(loss, numbers.Real):
+            return (
+                f"entry {k} of {what} is a numpy {kind}, not a float (loss.detach().numpy() gives one); append "
+                "loss.item(), which gives a plain Python float."
+            )
+        if not isinstance(loss, numbers.Real) or isinstance(loss, bool):
+            return f"entry {k} of {what} should be a float, but it is a {kind}."
+        if not math.isfinite(loss):
+            return (
+                f"entry {k} of {what} is {loss}: training diverged. Check the step size and that the loss is the MSE."
+            )
+    return None

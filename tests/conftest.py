@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from time_limit import pytest_configure, pytest_runtest_call  # noqa: F401  (hooks: a time limit for every test)
+import time_limit
+from time_limit import pytest_runtest_call  # noqa: F401  (a hook: a time limit for every test)
 
 # This process lives for seconds and frees almost everything by reference counting: without the
 # garbage collector, importing torch and running the tests takes about a second less (and some
@@ -24,6 +25,14 @@ gc.disable()
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_RUN_LIMIT = 240.0  # seconds the real `python lesson.py` run may take
+SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    time_limit.pytest_configure(config)
+    config.addinivalue_line(
+        "markers", f"{SHIPPED_DATA}: checks a data file the lesson ships; counted apart from the exercises' checks"
+    )
 
 
 # --- real runs in other processes, started early so they overlap the other tests ------------------
@@ -263,7 +272,8 @@ SAVED_MODEL = "torch.save(model.state_dict(), path) wrote"
 
 # --- the exercise summary at the end of every run ---------------------------------------------
 
-_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, "yours" or "reference") -> {test id: outcome}
+_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, yours/reference/SHIPPED_DATA) -> {id: outcome}
+_RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
 
 
 def _exercise_files() -> dict[str, str]:
@@ -278,11 +288,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     exercise = next((name for name in _exercise_files() if name in report.keywords), None)
     if exercise is None:
         return
-    checks = _outcomes.setdefault((exercise, "yours" if "[yours" in report.nodeid else "reference"), {})
+    who = "yours" if "[yours" in report.nodeid else "reference"
+    if SHIPPED_DATA in report.keywords:  # a changed data file is neither the learner's answer nor the reference's
+        who = SHIPPED_DATA
+    checks = _outcomes.setdefault((exercise, who), {})
     # A check's outcome is its worst phase: a failure anywhere fails it, then a skip, then a pass.
-    rank = {"passed": 0, "skipped": 1, "failed": 2}
     previous = checks.get(report.nodeid, "passed")
-    checks[report.nodeid] = max(previous, report.outcome, key=rank.__getitem__)
+    checks[report.nodeid] = max(previous, report.outcome, key=_RANK.__getitem__)
 
 
 def _exercise_line(exercise: str, file: str, checks: dict[str, str]) -> tuple[bool, str]:
@@ -328,3 +340,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         state = f"{broken} of {len(reference)} fail: the grader or the solutions are broken" if broken else "all pass"
         checks = f"{len(reference)} check{'s' if len(reference) != 1 else ''}"
         terminalreporter.line(f"  reference solutions: {checks}, {state}")
+    shipped = [outcome for (_, who), checks in _outcomes.items() if who == SHIPPED_DATA for outcome in checks.values()]
+    if "failed" in shipped:
+        terminalreporter.line(
+            "  shipped data: a file under data/ is not the one the lesson ships (read its check above); restore it "
+            "with: git checkout data/"
+        )

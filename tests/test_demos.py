@@ -10,11 +10,14 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from grading import PNG_MAGIC
 
 from exercises import _demo
+from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
+from lesson_support.learner_errors import losses_problem
 
 
 def learner_file(tmp_path: Path, body: str) -> ModuleType:
@@ -59,8 +62,8 @@ def test_a_result_it_cannot_use_is_one_sentence(tmp_path: Path, capsys: pytest.C
     )
     assert _demo.run_ex2(module) == 1
     _, err = capsys.readouterr()
-    assert err.count("\n") == 1 and err.startswith("Exercise 2 stopped with AttributeError"), err
-    assert "python -m pytest -m ex2, which says what each should take and return" in err, err
+    assert err.count("\n") == 1 and err.startswith("compare_optimizers should return a dict with the keys"), err
+    assert err.rstrip().endswith("Check your functions with: python -m pytest -m ex2."), err
 
 
 def test_a_finished_exercise_prints_and_saves_its_figure(
@@ -79,6 +82,51 @@ def test_a_finished_exercise_prints_and_saves_its_figure(
     assert err == "" and out.startswith("5 epochs: loss "), out
     assert "minutes for 7 miles" in out and "figure saved: figures/ex3_loss_curve.png" in out, out
     assert saved.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_result_of_another_kind_is_one_sentence(agg: None, capsys: pytest.CaptureFixture[str]) -> None:
+    module = ModuleType("quick_ex2")
+    module.__file__ = ex2_solution.__file__
+    module.compare_optimizers = lambda x, y: {"sgd": [3.0, 2.0], "adam": [3.0, 1.0]}
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = lambda histories: None  # no figure to save
+    assert _demo.run_ex2(module) == 1
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("Exercise 2 stopped with AttributeError"), err
+    assert "python -m pytest -m ex2, which says what each should take and return" in err, err
+
+
+def test_a_loss_over_mismatched_shapes_stops_the_run_as_it_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = learner_file(tmp_path, "    import torch\n    return torch.nn.functional.mse_loss(x.view(-1), y)\n")
+    assert _demo.run_ex2(module) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("compare_optimizers() raised UserWarning: Using a target size"), first
+    assert "ex2_optimizer_comparison.py, line 3: return torch.nn.functional.mse_loss(x.view(-1), y)" in first, first
+
+
+def test_numpy_losses_are_refused_with_the_checks_own_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = learner_file(
+        tmp_path,
+        "    import torch\n    loss = torch.tensor(1.0)\n"
+        "    return {'sgd': [loss.detach().numpy()] * epochs, 'adam': [loss.detach().numpy()] * epochs}\n",
+    )
+    assert _demo.run_ex2(module) == 1
+    err = capsys.readouterr().err
+    said = losses_problem([np.zeros(())], None, "histories['sgd']")
+    assert err == f"{said} Check your functions with: python -m pytest -m ex2.\n", err
+    assert "append loss.item()" in said
+
+
+def test_sys_exit_in_a_function_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(tmp_path, "    import sys\n    sys.exit('no data')\n")
+    assert _demo.run_ex2(module) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("compare_optimizers() ended the program with sys.exit('no data') at "), err
+    assert "ex2_optimizer_comparison.py, line 3: sys.exit('no data')" in err and "Traceback" not in err, err
 
 
 def test_exercise_4_prints_its_run_and_saves_the_model(

@@ -79,13 +79,13 @@ def test_ex1_fit_on_the_graders_data(ex1: Answer, group: str) -> None:
 
 
 @pytest.mark.ex1
+@pytest.mark.shipped_data
 def test_ex1_shipped_csv_comes_from_the_reference_generator() -> None:
     from exercises.solutions.ex1_height_weight import make_height_weight_data
 
-    heights, weights = lesson.load_csv(lesson.DATA_DIR / "height_weight.csv", "height_cm", "weight_kg")
-    expected_heights, expected_weights = make_height_weight_data(200, seed=0)
-    torch.testing.assert_close(heights, expected_heights, atol=0.05, rtol=0)  # the CSV keeps one decimal
-    torch.testing.assert_close(weights, expected_weights, atol=0.05, rtol=0)
+    grading.check_shipped_csv(
+        lesson.DATA_DIR / "height_weight.csv", ("height_cm", "weight_kg"), make_height_weight_data(200, seed=0)
+    )
 
 
 # --- exercise 2 ------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import signal
+import sys
 import time
 import types
 from pathlib import Path
 
 import grading
+import numpy as np
 import pytest
 import time_limit
 import torch
@@ -34,6 +36,7 @@ def answer(number: int, solution: types.ModuleType, **replaced: object) -> Answe
     module = types.ModuleType(f"variant_of_{solution.__name__}")
     module.__dict__.update({name: getattr(solution, name) for name in dir(solution) if not name.startswith("__")})
     module.__dict__.update(replaced)
+    module.__file__ = __file__  # the replacements are written here: this file plays the learner's
     return Answer(number, module, yours=True)
 
 
@@ -233,10 +236,10 @@ class BrokenForward(nn.Module):
         (both_scaled_fit, "trained on standardised heights and standardised weights and returned as is"),
         (one_epoch_fit, "training stopped short of the minimum. On standardised heights"),
         (raw_diverging_fit, "a step size too large for raw centimetres"),
-        (in_place_fit, "instead of subtracting in place"),
+        (in_place_fit, "changed `heights`, the tensor passed to it, in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
         (lambda heights, weights: (0.9, -83.0), "should return the trained nn.Module, but it returned a tuple"),
-        (lambda heights, weights: None, "it returned None: does the function end with a return statement?"),
+        (lambda heights, weights: None, "it returned None. Does the function end with a return statement?"),
         (misspelled_fit, "fit_height_weight() raised NameError: name 'wieghts' is not defined"),
         (raw_train_fit, "or scale the inputs at tests/test_grader.py, line"),
         (lambda heights, weights: BrokenForward(), "the returned model raised AttributeError"),
@@ -354,7 +357,8 @@ def history(
         if after_step:
             losses.append(nn.functional.mse_loss(model(x), y).item())
         else:
-            losses.append({"item": loss.item(), "detached": loss.detach(), "tensor": loss}[keep])
+            kept = {"item": loss.item, "detached": loss.detach, "tensor": loss.view_as, "numpy": loss.detach().numpy}
+            losses.append(kept[keep]() if keep != "tensor" else loss)
     return losses
 
 
@@ -369,6 +373,8 @@ def comparison(
     sgd_class: type[optim.Optimizer] = optim.SGD,
     sgd_lr: str = "lr_sgd",
     swapped: bool = False,
+    adam_options: dict[str, object] | None = None,
+    sgd_steps_the_adam_model: bool = False,
 ):
     def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
         rates = {"lr_sgd": lr_sgd, "lr_adam": lr_adam}
@@ -378,9 +384,12 @@ def comparison(
             torch.manual_seed(seed)
         adam_model = lesson.LinearRegression()
         options = {"zero": zero, "zero_before_step": zero_before_step, "after_step": after_step, "summed": summed}
+        stepped = adam_model if sgd_steps_the_adam_model else sgd_model  # an optimizer built on the other model
+        sgd = sgd_class(stepped.parameters(), lr=rates[sgd_lr])
+        adam = optim.Adam(adam_model.parameters(), lr=lr_adam, **(adam_options or {}))
         result = {
-            "sgd": history(sgd_model, x, y, sgd_class(sgd_model.parameters(), lr=rates[sgd_lr]), epochs, **options),
-            "adam": history(adam_model, x, y, optim.Adam(adam_model.parameters(), lr=lr_adam), epochs, **options),
+            "sgd": history(sgd_model, x, y, sgd, epochs, **options),
+            "adam": history(adam_model, x, y, adam, epochs, **options),
         }
         if swapped:
             result = {"sgd": result["adam"], "adam": result["sgd"]}
@@ -418,7 +427,7 @@ def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
     ("options", "hint"),
     [
         ({"lr": 0.012}, "The first loss matches, so the start and the loss are right; the first step is not"),
-        ({"lr": 0.01, "momentum": 0.5}, "the optimizer has no extra settings such as momentum"),
+        ({"lr": 0.01, "momentum": 0.5}, "comes from optim.SGD built with momentum=0.5 (the default is 0)"),
         ({"lr": 0.01, "momentum": 0.9}, "It matches SGD with momentum 0.9"),
     ],
 )
@@ -526,7 +535,7 @@ def training(
         (training(copy_model=True), "you trained a copy. Train `model`, the argument, in place"),
         (training(own_model=True), "built a model of its own and trained that one"),
         (training(as_tensor=True), "is a tensor"),
-        (lambda model, x, y, epochs=500, lr=0.01: None, "but it is None: does the function end with a return"),
+        (lambda model, x, y, epochs=500, lr=0.01: None, "but it is None. Does the function end with a return"),
         (training(keep="detached"), "is a tensor, not a float; append loss.item()"),
         (training(keep="tensor"), "keep every epoch's autograd graph alive"),
         (training(optimizer_class=optim.Adam), "It matches Adam at lr 0.01, not SGD"),
@@ -568,8 +577,12 @@ def shifted_plot(losses, path=None):
     [
         (unsaved_plot, "no file is there: call fig.savefig(path)", True),
         (shifted_plot, "the x values should be the epochs", False),
-        (lambda losses, path=None: ex3_solution.plot_loss_curve([1.0, 2.0], path), "no line in the figure", False),
-        (lambda losses, path=None: None, "but it returned None: does the function end with a return", False),
+        (
+            lambda losses, path=None: ex3_solution.plot_loss_curve([1.0, 2.0], path),
+            "no line or scatter plot in the figure",
+            False,
+        ),
+        (lambda losses, path=None: None, "but it returned None. Does the function end with a return", False),
     ],
 )
 def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None, tmp_path: Path) -> None:
@@ -590,6 +603,7 @@ def endless_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
 @pytest.mark.parametrize("alarm", [True, False], ids=["with SIGALRM", "without SIGALRM, as on Windows"])
 def test_an_endless_loop_is_stopped(alarm: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time_limit, "has_alarm", lambda: alarm and hasattr(signal, "SIGALRM"))
+    monkeypatch.setattr(Answer, "timed_out", {})
     heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
     started = time.monotonic()
     with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
@@ -631,3 +645,543 @@ def test_a_file_saved_in_the_wrong_place_stays_out_of_the_repository(agg: None, 
         hint="no file is there: call fig.savefig(path)",
     )
     assert not (lesson.ROOT / "loss_curve.png").exists(), "the grader let a learner's file land in the repository"
+
+
+# --- right answers in other spellings, and the mistakes they used to hide --------------------------
+
+
+def mse_module_training(**loss_options: object):
+    """Exercise 3 with nn.MSELoss built the way older tutorials build it."""
+
+    def train_with_history(model, x, y, epochs=500, lr=0.01):
+        loss_fn = nn.MSELoss(**loss_options)
+        optimizer = optim.SGD(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            losses.append(loss.item())
+            loss.backward()
+            optimizer.step()
+        return losses
+
+    return train_with_history
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+def test_ex3_the_deprecated_size_average_true_is_the_mean_and_passes() -> None:
+    variant = mse_module_training(size_average=True)
+    grading.check_train_with_history(
+        answer(3, ex3_solution, train_with_history=variant), *lesson.load_distance_time(), seed=0, epochs=5
+    )
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+def test_ex3_the_deprecated_size_average_false_is_told_it_sums() -> None:
+    expect_failure(
+        grading.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=mse_module_training(size_average=False)),
+        *lesson.load_distance_time(),
+        seed=0,
+        epochs=5,
+        hint="It matches SGD on a summed loss instead of the mean",
+    )
+
+
+def flat_prediction_training(model, x, y, epochs=500, lr=0.01):
+    """F.mse_loss called on (n,) predictions against (n, 1) targets: the warning comes from the learner's own line."""
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x).view(-1), y)
+        losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    return losses
+
+
+def test_ex3_a_loss_over_mismatched_shapes_is_an_error_wherever_it_is_computed() -> None:
+    message = expect_failure(
+        grading.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=flat_prediction_training),
+        *lesson.load_distance_time(),
+        seed=0,
+        epochs=5,
+        hint="train_with_history() raised UserWarning: Using a target size",
+    )
+    assert "at tests/test_grader.py, line" in message and "loss = nn.functional.mse_loss(" in message, message
+
+
+def standardising_comparison(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
+    """Standardises the caller's x in place, then trains both runs right on it."""
+    x -= x.mean()
+    x /= x.std()
+    return comparison()(x, y, epochs, lr_sgd, lr_adam, seed)
+
+
+def standardising_training(model, x, y, epochs=500, lr=0.01):
+    x -= x.mean()
+    x /= x.std()
+    return training()(model, x, y, epochs, lr)
+
+
+def test_ex2_standardising_x_in_place_fails() -> None:
+    x, y = lesson.load_distance_time()
+    kept = x.clone()
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=standardising_comparison),
+        x,
+        y,
+        epochs=12,
+        hint="compare_optimizers() changed `x`, the tensor passed to it, in place",
+    )
+    assert torch.equal(x, kept), "the grader's own x must stay as it was"
+
+
+def test_ex3_standardising_x_in_place_fails() -> None:
+    expect_failure(
+        grading.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=standardising_training),
+        *lesson.load_distance_time(),
+        seed=0,
+        epochs=12,
+        hint="train_with_history() changed `x`, the tensor passed to it, in place",
+    )
+
+
+def reversing_plot(losses, path=None):
+    losses.reverse()  # the caller's list, turned round
+    return ex3_solution.plot_loss_curve(losses[::-1], path)
+
+
+def test_ex3_a_plot_that_changes_the_losses_list_fails(agg: None) -> None:
+    expect_failure(
+        grading.check_plot_loss_curve,
+        answer(3, ex3_solution, plot_loss_curve=reversing_plot),
+        [2.0, 1.0, 0.5],
+        None,
+        hint="plot_loss_curve() changed `losses`, the list passed to it: the caller's data must stay as it was",
+    )
+
+
+def blank_pyplot_save(losses, path=None):
+    """Draws on a Figure() of its own but saves with plt.savefig, which saves pyplot's current figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    ax = fig.add_subplot()
+    ax.plot(range(len(losses)), losses)
+    ax.set(xlabel="epoch", ylabel="loss")
+    if path is not None:
+        plt.figure(figsize=(1, 1), dpi=20)
+        plt.savefig(path)
+        plt.close()
+    return fig
+
+
+def early_save(losses, path=None):
+    """Saves the figure before the loss curve is drawn on it."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    ax = fig.add_subplot()
+    ax.set(xlabel="epoch", ylabel="loss")
+    fig.savefig(path)
+    ax.plot(range(len(losses)), losses)
+    return fig
+
+
+def written_blank(losses, path=None):
+    """Writes a one-colour PNG by hand, not through savefig."""
+    from matplotlib.figure import Figure
+
+    fig = ex3_solution.plot_loss_curve(losses)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(Figure(figsize=(1, 1), dpi=20)).print_png(path)  # a canvas print: no Figure.savefig to see
+    return fig
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (blank_pyplot_save, "was saved from another figure than the one plot_loss_curve(losses, path) returned"),
+        (early_save, "was saved before the figure was finished"),
+        (written_blank, "is blank, one colour only"),
+    ],
+)
+def test_ex3_a_saved_png_that_is_not_the_returned_figure_fails(
+    variant: object, hint: str, agg: None, tmp_path: Path
+) -> None:
+    expect_failure(
+        grading.check_plot_loss_curve,
+        answer(3, ex3_solution, plot_loss_curve=variant),
+        [2.0, 1.0, 0.5],
+        tmp_path / "curve.png",
+        hint=hint,
+    )
+
+
+def pyplot_scatter_plot(losses, path=None):
+    """A right answer in pyplot's style: a scatter plot of the losses, saved with plt.savefig."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(1, 1), dpi=20)
+    plt.scatter(range(1, len(losses) + 1), losses, s=4)
+    plt.xlabel("epoch")
+    plt.ylabel("loss")
+    if path is not None:
+        plt.savefig(path)
+    plt.close(fig)
+    return fig
+
+
+def test_ex3_a_scatter_plot_saved_with_plt_savefig_passes(agg: None, tmp_path: Path) -> None:
+    grading.check_plot_loss_curve(
+        answer(3, ex3_solution, plot_loss_curve=pyplot_scatter_plot), [2.0, 1.0, 0.5], tmp_path / "curve.png"
+    )
+
+
+def figure_legend_plot(histories):
+    """A right answer whose legend belongs to the figure (fig.legend()), not to the axes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    ax = fig.add_subplot()
+    ax.plot(histories["sgd"], label="SGD")
+    ax.plot(histories["adam"], label="Adam")
+    ax.set(xlabel="epoch", ylabel="loss", yscale="log")
+    fig.legend()
+    return fig
+
+
+def test_ex2_a_legend_on_the_figure_passes(agg: None) -> None:
+    histories = {"sgd": [3.0, 2.0, 1.0], "adam": [3.0, 1.5, 0.5]}
+    grading.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=figure_legend_plot), histories)
+
+
+# --- what a learner's code may not change for the rest of the run ----------------------------------
+
+
+def float64_default_fit(heights, weights):
+    torch.set_default_dtype(torch.float64)
+    return ex1_solution.fit_height_weight(heights.double(), weights.double(), epochs=5)
+
+
+def no_grad_training(model, x, y, epochs=500, lr=0.01):
+    losses = training()(model, x, y, epochs, lr)
+    torch.set_grad_enabled(False)  # meant for the evaluation after training, and never switched back
+    return losses
+
+
+def test_ex1_a_changed_default_dtype_is_named_and_put_back() -> None:
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    message = expect_failure(
+        grading.check_fit,
+        answer(1, ex1_solution, fit_height_weight=float64_default_fit),
+        heights,
+        weights,
+        "data",
+        hint="fit_height_weight() left torch's default dtype at torch.float64 (torch.set_default_dtype(torch.float64))",
+    )
+    assert "The grader has put it back" in message, message
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
+    expect_failure(
+        grading.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=no_grad_training),
+        *lesson.load_distance_time(),
+        seed=0,
+        epochs=5,
+        hint="left torch's grad mode at False (torch.set_grad_enabled(False))",
+    )
+    assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        (lambda: torch.autograd.set_detect_anomaly(True), "torch.autograd.set_detect_anomaly(True)"),
+        (lambda: torch.set_num_threads(1), "torch.set_num_threads(1)"),
+        (lambda: torch.use_deterministic_algorithms(True), "torch.use_deterministic_algorithms(True)"),
+        (lambda: torch.set_default_device("meta"), "torch.set_default_device('meta')"),
+    ],
+)
+def test_other_global_settings_left_changed_are_named_and_put_back(change: object, hint: str) -> None:
+    before = grading.global_state()
+
+    def make_height_weight_data(n=200, seed=0):
+        data = ex1_solution.make_height_weight_data(n, seed)
+        change()
+        return data
+
+    expect_failure(
+        grading.check_data_contract, answer(1, ex1_solution, make_height_weight_data=make_height_weight_data), hint=hint
+    )
+    assert grading.global_state() == before
+
+
+def learner_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> str:
+    """A learner's exercise file with this source, importable as `name` from a scratch folder."""
+    (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(Answer, "broken", {})
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return name
+
+
+def load_failure(name: str, number: int = 2) -> str:
+    with pytest.raises(Failed) as caught:
+        Answer.load(number, yours=True, name=name)
+    return str(caught.value)
+
+
+def test_a_file_that_changes_the_default_dtype_as_it_imports_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import torch\n\ntorch.set_default_dtype(torch.float64)  # for precision\n"
+    message = load_failure(learner_module(tmp_path, monkeypatch, "float64_ex2", source))
+    assert message.startswith(
+        "importing float64_ex2.py left torch's default dtype at torch.float64 (torch.set_default_dtype(torch.float64))"
+    ), message
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_a_file_whose_demo_lost_its_main_guard_is_told_to_put_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "import sys\n\n\ndef train_with_history(model, x, y, epochs=500, lr=0.01):\n"
+        "    raise NotImplementedError('not yet')\n\n\ndef plot_loss_curve(losses, path=None):\n"
+        "    raise NotImplementedError('not yet')\n\n\nfrom exercises._demo import run_ex3\n\n"
+        "sys.exit(run_ex3(sys.modules[__name__]))\n"
+    )
+    message = load_failure(learner_module(tmp_path, monkeypatch, "unguarded_ex3", source), number=3)
+    capsys.readouterr()  # what the demo printed
+    assert "importing unguarded_ex3.py ran the exercise's own demo and ended with sys.exit(2)" in message, message
+    assert "unguarded_ex3.py, line 14: sys.exit(run_ex3(sys.modules[__name__]))" in message, message
+    assert 'belongs under if __name__ == "__main__":' in message and "Traceback" not in message, message
+
+
+def test_a_missing_package_is_told_at_the_learners_import_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "import torch\nimport a_package_nobody_installed\n"
+    message = load_failure(learner_module(tmp_path, monkeypatch, "needs_more_ex2", source))
+    first = message.splitlines()[0]
+    assert "ModuleNotFoundError: No module named 'a_package_nobody_installed'" in first, first
+    assert "needs_more_ex2.py, line 2: import a_package_nobody_installed. Fix it there" in first, first
+    assert "importlib" not in first, first
+
+
+def exiting_fit(heights, weights):
+    if heights.mean() > 100:
+        print("heights in cm: please convert")
+        sys.exit(1)
+    return ex1_solution.fit_height_weight(heights, weights)
+
+
+def test_sys_exit_in_a_function_is_one_message_naming_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    message = expect_failure(
+        grading.check_fit,
+        answer(1, ex1_solution, fit_height_weight=exiting_fit),
+        heights,
+        weights,
+        "data",
+        hint="fit_height_weight() ended the program with sys.exit(1) at tests/test_grader.py, line",
+    )
+    capsys.readouterr()
+    assert "sys.exit(1). A function that ends the program stops every check after it" in message, message
+
+
+def data_writing_fit(heights, weights):
+    """Saves its training data over a file the lesson ships."""
+    (lesson.DATA_DIR / "height_weight.csv").write_text("height_cm,weight_kg\n170,70\n", encoding="utf-8")
+    return ex1_solution.fit_height_weight(heights, weights, epochs=5)
+
+
+def test_a_shipped_data_file_written_over_is_put_back_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = tmp_path / "data" / "height_weight.csv"
+    shipped.parent.mkdir()
+    shipped.write_text("height_cm,weight_kg\n160.0,60.0\n180.0,80.0\n", encoding="utf-8")
+    monkeypatch.setattr(lesson, "DATA_DIR", shipped.parent)  # the learner's code writes here, not in the repository
+    monkeypatch.setattr(grading, "SHIPPED_DATA", {shipped: shipped.read_bytes()})
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    message = expect_failure(
+        grading.check_fit,
+        answer(1, ex1_solution, fit_height_weight=data_writing_fit),
+        heights,
+        weights,
+        "data",
+        hint="a data file the lesson ships; the grader has put it back",
+    )
+    assert f"git checkout {shipped}" in message, message
+    assert shipped.read_bytes() == grading.SHIPPED_DATA[shipped]
+
+
+def test_a_changed_shipped_csv_says_how_to_restore_it(tmp_path: Path) -> None:
+    changed = tmp_path / "height_weight.csv"
+    changed.write_text("height_cm,weight_kg\n170.0,70.0\n171.0,71.0\n", encoding="utf-8")
+    expect_failure(
+        grading.check_shipped_csv,
+        changed,
+        ("height_cm", "weight_kg"),
+        ex1_solution.make_height_weight_data(200, seed=0),
+        hint=f"Something wrote over it. It is a file the lesson ships; restore it with: git checkout {changed}",
+    )
+
+
+def test_a_failed_shipped_data_check_is_not_blamed_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest, "_outcomes", {})
+    report = types.SimpleNamespace(
+        keywords={"ex1": 1, conftest.SHIPPED_DATA: 1}, nodeid="tests/test_exercises.py::test_csv", outcome="failed"
+    )
+    conftest.pytest_runtest_logreport(report)
+    assert set(conftest._outcomes) == {("ex1", conftest.SHIPPED_DATA)}
+
+
+# --- messages that point at the right place and the right mistake ----------------------------------
+
+
+def float64_model_fit(heights, weights):
+    return ex1_solution.fit_height_weight(heights, weights, epochs=5).double()
+
+
+def test_a_float64_model_is_told_at_the_library_without_fix_it_there() -> None:
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    message = expect_failure(
+        grading.check_fit,
+        answer(1, ex1_solution, fit_height_weight=float64_model_fit),
+        heights,
+        weights,
+        "data",
+        hint="The returned model's parameters are torch.float64",
+    )
+    first = message.splitlines()[0]
+    assert first.startswith("the returned model raised RuntimeError"), first
+    assert "which is not your code" in first and "Fix it there" not in first, first
+
+
+def refolded_fit(heights, weights):
+    """Folds the scaling back, but computes the bias from the weight it has already overwritten."""
+    mean, std = heights.mean(), heights.std()
+    model = lesson.LinearRegression()
+    lesson.train(model, (heights - mean) / std, weights, optim.SGD(model.parameters(), lr=0.1), 30)
+    with torch.no_grad():
+        model.linear.weight /= std
+        model.linear.bias -= (model.linear.weight * mean / std).reshape(-1)
+    return model
+
+
+def swapped_fit(heights, weights):
+    return ex1_solution.fit_height_weight(weights, heights, epochs=30)
+
+
+def metre_fit(heights, weights):
+    return ex1_solution.fit_height_weight(heights / 100, weights, epochs=30)
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (refolded_fit, "Your slope is right"),
+        (swapped_fit, "heights and weights are swapped"),
+        (metre_fit, "the model expects heights in metres"),
+    ],
+)
+def test_ex1_a_wrong_fit_is_told_by_what_it_measures(variant: object, hint: str) -> None:
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 80, seed=3)
+    message = expect_failure(
+        grading.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
+    )
+    assert "training stopped short of the minimum" not in message, message
+
+
+def test_ex2_an_optimizer_on_another_model_names_the_optimizers_parameters() -> None:
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=comparison(sgd_steps_the_adam_model=True)),
+        *lesson.load_distance_time(),
+        epochs=4,
+        hint="Either the optimizer holds another model's parameters",
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "hint", "data"),
+    [
+        ({"amsgrad": True}, "optim.Adam built with amsgrad=True (the default is False)", "article"),
+        ({"amsgrad": True}, "optim.Adam built with amsgrad=True (the default is False)", "other"),
+        ({"betas": (0.9, 0.99)}, "optim.Adam built with betas=(0.9, 0.99) (the default is (0.9, 0.999))", "article"),
+    ],
+)
+def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, object], hint: str, data: str) -> None:
+    x, y = lesson.load_distance_time() if data == "article" else grading.line_data(30, -1.5, 2.0, 0.2, seed=4)
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=comparison(adam_options=options)),
+        x,
+        y,
+        epochs=4,
+        hint=hint,
+    )
+
+
+def test_ex2_an_optimizer_the_exercise_does_not_ask_for_is_named() -> None:
+    expect_failure(
+        grading.check_compare,
+        answer(2, ex2_solution, compare_optimizers=comparison(sgd_class=optim.AdamW, sgd_lr="lr_adam")),
+        *lesson.load_distance_time(),
+        epochs=3,
+        hint="your code trained with optim.AdamW, which the exercise does not ask for; use optim.SGD and optim.Adam",
+    )
+
+
+def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
+    written_out = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "foreach": False}
+    grading.check_compare(
+        answer(2, ex2_solution, compare_optimizers=comparison(adam_options=written_out)),
+        *lesson.load_distance_time(),
+        epochs=4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (training(keep="numpy"), "entry 0 of the value train_with_history returned is a numpy ndarray, not a float"),
+        (lambda model, x, y, epochs=500, lr=0.01: np.zeros(epochs), "is a numpy array; return a list of floats"),
+        (lambda model, x, y, epochs=500, lr=0.01: training()(model, x, y, 3, lr), "returned has 3 entries"),
+    ],
+)
+def test_ex3_losses_of_the_wrong_kind_say_how_to_make_floats(variant: object, hint: str) -> None:
+    message = expect_failure(
+        grading.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=variant),
+        *lesson.load_distance_time(),
+        seed=0,
+        epochs=12,
+        hint=hint,
+    )
+    assert "loss.item()" in message or "entries" in message, message
+
+
+def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Answer, "timed_out", {})
+    endless = answer(1, ex1_solution, fit_height_weight=endless_fit)
+    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
+        grading.check_fit(endless, heights, weights, "data")
+    started = time.monotonic()
+    expect_failure(
+        grading.check_fit, endless, heights, weights, "data", hint="fit_height_weight() did not finish in time"
+    )
+    assert time.monotonic() - started < 1, "the second check should not have run the function again"
