@@ -15,7 +15,14 @@ import torch
 
 import lesson
 from lesson_support.figures import log_scale, new_figure, use_files_only
-from lesson_support.learner_errors import TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
+from lesson_support.learner_errors import (
+    TARGET_SIZE_WARNING,
+    describe_exception,
+    losses_problem,
+    raised_in,
+    shown_path,
+    unreadable_weights,
+)
 from lesson_support.runtime import printable_output
 
 OUTDIR = Path("figures")  # beside the lesson's figures
@@ -195,6 +202,9 @@ def run_ex4(module: ModuleType) -> int:
         OUTDIR.mkdir(exist_ok=True)
         path = OUTDIR / "ex4_model.pt"
         module.save_model(model, path)
+        problem = unreadable_weights(path)  # told here, or load_model would take the blame for save_model's file
+        if problem:
+            raise UnusableResult(problem)
         loaded = module.load_model(path)
         with torch.no_grad():
             difference = (loaded(x).cpu() - model(x.to(device)).cpu()).abs().max().item()

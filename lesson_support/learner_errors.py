@@ -154,3 +154,29 @@ def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
                 f"entry {k} of {what} is {loss}: training diverged. Check the step size and that the loss is the MSE."
             )
     return None
+
+
+WHOLE_MODEL_SAVED = (
+    "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled Python object, such as the whole "
+    "model from torch.save(model, path). Save the weights only: torch.save(model.state_dict(), path)."
+)
+
+
+def unreadable_weights(path: Path) -> str | None:
+    """Why torch.load(path, weights_only=True) cannot read a file a learner's save_model wrote; None when it can."""
+    import pickle
+
+    import torch
+
+    try:
+        torch.load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        return WHOLE_MODEL_SAVED
+    except Exception as error:
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else ""
+        return (
+            f"torch.load(path, weights_only=True) cannot read the saved file ({type(error).__name__}: {first_line}). "
+            "Write it with torch.save(model.state_dict(), path)."
+        )
+    return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import pickle
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from grading import LOSS_ATOL, LOSS_RTOL, Answer, expect_losses, expect_tensor, 
 from torch import nn
 
 import lesson
+from lesson_support.learner_errors import unreadable_weights
 
 TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "lr": 0.1, "seed": 0}  # the contract's defaults
 STEP_RTOL = 1e-4  # a recorded step agrees with one SGD step worked out in float64 to this relative tolerance...
@@ -578,18 +578,10 @@ def check_save(answer: Answer, x: torch.Tensor, folder: Path) -> None:
         fail("save_model changed the model's weights; it should only write them to the file.")
     if not path.is_file():
         fail(f"save_model(model, path) should write the file {path}, but no file is there: torch.save(..., path).")
-    try:
-        saved = torch.load(path, weights_only=True)
-    except pickle.UnpicklingError:
-        fail(
-            "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled Python object, such as "
-            "the whole model from torch.save(model, path). Save the weights only: torch.save(model.state_dict(), path)."
-        )
-    except Exception as error:
-        fail(
-            f"torch.load(path, weights_only=True) cannot read the saved file ({type(error).__name__}: {error}). "
-            "Write it with torch.save(model.state_dict(), path)."
-        )
+    problem = unreadable_weights(path)
+    if problem:
+        fail(problem)  # outside the except block in unreadable_weights: torch's own long message is not chained in
+    saved = torch.load(path, weights_only=True)
     keys = sorted(model.state_dict())
     if not isinstance(saved, Mapping) or sorted(saved) != keys:
         got = f"the keys {sorted(map(str, saved))}" if isinstance(saved, Mapping) else f"a {type(saved).__name__}"
