@@ -148,9 +148,7 @@ def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: 
     if not isinstance(parts, tuple | list) or len(parts) != 2:
         fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}.")
     rows = []
-    for name, part, size in zip(
-        ("train_rows", "validation_rows"), parts, (n - n_validation, n_validation), strict=True
-    ):
+    for name, part in zip(("train_rows", "validation_rows"), parts, strict=True):
         if not isinstance(part, torch.Tensor):
             fail(
                 f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}."
@@ -165,20 +163,34 @@ def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: 
                 f"{name} from {shown} should be a 1-D tensor of integers; it has dtype {part.dtype}, shape "
                 f"{tuple(part.shape)}."
             )
-        if len(part) != size:
-            fail(f"{name} from {shown} holds {len(part)} rows; expected {size} (n_validation={n_validation} of {n}).")
         rows.append(part.tolist())
     train, validation = rows
+    sizes = (n - n_validation, n_validation)
+    if (len(train), len(validation)) == sizes[::-1] != sizes:
+        fail(
+            f"{shown} returned {len(train)} training rows and {len(validation)} validation rows: the two look "
+            "swapped. Return (train_rows, validation_rows), in that order, with n_validation rows in the second."
+        )
+    for name, part in (("train_rows", train), ("validation_rows", validation)):
+        repeated = sorted({row for row in part if part.count(row) > 1})
+        if repeated:
+            fail(
+                f"{name} from {shown} repeats rows {repeated[:5]}: draws such as torch.randint can pick a row twice. "
+                f"torch.randperm({n}, generator=...) gives every row number exactly once."
+            )
     both = sorted(set(train) & set(validation))
     if both:
         fail(
             f"{shown} puts rows {both[:5]} in both sets; every row belongs to exactly one of them. Take "
             "train_rows and validation_rows as two separate slices of one permutation."
         )
+    for name, part, size in zip(("train_rows", "validation_rows"), (train, validation), sizes, strict=True):
+        if len(part) != size:
+            fail(f"{name} from {shown} holds {len(part)} rows; expected {size} (n_validation={n_validation} of {n}).")
     if sorted(train + validation) != list(range(n)):
         odd = sorted(set(range(n)) - set(train + validation))
         fail(
-            f"{shown} should use every row number 0..{n - 1} once; {odd[:5] or 'some'} are missing or repeated. "
+            f"{shown} should use every row number 0..{n - 1} once; {odd[:5] or 'some'} are missing. "
             f"Permute the row numbers, torch.randperm({n}, generator=...), then cut that one permutation in two."
         )
     return train, validation

@@ -87,6 +87,21 @@ def mask_split(n, n_validation, seed=0):
     return ~validation, validation
 
 
+def overlapping_sized_wrong_split(n, n_validation, seed=0):
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[n_validation - 5 :], order[:n_validation]  # five rows in both, so the training part is too long
+
+
+def drawn_with_replacement_split(n, n_validation, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, n, (n - n_validation,), generator=generator), torch.randint(0, n, (n_validation,))
+
+
+def swapped_split(n, n_validation, seed=0):
+    train_rows, validation_rows = solution.split_rows(n, n_validation, seed)
+    return validation_rows, train_rows
+
+
 def fraction_split(n, n_validation, seed=0):
     return solution.split_rows(n, int(0.2 * n), seed)  # n_validation read as a fraction of its own
 
@@ -95,6 +110,9 @@ def fraction_split(n, n_validation, seed=0):
     ("variant", "hint"),
     [
         (overlapping_split, "in both sets; every row belongs to exactly one of them"),
+        (overlapping_sized_wrong_split, "in both sets; every row belongs to exactly one of them"),
+        (drawn_with_replacement_split, "torch.randperm(50, generator=...) gives every row number exactly once"),
+        (swapped_split, "the two look swapped. Return (train_rows, validation_rows), in that order"),
         (unseeded_split, "gave two different splits on two calls: it draws from torch's global random state"),
         (ordered_split, "chose the same validation rows and they are the first or last rows"),
         (fixed_seed_split, "seeds 3 and 4 chose the same validation rows. The seed should decide"),
