@@ -158,15 +158,6 @@ def run_command_line(
         )
     plots = not args.no_plots
     show = args.show and figures.has_display()
-    if plots:
-        problem = _prepare_outdir(args.outdir)
-        if problem:
-            parser.error(problem)
-        if not show:
-            figures.use_files_only()
-    if args.show and not show:
-        print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
-
     run = runtime.Run(
         seed=args.seed,
         device=device,
@@ -177,10 +168,22 @@ def run_command_line(
         figures=figures.FigureOutput(outdir=args.outdir, dpi=args.dpi, show=show),
     )
     names = args.section or list(sections)
+    if {"training", "learning_rate"} & set(names):
+        try:
+            _ = run.deliveries  # read now: a broken file stops the run before anything is printed or created
+        except DatasetError as error:
+            return _fail(parser, str(error), 2)
+    if plots:
+        problem = _prepare_outdir(args.outdir)
+        if problem:
+            parser.error(problem)
+        if not show:
+            figures.use_files_only()
+    if args.show and not show:
+        print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
+
     runtime.freeze_gc()
     try:
-        if {"training", "learning_rate"} & set(names):
-            _ = run.deliveries  # read now: a broken file stops the run before anything is printed
         for name, section in sections.items():
             if name in names:
                 section(run)

@@ -154,6 +154,9 @@ def test_broken_data_file_stops_before_anything_runs(tmp_path: Path, capsys: pyt
     out, err = capsys.readouterr()
     assert out == "", "nothing should run before the data is checked"
     assert err.count("\n") == 1 and "deliveries.csv, line 3: 'twelve'" in err, err
+    # With figures on, the figure folder is not even created.
+    assert lesson.main(["--data", str(broken), "--outdir", str(tmp_path / "figures")]) == 2
+    assert not (tmp_path / "figures").exists(), "a broken data file should stop the run before it creates folders"
 
 
 def test_divergence_exits_1_with_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
