@@ -40,9 +40,7 @@ from lesson_support.closed_form import (
     gd_prediction,
     gradient_formula,
     hessian,
-    input_curvatures,
     max_stable_lr,
-    max_stable_lr_of_inputs,
     round_down,
     slow_direction,
     steepest_descent,
@@ -752,8 +750,8 @@ def section_workflow(run: Run) -> None:
     # Scale: the inputs' mean and spread, measured on the training rows only.
     mean, std = x_train.mean(dim=0), x_train.std(dim=0)
     x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
-    raw_flat, raw_steep = input_curvatures(inputs[train_rows])
-    flat, steep = input_curvatures(x_train)
+    raw_flat, raw_steep = curvatures(inputs[train_rows])
+    flat, steep = curvatures(x_train)
     raw_ratio, ratio = raw_steep / raw_flat, steep / flat
     print("Inputs scaled with the training rows' mean and std. The Hessian's largest eigenvalue over its")
     print(f"  smallest (section 4), λmax/λmin, is {raw_ratio:.0f} on raw miles and stops and {ratio:.1f} scaled:")
@@ -867,8 +865,8 @@ def section_workflow(run: Run) -> None:
         print(f"  the true plane itself costs {true_val:.4f} on them and {true_train:.4f} on the training rows.")
 
     # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
-    limits = [max_stable_lr_of_inputs(batch) for batch, _ in loader]
-    whole = max_stable_lr_of_inputs(loader.dataset.tensors[0])  # the scaled training rows the loader serves
+    limits = [max_stable_lr(batch) for batch, _ in loader]
+    whole = max_stable_lr(loader.dataset.tensors[0])  # the scaled training rows the loader serves
     low, high = round_down(min(limits), 3), round_down(max(limits), 3)
     print(f"\n2/λmax is {round_down(whole, 3):g} for the whole scaled training set, and {low:g} to {high:g} for the")
     print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is only a")

@@ -25,20 +25,23 @@ def _optimum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def hessian(x: torch.Tensor) -> torch.Tensor:
-    """The Hessian of the MSE of a line in (w, b); it depends on x alone: 2·[[mean x², mean x], [mean x, 1]]."""
-    x64, _ = _as_float64(x)
-    m1, m2 = float(x64.mean()), float((x64**2).mean())
-    return 2 * torch.tensor([[m2, m1], [m1, 1.0]], dtype=torch.float64)
+    """The Hessian of the MSE of x·wᵀ + b in (w₁, …, w_k, b), for inputs x of shape (n, k) or (n,).
+
+    It depends on x alone: 2·mean([x, 1]ᵀ[x, 1]); for a line, 2·[[mean x², mean x], [mean x, 1]].
+    """
+    rows = x.detach().double().cpu().reshape(len(x), -1)
+    rows = torch.cat([rows, torch.ones(len(rows), 1, dtype=torch.float64)], dim=1)  # (n, k + 1)
+    return 2 * rows.T @ rows / len(rows)
 
 
 def curvatures(x: torch.Tensor) -> tuple[float, float]:
-    """The Hessian's eigenvalues (λmin, λmax): the flattest and the steepest curvature of the cost."""
-    low, high = torch.linalg.eigvalsh(hessian(x)).tolist()
-    return low, high
+    """The Hessian's smallest and largest eigenvalues (λmin, λmax): the flattest and the steepest curvature."""
+    eigenvalues = torch.linalg.eigvalsh(hessian(x))
+    return float(eigenvalues.min()), float(eigenvalues.max())
 
 
 def max_stable_lr(x: torch.Tensor) -> float:
-    """2/λmax: plain full-batch gradient descent (no momentum) on a line's MSE converges for every lr below it."""
+    """2/λmax: plain full-batch gradient descent (no momentum) on this MSE converges for every lr below it."""
     return 2.0 / curvatures(x)[1]
 
 
@@ -119,21 +122,3 @@ def slow_direction(
         predicted=gd_prediction(x, y, start, lr, epochs),
         epochs_to_keep_0_1_percent=needed,
     )
-
-
-def input_hessian(x: torch.Tensor) -> torch.Tensor:
-    """The Hessian of the MSE of x·wᵀ + b in (w₁, …, w_k, b), for inputs x of shape (n, k): 2·mean([x, 1]ᵀ[x, 1])."""
-    rows = x.detach().double().cpu().reshape(len(x), -1)
-    rows = torch.cat([rows, torch.ones(len(rows), 1, dtype=torch.float64)], dim=1)  # (n, k + 1)
-    return 2 * rows.T @ rows / len(rows)
-
-
-def input_curvatures(x: torch.Tensor) -> tuple[float, float]:
-    """(λmin, λmax) of input_hessian(x): the flattest and the steepest curvature of the cost."""
-    eigenvalues = torch.linalg.eigvalsh(input_hessian(x))
-    return float(eigenvalues.min()), float(eigenvalues.max())
-
-
-def max_stable_lr_of_inputs(x: torch.Tensor) -> float:
-    """2/λmax for inputs of any width (n, k): the largest stable step of full-batch gradient descent on them."""
-    return 2.0 / input_curvatures(x)[1]
