@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import pickle
 import traceback
 from pathlib import Path
+
+import torch
 
 from lesson_support.data import ROOT
 
@@ -164,10 +167,6 @@ WHOLE_MODEL_SAVED = (
 
 def unreadable_weights(path: Path) -> str | None:
     """Why torch.load(path, weights_only=True) cannot read a file a learner's save_model wrote; None when it can."""
-    import pickle
-
-    import torch
-
     try:
         torch.load(path, weights_only=True)
     except pickle.UnpicklingError:

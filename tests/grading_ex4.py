@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from grading import LOSS_ATOL, LOSS_RTOL, Answer, expect_losses, expect_tensor, fail
+from grading import LOSS_RTOL, Answer, _close, _kind, expect_losses, expect_tensor, fail
 from torch import nn
 
 import lesson
@@ -63,13 +63,6 @@ def least_squares_plane(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
     design = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
     solution = torch.linalg.lstsq(design, y.double()).solution.reshape(-1)
     return solution[:-1].reshape(1, -1), solution[-1:]
-
-
-def _kind(value: object) -> str:
-    """What a function returned, in words; None usually means a missing return statement."""
-    if value is None:
-        return "None: does the function end with a return statement?"
-    return f"a {type(value).__name__}"
 
 
 # --- the model handed to the learner's code ---------------------------------------------------
@@ -119,10 +112,6 @@ def _same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Ten
     return all(torch.allclose(p, q, rtol=STEP_RTOL, atol=STEP_ATOL) for p, q in zip(a, b, strict=True))
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL)
-
-
 def _rows_of(calls: list[Call], x: torch.Tensor) -> list[list[int]]:
     """The row numbers of x each call was given; fails on an input that is not a row of x."""
     where = {row.tobytes(): k for k, row in enumerate(x.numpy())}
@@ -146,13 +135,11 @@ def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: 
     shown = f"split_rows({n}, {n_validation}{''.join(f', seed={s}' for s in seed.values())})"
     parts = answer("split_rows", n, n_validation, **seed)
     if not isinstance(parts, tuple | list) or len(parts) != 2:
-        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}.")
+        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}")
     rows = []
     for name, part in zip(("train_rows", "validation_rows"), parts, strict=True):
         if not isinstance(part, torch.Tensor):
-            fail(
-                f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}."
-            )
+            fail(f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}")
         if part.dtype == torch.bool:
             fail(
                 f"{name} from {shown} is a mask of True and False; return the row numbers themselves, e.g. the "
@@ -230,7 +217,7 @@ def expect_float(value: object, what: str) -> float:
         graph = " This one still requires grad: it was computed with gradients recorded." if value.requires_grad else ""
         fail(f"{what} is a tensor, not a float; return loss.item(), a plain Python float.{graph}")
     if not isinstance(value, numbers.Real):
-        fail(f"{what} should be a float, but it is {_kind(value)}.")
+        fail(f"{what} should be a float, but it is {_kind(value)}")
     if not math.isfinite(value):
         fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
     return float(value)
@@ -623,9 +610,7 @@ def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
     for model, path in zip((first, second), paths, strict=True):
         got = answer("load_model", path)
         if not isinstance(got, nn.Module):
-            fail(
-                f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {_kind(got)}."
-            )
+            fail(f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {_kind(got)}")
         with torch.no_grad():
             expected = model(x)
         if not torch.equal(_predictions(answer, got, x, "the loaded model"), expected):

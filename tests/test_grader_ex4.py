@@ -119,7 +119,7 @@ def fraction_split(n, n_validation, seed=0):
         (mask_split, "is a mask of True and False"),
         (fraction_split, "holds 40 rows; expected 38 (n_validation=12 of 50)"),
         (lambda n, n_validation, seed=0: [list(range(n - n_validation)), []], "not a list"),
-        (lambda n, n_validation, seed=0: None, "it returned None: does the function end with a return statement?"),
+        (lambda n, n_validation, seed=0: None, "it returned None. Does the function end with a return statement?"),
     ],
 )
 def test_a_wrong_split_fails(variant: object, hint: str) -> None:
