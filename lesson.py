@@ -866,7 +866,7 @@ def section_workflow(run: Run) -> None:
 
     # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
     limits = [max_stable_lr(batch) for batch, _ in loader]
-    whole = max_stable_lr(loader.dataset.tensors[0])  # the scaled training rows the loader serves
+    whole = 2 / steep  # 2/λmax of the scaled training rows, from their curvatures above
     low, high = round_down(min(limits), 3), round_down(max(limits), 3)
     print(f"\n2/λmax is {round_down(whole, 3):g} for the whole scaled training set, and {low:g} to {high:g} for the")
     print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is only a")
