@@ -2,8 +2,9 @@
 
 Every number this lesson prints is computed as it runs. Run it as a script:
 
-    python lesson.py                       # every section, figures saved under figures/
-    python lesson.py --section training    # one section (repeat --section for more); --list names them
+    python lesson.py                       # the eight sections, figures saved under figures/
+    python lesson.py --deeper              # also the optional "going deeper" parts of each section
+    python lesson.py --section training    # one section, by name or number (5); --list names them
     python lesson.py --no-plots            # text only; matplotlib is not imported
     python lesson.py --show                # also open the figures in windows where there is a display
     python lesson.py --animate             # also save section 4's descent as figures/descent.gif
@@ -14,11 +15,13 @@ Check the exercises with ``python -m pytest``.
 """
 
 import copy
+import itertools
 import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn, optim
@@ -46,7 +49,7 @@ from lesson_support.closed_form import (
     steepest_descent,
 )
 from lesson_support.data import DATA_DIR, ROOT, DatasetError, load_csv, load_distance_time, load_height_weight
-from lesson_support.runtime import SEED, Run, notebook_runner
+from lesson_support.runtime import SEED, Run, going_deeper, heading, notebook_runner
 
 # Sections 2 to 4: the course labs' lines, noise and hand-written descent.
 NOISE_STD = 0.1  # σ of the Gaussian noise added to the labs' lines
@@ -65,22 +68,21 @@ NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
 SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
 
 # Section 6: the step-size study.
-SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 60
+SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 200
 
 # Section 7: a real training run on deliveries with two inputs, miles and stops.
 DELIVERIES = 400  # enough rows to hold some out and to batch
+MILES_RANGE, MOST_STOPS = (0.5, 5.0), 4  # miles drawn uniformly in this range; 0 to 4 stops, each equally likely
 TRUE_WEIGHTS, TRUE_BIAS = (5.0, 3.0), 2.0  # minutes per mile, minutes per stop, fixed minutes
 DELIVERY_NOISE = 2.0  # σ of the Gaussian noise, in minutes
-VALIDATION_SHARE = 0.2  # the rows held out of training
-BATCH_SIZE, BATCH_LR, BATCH_EPOCHS = 32, 0.05, 15
-NEW_DELIVERIES = 10_000  # fresh deliveries that tell the models apart where 80 validation rows cannot
+HELD_OUT_SHARE = 0.2  # the share of rows held out for validation, and the same again for the test
+BATCH_SIZE, BATCH_EPOCHS = 32, 20
+CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set chooses from
+LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
+NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
 MODEL_FILE = "delivery_model.pt"
 
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
-
-
-def heading(number: int, title: str) -> None:
-    print(f"\n== {number}. {title} ==")
 
 
 def fmt(values: torch.Tensor) -> str:
@@ -128,18 +130,38 @@ def section_prediction(run: Run) -> None:
     print(f"forward(x) = w·x + b on x = {fmt(x)} gives {fmt(yhat.detach())}")
     add = yhat.grad_fn  # the last operation, + b
     (multiply, _), _ = add.next_functions  # w·x, and b
-    print(f"  autograd recorded the operations: yhat.grad_fn = {type(add).__name__} (the + b), linked to")
-    print(f"  {type(multiply).__name__} (the w·x, linked to w) and to b: the path backward() follows to w and b")
+    names = f"{type(add).__name__} (the + b), linked to {type(multiply).__name__} (the w·x) and to b"
+    print(f"  yhat.grad_fn = {names}: what backward() follows")
 
     torch.manual_seed(run.seed)
     layer = nn.Linear(1, 1).to(run.device)
     weight, bias = layer.weight.item(), layer.bias.item()
-    print(f"\nnn.Linear(1, 1) after torch.manual_seed({run.seed}) starts random: weight {weight:.4f}, bias {bias:.4f}")
-    state = {name: [round(v, 4) for v in tensor.reshape(-1).tolist()] for name, tensor in layer.state_dict().items()}
-    print(f"  its state_dict() holds exactly these: {state}")
+    print(f"nn.Linear(1, 1) after torch.manual_seed({run.seed}) starts random: weight {weight:.4f}, bias {bias:.4f}")
+    shapes = ", ".join(f"{name} of shape {tuple(tensor.shape)}" for name, tensor in layer.state_dict().items())
+    print(f"  its state_dict() holds two tensors, {shapes}")
     one = layer(torch.tensor([[1.0]], device=run.device)).item()
     print(f"  at x = 1 it predicts {one:.4f} = {weight:.4f}·1 + {bias:.4f}")
 
+    torch.manual_seed(run.seed)
+    model = LinearRegression(1, 1).to(run.device)
+    x = torch.tensor([[1.0], [2.0], [3.0]], device=run.device)
+    print("A custom LinearRegression(nn.Module) keeps an nn.Linear in self.linear; model(x) calls forward(x):")
+    print(f"  with the same seed, model({fmt(x)}) = {fmt(model(x).detach())}, as nn.Linear's line")
+
+
+run_in_notebook(section_prediction)
+
+
+# %% [markdown]
+# ### Going deeper (optional): the source article's worked example, recomputed
+# The article sets the layer's weight to -0.4443 and its bias to -0.5045 and applies it to
+# [[2.], [4.]]; its code comment shows slightly different numbers from the exact ones.
+
+
+# %%
+def deeper_prediction(run: Run, _: None = None) -> None:
+    going_deeper(1, "the source article's worked example, recomputed")
+    layer = nn.Linear(1, 1).to(run.device)
     x = torch.tensor([[2.0], [4.0]], device=run.device)
     with torch.no_grad():
         layer.weight.fill_(-0.4443)
@@ -148,7 +170,7 @@ def section_prediction(run: Run) -> None:
         layer.weight.fill_(-0.44426)  # unrounded weights that round to the ones above
         layer.bias.fill_(-0.50446)
         unrounded = layer(x)
-    print("\nThe worked example sets weight -0.4443 and bias -0.5045 and applies the layer to [[2.], [4.]]:")
+    print("The worked example sets weight -0.4443 and bias -0.5045 and applies the layer to [[2.], [4.]]:")
     print(
         f"  model(x) = {fmt(exact)}   (by hand: 2·(-0.4443) - 0.5045 = {2 * -0.4443 - 0.5045:.4f}, "
         f"4·(-0.4443) - 0.5045 = {4 * -0.4443 - 0.5045:.4f})"
@@ -156,26 +178,16 @@ def section_prediction(run: Run) -> None:
     print("  That is the exact result. The source's code comment shows [[-1.3930], [-2.2815]], likely from")
     print(f"  unrounded weights: -0.44426 and -0.50446 round to the ones above and give {fmt(unrounded)}.")
 
-    torch.manual_seed(run.seed)
-    model = LinearRegression(1, 1).to(run.device)
-    x = torch.tensor([[1.0], [2.0], [3.0]], device=run.device)
-    slope, bias = line_of(model)
-    print("\nA custom LinearRegression(nn.Module) keeps an nn.Linear in self.linear; model(x) calls forward(x).")
-    print(f"  with the same seed it starts where nn.Linear did: weight {slope:.4f}, bias {bias:.4f}")
-    print(f"  model({fmt(x)}) = {fmt(model(x).detach())}, and w·x + b by hand = {fmt(x * slope + bias)}")
 
-
-run_in_notebook(section_prediction)
+run_in_notebook(deeper_prediction)
 
 
 # %% [markdown]
 # ## 2. Data and cost
 # Real measurements scatter around a line: y = f(x) + σ·ε with ε drawn from a standard normal.
-# The mean squared error J = mean((ŷ - y)²) scores a line; the best line has the least J.
-# Why squares: with Gaussian noise, the probability of the data under a line is a product of
-# terms exp(-(y - ŷ)²/(2σ²)), largest where the sum of squared errors is smallest. The
-# least-squares line is the most likely line (maximum likelihood). It has a closed form,
-# w = cov(x, y)/var(x) and b = ȳ - w·x̄: the yardstick of the sections that follow.
+# The mean squared error J = mean((ŷ - y)²) scores a line; the best line has the least J. It has
+# a closed form, w = cov(x, y)/var(x) and b = ȳ - w·x̄: the yardstick of the sections that follow.
+# Shapes matter: a (60,) prediction against (60, 1) targets broadcasts to a 60×60 grid.
 
 
 # %%
@@ -213,19 +225,26 @@ def cost_surface(x: torch.Tensor, y: torch.Tensor, slopes: torch.Tensor, biases:
     return ((predictions - y) ** 2).mean(dim=-1)
 
 
-def section_data_and_cost(run: Run) -> None:
+@dataclass
+class LineData:
+    """Section 2's points and the costs it printed, for its going-deeper part."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    costs: dict[str, float]
+
+
+def section_data_and_cost(run: Run) -> LineData:
     heading(2, "Data and cost: noise and the mean squared error")
     true_slope, true_bias = SLOPE_BIAS_TRUE
     x, y = (t.to(run.device) for t in make_line_data(true_slope, true_bias, NOISE_STD, seed=run.seed))
-    pairs = ", ".join(f"({a:.1f}, {b:.3f})" for a, b in zip(x[:3, 0].tolist(), y[:3, 0].tolist(), strict=True))
-    print(f"{len(x)} ordered pairs (x, y) from f(x) = x - 1 plus noise σ·ε, with σ = {NOISE_STD} and ε ~ N(0, 1):")
-    print(f"  the first three: {pairs}, ...")
     noise = y - (true_slope * x + true_bias)
+    print(f"{len(x)} ordered pairs (x, y) from f(x) = x - 1 plus noise σ·ε, with σ = {NOISE_STD} and ε ~ N(0, 1):")
     print(f"  the noise drawn has mean {noise.mean().item():.4f} and standard deviation {noise.std().item():.4f}")
 
     predictions = true_slope * x + true_bias
     by_hand, builtin = mse(predictions, y), nn.MSELoss()(predictions, y)
-    print(f"\nJ for f itself: mean((ŷ - y)²) by hand = {by_hand.item():.6f}, nn.MSELoss() = {builtin.item():.6f}")
+    print(f"J for f itself: mean((ŷ - y)²) by hand = {by_hand.item():.6f}, nn.MSELoss() = {builtin.item():.6f}")
     wrong = ((predictions.reshape(-1) - y) ** 2).mean()
     print("Shapes matter: ŷ of shape (60,) against y of shape (60, 1) broadcasts to a (60, 60) grid.")
     print(f"  written out, ((ŷ - y) ** 2).mean() returns {wrong.item():.4f} without a word;")
@@ -243,7 +262,7 @@ def section_data_and_cost(run: Run) -> None:
     optimum = least_squares(x, y)
     design = torch.cat([x, torch.ones_like(x)], dim=1).cpu().double()  # (60, 2): the columns x and 1
     checked = torch.linalg.lstsq(design, y.cpu().double()).solution.reshape(-1).tolist()
-    print(f"\nThe closed form: w = cov(x, y)/var(x) = {optimum[0]:.4f}, b = ȳ - w·x̄ = {optimum[1]:.4f}")
+    print(f"The closed form: w = cov(x, y)/var(x) = {optimum[0]:.4f}, b = ȳ - w·x̄ = {optimum[1]:.4f}")
     print(f"  torch.linalg.lstsq on the columns [x, 1] finds the same line: w = {checked[0]:.4f}, b = {checked[1]:.4f}")
     lines = {
         "w = 0, b = 0": (0.0, 0.0),
@@ -253,20 +272,38 @@ def section_data_and_cost(run: Run) -> None:
         "least squares": optimum,
     }
     costs = {name: mse(slope * x + bias, y).item() for name, (slope, bias) in lines.items()}
-    print("The cost of a few candidate lines:")
-    for name, cost in costs.items():
-        print(f"  {name:<14} J = {cost:.4f}")
-    n = len(x)
-    expected = NOISE_STD**2 * (n - 2) / n
-    print(f"No line costs less on these points than least squares, {costs['least squares']:.4f}, not even the true f,")
-    print(f"  {costs['true f']:.4f}: least squares also fits this sample's noise. On the n points it is fitted to,")
-    print(f"  its expected cost is σ²·(n - 2)/n = {NOISE_STD**2:g}·{n - 2}/{n} = {expected:.6f}, below the true line's")
-    print(f"  σ² = {NOISE_STD**2:g}. On new data the true line wins: section 7 shows it on held-out data.")
+    listed = [f"{name}: {cost:.4f}" for name, cost in costs.items()]
+    print(f"The cost J of a few lines: {'; '.join(listed[:3])};")
+    print(f"  {'; '.join(listed[3:])}. No line costs less than least squares, not even the true f.")
     if run.plots:
         run.figures.emit(figures.plot_data_and_lines(x.cpu(), y.cpu(), lines, costs), "data_and_cost")
+    return LineData(x, y, costs)
 
 
-run_in_notebook(section_data_and_cost)
+data_and_cost = run_in_notebook(section_data_and_cost)
+
+
+# %% [markdown]
+# ### Going deeper (optional): why squared errors, and why least squares beats the true line here
+# With Gaussian noise the squared error is the likelihood's own measure, and a line fitted to a
+# sample also fits some of that sample's noise.
+
+
+# %%
+def deeper_data_and_cost(run: Run, data: LineData) -> None:
+    going_deeper(2, "why squared errors, and why least squares beats the true line here")
+    n, variance = len(data.x), NOISE_STD**2
+    print("With independent Gaussian noise of one σ, the density of the data under a line is proportional")
+    print("  to the product of exp(-(y - ŷ)²/(2σ²)) over the points: largest where the sum of squared errors")
+    print("  is smallest. So the least-squares line is the line under which the data are most likely.")
+    least, true = data.costs["least squares"], data.costs["true f"]
+    print(f"Least squares costs {least:.4f} on these points, less than the true f, {true:.4f}: it also fits")
+    print("  this sample's noise. On the n points it is fitted to, its expected cost is σ²·(n - 2)/n")
+    print(f"  = {variance:g}·{n - 2}/{n} = {variance * (n - 2) / n:.6f}, below the true line's σ² = {variance:g}.")
+    print("  On new data the true line is expected to win: section 7's going-deeper part shows it.")
+
+
+run_in_notebook(deeper_data_and_cost, data_and_cost)
 
 
 # %% [markdown]
@@ -325,7 +362,7 @@ def section_slope_only(run: Run) -> None:
 
     epochs = 4
     runs = {f"start {w0:g}": train_slope(x, y, w0, LAB_LR, epochs) for w0 in SLOPE_ONLY_STARTS}
-    print(f"\n{epochs} steps of forward, loss, backward, update, zero_(), each on all {len(x)} points: {epochs} epochs")
+    print(f"{epochs} steps of forward, loss, backward, update, zero_(), each on all {len(x)} points: {epochs} epochs")
     for name, history in runs.items():
         path = " -> ".join(f"{w:.2f}" for (w,) in history.params)
         costs = " -> ".join(f"{loss:.3g}" for loss in history.losses)
@@ -349,14 +386,8 @@ run_in_notebook(section_slope_only)
 # ## 4. Gradient descent on slope and bias
 # With two parameters the gradient is a vector (∂J/∂w, ∂J/∂b) and points uphill on the cost
 # surface J(w, b); stepping against it is the steepest way down. The loop is section 3's,
-# with b beside w.
-#
-# How fast each parameter gets there depends on curvature: how sharply the cost bends, its
-# second derivative. With two parameters the second derivatives form a 2×2 table, the Hessian
-# H = [[∂²J/∂w², ∂²J/∂w∂b], [∂²J/∂b∂w, ∂²J/∂b²]]. Its eigenvalues are the curvatures along the
-# two directions where the cost bends most (λmax) and least (λmin). One step multiplies the
-# error along each of them by 1 - lr·λ, so k steps multiply the starting error by (I - lr·H)^k,
-# and plain gradient descent converges only while every |1 - lr·λ| < 1: lr strictly below 2/λmax.
+# with b beside w. The two slices of the surface through its minimum bend differently, and the
+# flatter one, along b, is slower to descend.
 
 
 # %%
@@ -385,7 +416,17 @@ def slope_and_bias_data(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
     return x.to(run.device), y.to(run.device)
 
 
-def section_slope_and_bias(run: Run) -> None:
+@dataclass
+class Descent:
+    """Section 4's points, its two runs and the optimum, for its going-deeper part."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    runs: dict[str, History]
+    optimum: tuple[float, float]
+
+
+def section_slope_and_bias(run: Run) -> Descent:
     heading(4, "Gradient descent by hand: slope and bias")
     x, y = slope_and_bias_data(run)
     w0, b0 = SLOPE_BIAS_START
@@ -400,51 +441,36 @@ def section_slope_and_bias(run: Run) -> None:
     epochs = 15
     optimum = least_squares(x, y)
     runs = {f"lr {lr:g}": train_slope_and_bias(x, y, w0, b0, lr, epochs) for lr in (LAB_LR, PRACTICE_LR)}
+    opt = f"w = {optimum[0]:.4f}, b = {optimum[1]:.4f}"
+    print(f"{epochs} steps at the lab's lr {LAB_LR:g} and its practice lr {PRACTICE_LR:g}; least squares is at {opt}:")
     for name, history in runs.items():
-        print(f"\n{name}, {epochs} steps (every third shown):")
-        for k in range(0, len(history.params), 3):
-            slope, bias = history.params[k]
-            cost = mse(slope * x + bias, y).item()
-            print(f"  step {k:2d}: w = {slope:8.4f}  b = {bias:8.4f}  J = {cost:.4g}")
-    print(f"The least-squares optimum is w = {optimum[0]:.4f}, b = {optimum[1]:.4f}.")
+        slope, bias = history.params[-1]
+        print(f"  {name}: w = {slope:.4f}, b = {bias:.4f}, J = {mse(slope * x + bias, y).item():.4g}")
 
-    (curvature_w, mixed), (_, curvature_b) = hessian(x).tolist()
-    print("\nWhy lr 0.1 leaves b short: the slices through the optimum are parabolas, J(w, b*) with")
-    print(f"  curvature ∂²J/∂w² = 2·mean(x²) = {curvature_w:.4f} and J(w*, b) with ∂²J/∂b² = {curvature_b:.4f};")
-    print(f"  the mixed term 2·mean(x) = {mixed:.4f} is small, so each parameter's error shrinks nearly on its own.")
-    flat, steep = curvatures(x)
-    print(f"  H, the Hessian, holds these: [[{curvature_w:.4f}, {mixed:.4f}], [{mixed:.4f}, {curvature_b:.4f}]]. Its")
-    print("  eigenvalues, the curvatures along the directions where the cost bends most and least, are")
-    print(f"  λmax = {steep:.4f} and λmin = {flat:.4f}.")
-    for lr in (LAB_LR, PRACTICE_LR):
-        in_w, in_b = 1 - lr * curvature_w, 1 - lr * curvature_b
-        kept = error_kept(x, y, SLOPE_BIAS_START, lr, epochs)[1]
-        print(f"  lr {lr:g}: each step multiplies the error in w by {in_w:.4f} and in b by {in_b:.4f};")
-        print(
-            f"    after {epochs} steps b keeps {kept:.2%} of its first error ((I - lr·H)^{epochs}, coupling included)"
-        )
-    limit = round_down(2 / steep)
-    print(f"The steep direction caps the step size (lr strictly below 2/λmax, a little above {limit:g}); the flat one")
-    print("  sets the pace.")
-
-    slopes = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
-    biases = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
-    costs = cost_surface(x.cpu(), y.cpu(), slopes, biases)  # (biases, slopes), in one broadcast
-    i, j = divmod(int(costs.argmin()), SURFACE_POINTS)
-    nearest = (int((biases - optimum[1]).abs().argmin()), int((slopes - optimum[0]).abs().argmin()))
-    print(f"\nThe cost surface on a {SURFACE_POINTS}×{SURFACE_POINTS} grid over w, b in [-15, 15], in one broadcast,")
-    lowest = f"(w, b) = ({slopes[j].item():.2f}, {biases[i].item():.2f})"
-    print(f"  rises to {costs.max().item():.4g}; its lowest point is {lowest}, J = {costs.min().item():.4g},")
-    where = "the grid point nearest" if (i, j) == nearest else "a grid point near"
-    print(f"  {where} the optimum: a grid only brackets the minimum, the closed form finds it.")
+    (curvature_w, _), (_, curvature_b) = hessian(x).tolist()
+    in_w, in_b = 1 - LAB_LR * curvature_w, 1 - LAB_LR * curvature_b
+    print(
+        f"The slices through the optimum bend with curvature {curvature_w:.4f} along w and {curvature_b:.4f} along b."
+    )
+    print(
+        f"  At lr {LAB_LR:g} each step multiplies w's error by {in_w:.4f} and b's by {in_b:.4f}: b, the flatter, lags."
+    )
+    limit = round_down(max_stable_lr(x), 3)
+    print(
+        f"The largest stable step comes from the data: lr below 2/λmax, a little above {limit:g} (λmax: "
+        "the steepest curvature)."
+    )
 
     if run.plots:
+        slopes = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
+        biases = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
+        costs = cost_surface(x.cpu(), y.cpu(), slopes, biases)  # (biases, slopes), in one broadcast
         coarse = torch.linspace(-13, 13, 9)
         grid_w, grid_b = (g.reshape(-1) for g in torch.meshgrid(coarse, coarse, indexing="xy"))
         directions = steepest_descent(x.cpu(), y.cpu(), grid_w, grid_b)  # unit arrows, so all are visible
         arrows = (grid_w, grid_b, directions[:, 0], directions[:, 1])
         run.figures.emit(figures.plot_surface_3d(slopes, biases, costs), "slope_and_bias_surface")
-        fine = figures.contour_grid(SURFACE_RANGE)  # round contour rings need a finer grid than the printed one
+        fine = figures.contour_grid(SURFACE_RANGE)  # round contour rings need a finer grid than the 30×30 one
         fine_costs = cost_surface(x.cpu(), y.cpu(), fine, fine)
         run.figures.emit(figures.plot_contour(fine, fine, fine_costs, runs, arrows, optimum), "slope_and_bias_contour")
         # Slices through the minimum: move one parameter by d, hold the other at its optimum.
@@ -461,9 +487,54 @@ def section_slope_and_bias(run: Run) -> None:
         run.figures.emit(figures.plot_slices(offsets, slices), "slope_and_bias_slices")
         fits = figures.plot_fits(x.cpu(), y.cpu(), runs[f"lr {LAB_LR:g}"], 3, optimum, LAB_LR)
         run.figures.emit(fits, "slope_and_bias_fits")
+    return Descent(x, y, runs, optimum)
 
 
-run_in_notebook(section_slope_and_bias)
+descent = run_in_notebook(section_slope_and_bias)
+
+
+# %% [markdown]
+# ### Going deeper (optional): the Hessian, and where 2/λmax comes from
+# The second derivatives of the cost form a 2×2 table, the Hessian H. Its eigenvalues are the
+# curvatures along the directions where the cost bends most (λmax) and least (λmin). One step
+# multiplies the error along each of them by 1 - lr·λ, so k steps multiply the starting error by
+# (I - lr·H)^k, and plain gradient descent converges only while every |1 - lr·λ| < 1.
+
+
+# %%
+def deeper_slope_and_bias(run: Run, descent: Descent) -> None:
+    going_deeper(4, "the Hessian, and where 2/λmax comes from")
+    x, y, epochs = descent.x, descent.y, len(descent.runs[f"lr {LAB_LR:g}"].losses)
+    for name, history in descent.runs.items():
+        steps = ", ".join(f"({w:.2f}, {b:.2f})" for w, b in history.params[::3])
+        print(f"{name}, (w, b) every third step: {steps}")
+    (curvature_w, mixed), (_, curvature_b) = hessian(x).tolist()
+    flat, steep = curvatures(x)
+    print(
+        f"H = [[∂²J/∂w², ∂²J/∂w∂b], [∂²J/∂b∂w, ∂²J/∂b²]] = [[{curvature_w:.4f}, {mixed:.4f}], "
+        f"[{mixed:.4f}, {curvature_b:.4f}]]:"
+    )
+    print(f"  2·mean(x²), 2·mean(x) and 2, from the inputs alone. Its eigenvalues are λmax = {steep:.4f} and")
+    print(f"  λmin = {flat:.4f}, close to the slices' curvatures because the mixed term is small.")
+    for lr in (LAB_LR, PRACTICE_LR):
+        kept = error_kept(x, y, SLOPE_BIAS_START, lr, epochs)[1]
+        factors = f"{1 - lr * steep:.4f} and {1 - lr * flat:.4f}"
+        print(f"  lr {lr:g}: one step multiplies the error along the two directions by {factors};")
+        print(f"    (I - lr·H)^{epochs}, coupling included, leaves b {kept:.2%} of its first error.")
+    print(f"Every |1 - lr·λ| < 1 holds only for lr < 2/λmax = {2 / steep:.4f}: the steep direction caps the step")
+    print("  size, the flat one sets the pace.")
+    slopes = torch.linspace(-SURFACE_RANGE, SURFACE_RANGE, SURFACE_POINTS)
+    costs = cost_surface(x.cpu(), y.cpu(), slopes, slopes)  # (biases, slopes): the figures' 30×30 grid
+    i, j = divmod(int(costs.argmin()), SURFACE_POINTS)
+    lowest = f"(w, b) = ({slopes[j].item():.2f}, {slopes[i].item():.2f}), J = {costs.min().item():.4g}"
+    print(
+        f"The surface figure's {SURFACE_POINTS}×{SURFACE_POINTS} grid, computed in one broadcast, is "
+        f"lowest at {lowest}:"
+    )
+    print("  a grid only brackets the minimum; the closed form finds it.")
+
+
+run_in_notebook(deeper_slope_and_bias, descent)
 
 
 # %% [markdown]
@@ -511,25 +582,33 @@ run_in_notebook(animate_descent)
 #         loss.backward()
 #         optimizer.step()
 #
-# The run below writes those five lines and adds four things, each marked `# added`: before the
+# The run below writes those five lines and adds five more, each marked `# added`: before the
 # backward pass, a check that stops with one sentence when the loss rises above where it started
-# or stops being a number; the loss curve and a few lines for the figure; a print every 50
-# epochs. After the loop, a step size at or above 2/λmax is stopped the same way, even before its
-# loss has grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
+# or stops being a number; the loss curve; a print every 50 epochs; a few lines for the figure;
+# and, after the loop, a check that stops a step size at or above 2/λmax even before its loss has
+# grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
 
 
 # %%
-def percent(share: float) -> str:
-    """A share as a percentage with three significant digits: 22.3%, 0.0312%."""
-    return f"{100 * share:.3g}%"
+@dataclass
+class Trained:
+    """Section 5's run: the data, where it started and ended, and the closed form, for its going-deeper part."""
+
+    distances: torch.Tensor
+    times: torch.Tensor
+    start: tuple[float, float]
+    line: tuple[float, float]
+    optimum: tuple[float, float]
 
 
-def section_training(run: Run) -> None:
+def section_training(run: Run) -> Trained:
     heading(5, "Training: nn.MSELoss and optim.SGD on the distance/time data")
     distances, times = run.deliveries  # (4, 1) each
-    print(f"{len(distances)} deliveries from {run.data.name}: distance (miles) -> time (minutes)")
-    for distance, time in zip(distances.reshape(-1).tolist(), times.reshape(-1).tolist(), strict=True):
-        print(f"  {distance:5.2f} -> {time:6.2f}")
+    pairs = [
+        f"{d:g} -> {t:.2f}" for d, t in zip(distances.reshape(-1).tolist(), times.reshape(-1).tolist(), strict=True)
+    ]
+    more = f", ... ({len(pairs)} in all)" if len(pairs) > 4 else ""
+    print(f"{len(distances)} deliveries from {run.data.name}, miles -> minutes: {', '.join(pairs[:4])}{more}")
     optimum = least_squares(distances, times)
     stable = max_stable_lr(distances)
     if run.lr >= stable:
@@ -543,13 +622,16 @@ def section_training(run: Run) -> None:
     start = line_of(model)
     loss_fn = nn.MSELoss()
     optimizer = optim.SGD(model.parameters(), lr=run.lr)
-    print(f"\nLinearRegression() after torch.manual_seed({run.seed}) starts at w = {start[0]:.4f}, b = {start[1]:.4f}.")
+    print(f"LinearRegression() after torch.manual_seed({run.seed}) starts at w = {start[0]:.4f}, b = {start[1]:.4f}.")
     loss_fn(model(distances), times).backward()  # once before the loop, to see what zero_grad() leaves
     gradient = model.linear.weight.grad.item()
     optimizer.zero_grad()
     print(f"One backward() fills model.linear.weight.grad with {gradient:.4f}; then optimizer.zero_grad() sets it")
     print(f"  to {model.linear.weight.grad}, so the next backward() writes a fresh gradient: nothing accumulates.")
-    print(f"nn.MSELoss(), optim.SGD(lr={run.lr:g}), {run.epochs} epochs:")
+    print(
+        f"nn.MSELoss(), optim.SGD(lr={run.lr:g}), {run.epochs} epochs, each one step on all "
+        f"{len(distances)} deliveries:"
+    )
     losses, snapshots = [], {0: start}
     for epoch in range(run.epochs):
         optimizer.zero_grad()  # zero
@@ -566,49 +648,71 @@ def section_training(run: Run) -> None:
     stop_if_cannot_converge(run.lr, distances, losses)  # added: at or above 2/λmax, even before the loss grows
     slope, bias = line_of(model)
     snapshots[run.epochs] = (slope, bias)
-    print(f"optim.SGD stepped on all {len(distances)} deliveries every epoch: plain, full-batch gradient descent,")
-    print("  one step per epoch. It is called stochastic for its usual use, a step on a random mini-batch each time.")
 
     new = torch.tensor([[d] for d in NEW_DISTANCES], device=run.device)
     model.eval()  # evaluation mode, until model.train()
     with torch.inference_mode():  # predictions only: no operations recorded
         predicted = model(new)
-    print(f"\nmodel.eval(), then torch.inference_mode(), for new distances {list(NEW_DISTANCES)}:")
-    for distance, minutes in zip(NEW_DISTANCES, predicted.reshape(-1).tolist(), strict=True):
-        closed_form = optimum[0] * distance + optimum[1]
-        print(f"  {distance:g} miles -> {minutes:.2f} minutes (the least-squares line says {closed_form:.2f})")
+    said = ", ".join(f"{d:g} -> {m:.2f}" for d, m in zip(NEW_DISTANCES, predicted.reshape(-1).tolist(), strict=True))
+    closed = ", ".join(f"{optimum[0] * d + optimum[1]:.2f}" for d in NEW_DISTANCES)
+    print(f"Predicted minutes: {said} (the least-squares line says {closed}).")
     print(
-        f"  model.eval() set model.training = {model.training} (until model.train()); "
-        "it changes dropout and batch norm, not a line."
+        f"  model.eval() set model.training = {model.training}; under torch.inference_mode(), "
+        f"predicted.grad_fn = {predicted.grad_fn}."
     )
-    print(f"  torch.inference_mode() recorded no operations for backward(): predicted.grad_fn = {predicted.grad_fn}.")
 
     final = mse(model(distances), times).item()
     best_loss = mse(distances * optimum[0] + optimum[1], times).item()
     trained, closed = f"w = {slope:.4f}, b = {bias:.4f}", f"w = {optimum[0]:.4f}, b = {optimum[1]:.4f}"
-    print(f"\nTrained:       {trained}, loss {final:.5f}")
+    print(f"Trained:       {trained}, loss {final:.5f}")
     print(f"Closed form:   {closed}, loss {best_loss:.5f}")
     if trained == closed:
         print("Training reached the closed-form line, to the four decimals printed.")
     else:
         story = slow_direction(distances, times, start, run.lr, run.epochs)
-        print(f"The gap is not noise: the Hessian of this cost has eigenvalues {story.steep:.2f} and {story.flat:.3f}.")
         print(
-            f"  Along the {story.name} direction each step keeps {story.kept_per_step:.4f} of the error: "
-            f"{run.epochs} steps keep {percent(story.kept)} of it."
+            f"Close, not on it: the {story.name} direction keeps {story.kept_per_step:.4f} of its error a "
+            "step (going deeper: why)."
         )
-        predicted_line = f"w = {story.predicted[0]:.4f}, b = {story.predicted[1]:.4f}"
-        print(f"  (I - lr·H)^{run.epochs} applied to the starting error predicts {predicted_line}", end="")
-        print(": what training found." if predicted_line == trained else f";\n  training, in float32, found {trained}.")
-        if story.epochs_to_keep_0_1_percent:
-            print(f"  0.1% of the error is left after {story.epochs_to_keep_0_1_percent} epochs at this step size.")
 
     if run.plots:
         fig = figures.plot_training(distances.cpu(), times.cpu(), [*losses, final], snapshots, optimum, best_loss)
         run.figures.emit(fig, "training")
+    return Trained(distances, times, start, (slope, bias), optimum)
 
 
-run_in_notebook(section_training)
+trained = run_in_notebook(section_training)
+
+
+# %% [markdown]
+# ### Going deeper (optional): where training stops, predicted by linear algebra
+# On this quadratic cost each step multiplies the error θ - θ* by (I - lr·H), so the line after
+# 500 steps can be computed without training.
+
+
+# %%
+def percent(share: float) -> str:
+    """A share as a percentage with three significant digits: 22.3%, 0.0312%."""
+    return f"{100 * share:.3g}%"
+
+
+def deeper_training(run: Run, trained: Trained) -> None:
+    going_deeper(5, "where training stops, predicted by linear algebra")
+    story = slow_direction(trained.distances, trained.times, trained.start, run.lr, run.epochs)
+    line = f"w = {trained.line[0]:.4f}, b = {trained.line[1]:.4f}"
+    print(f"The Hessian of this cost has eigenvalues λmax = {story.steep:.2f} and λmin = {story.flat:.3f}.")
+    print(
+        f"  Along the {story.name} direction each step keeps {story.kept_per_step:.4f} of the error: "
+        f"{run.epochs} steps keep {percent(story.kept)} of it."
+    )
+    predicted_line = f"w = {story.predicted[0]:.4f}, b = {story.predicted[1]:.4f}"
+    print(f"  (I - lr·H)^{run.epochs} applied to the starting error predicts {predicted_line}", end="")
+    print(": what training found." if predicted_line == line else f";\n  training, in float32, found {line}.")
+    if story.epochs_to_keep_0_1_percent:
+        print(f"  0.1% of the error is left after {story.epochs_to_keep_0_1_percent} epochs at this step size.")
+
+
+run_in_notebook(deeper_training, trained)
 
 
 # %% [markdown]
@@ -655,31 +759,45 @@ def train(
 
 # %% [markdown]
 # ## 6. The step size
-# Plain full-batch gradient descent (every step on all the data, no momentum) on a quadratic cost
-# converges only when lr is strictly below 2/λmax, λmax the largest eigenvalue of the cost's
-# Hessian (section 4), which for a line depends only on the inputs x. The limit is this method's:
-# momentum, Adam (exercise 2) and mini-batches (section 7) behave otherwise. The lesson prints it
-# rounded down, so that the printed number, typed back as `--lr`, is a stable step size.
+# Plain full-batch gradient descent (every step on all the data, no momentum) on this cost
+# converges only when lr is below 2/λmax, λmax the steepest curvature of the cost (section 4),
+# which for a line depends on the inputs x alone. Stable is not fast: the fastest step size is
+# 2/(λmax + λmin), and near the limit the steep direction barely shrinks. The lesson prints the
+# limit rounded down, so that the printed number, typed back as `--lr`, is a stable step size.
 
 
 # %%
+def step_sizes(distances: torch.Tensor) -> dict[str, float]:
+    """Section 6's step sizes, from the data: too small, the article's, the fastest, just below the limit, too large."""
+    flat, steep = curvatures(distances)
+    stable = 2 / steep
+    return {
+        "too small": SMALL_LR,
+        "the article's": TRAIN_LR,
+        "the fastest": round_down(2 / (steep + flat)),
+        "just below the limit": round_down(stable),
+        "too large": round(LARGE_LR_FACTOR * stable, 3),
+    }
+
+
 def section_learning_rate(run: Run) -> None:
     heading(6, "The step size: too small, good, too large")
     distances, times = run.deliveries
-    flat, steep = curvatures(distances)
     stable = max_stable_lr(distances)
-    print(f"The Hessian of the MSE for these distances has eigenvalues {steep:.3f} and {flat:.4f}; plain full-batch")
-    print(f"  gradient descent (no momentum) converges only for lr strictly below 2/λmax = 2/{steep:.3f}.")
-    print(f"  That limit is a little above {round_down(stable):g}: every lr up to {round_down(stable):g} is stable.")
+    rates = step_sizes(distances)
+    print(
+        "Plain full-batch gradient descent here is stable only for lr below 2/λmax, a little above "
+        f"{round_down(stable):g}."
+    )
+    print(
+        f"  Stable is not fast: the fastest step size is 2/(λmax + λmin) = {rates['the fastest']:g} (λmin: "
+        "the flattest curvature)."
+    )
 
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
-    rates = {
-        "too small": SMALL_LR,
-        "the article's": TRAIN_LR,
-        "near the limit": round(0.8 * stable, 3),
-        "too large": round(LARGE_LR_FACTOR * stable, 3),
-    }
+    slope, bias = least_squares(distances, times)
+    best = mse(slope * distances + bias, times).item()  # the least-squares loss, the lowest any line reaches
     runs: dict[str, list[float]] = {}
     for name, lr in rates.items():
         model = copy.deepcopy(start)  # every step size starts from the same line
@@ -689,20 +807,16 @@ def section_learning_rate(run: Run) -> None:
         except DivergenceError as error:
             runs[label] = error.losses
             print(
-                f"  lr {lr:<6g} {lr / stable:5.2f} × the limit: stopped at epoch {error.epoch}, the loss grew from "
-                f"{error.losses[0]:.4g} to {error.losses[-1]:.3g} and then overflowed."
+                f"  {label + ':':<34} stopped at epoch {error.epoch}, the loss grew from {error.losses[0]:.4g} "
+                f"to {error.losses[-1]:.3g}, then overflowed"
             )
-            print(f"    train() raised DivergenceError: {error}")
             continue
-        slope, bias = line_of(model)
         first, last = runs[label][0], runs[label][-1]
-        verdict = ""
         if lr >= stable:
-            verdict = ": the loss grew, diverging" if last > first else ": at or above the limit, it cannot converge"
-        print(
-            f"  lr {lr:<6g} {lr / stable:5.2f} × the limit: loss {first:.4g} -> {last:.4g} "
-            f"after {RATE_EPOCHS} epochs; w = {slope:.4f}, b = {bias:.4f}{verdict}"
-        )
+            verdict = "the loss grew, diverging" if last > first else "at or above the limit, it cannot converge"
+        else:
+            verdict = f"{last - best:.3g} above the least-squares loss"
+        print(f"  {label + ':':<34} loss {first:.4g} -> {last:.4g} after {RATE_EPOCHS} epochs, {verdict}")
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.
         ceiling = 10.0 ** math.ceil(math.log10(max(losses[0] for losses in runs.values())) + 0.5)
@@ -713,49 +827,162 @@ run_in_notebook(section_learning_rate)
 
 
 # %% [markdown]
-# ## 7. A real training run: mini-batches, a validation set, a saved model
-# Real data sets are split before training: the model learns from the training rows and is judged
-# on validation rows it never saw. It steps on small random batches of the training rows, not on
-# all of them at once, and once trained it is saved to a file and loaded back. Here the data have
-# two inputs, so `nn.Linear(2, 1)` holds one slope per input.
+# ### Going deeper (optional): what each step size does to each direction
+# Along each eigenvector of the Hessian one step multiplies the error by 1 - lr·λ. The error
+# shrinks while |1 - lr·λ| < 1; the slower of the two directions sets the pace, and the two are
+# balanced, as fast as one step size can make the slower, at lr = 2/(λmax + λmin).
+
+
+# %%
+def deeper_learning_rate(run: Run, _: None = None) -> None:
+    going_deeper(6, "what each step size does to each direction")
+    distances, times = run.deliveries
+    flat, steep = curvatures(distances)
+    print(f"λmax = {steep:.4f} and λmin = {flat:.4f}. One step multiplies the error along each by 1 - lr·λ:")
+    for name, lr in step_sizes(distances).items():
+        in_steep, in_flat = 1 - lr * steep, 1 - lr * flat
+        slower = max(abs(in_steep), abs(in_flat))
+        fate = "grows" if slower > 1 else "shrinks"
+        print(f"  lr {lr:<7g} {name + ':':<22} steep × {in_steep:7.4f}, flat × {in_flat:.4f}: the slower {fate}")
+    print(f"  |1 - lr·λmax| < 1 means lr < 2/λmax = 2/{steep:.3f}; the two balance at 2/(λmax + λmin).")
+    torch.manual_seed(run.seed)
+    start = LinearRegression().to(run.device)
+    new = torch.tensor([[7.0]], device=run.device)
+    for name in ("just below the limit", "the fastest"):
+        lr = step_sizes(distances)[name]
+        model = copy.deepcopy(start)
+        losses = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), TRAIN_EPOCHS)
+        with torch.inference_mode():
+            minutes = model(new).item()
+        print(
+            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {losses[-1]:.4g}; 7 miles -> "
+            f"{minutes:.2f} minutes."
+        )
+    model = copy.deepcopy(start)
+    lr = step_sizes(distances)["too large"]
+    try:
+        train(model, distances, times, optim.SGD(model.parameters(), lr=lr), RATE_EPOCHS)
+    except DivergenceError as error:
+        print(f"train() at lr {lr:g} raised DivergenceError: {error}")
+
+
+run_in_notebook(deeper_learning_rate)
+
+
+# %% [markdown]
+# ## 7. A real training run: mini-batches, a validation set, a test set, a saved model
+# A real data set is split three ways before training: training rows to learn from, validation
+# rows to choose with (here, the step size), and test rows, looked at once at the end, to report
+# how the chosen model does on data that decided nothing. Each step uses a small random batch
+# of the training rows. The data have two inputs, so `nn.Linear(2, 1)` holds one slope per input.
 
 
 # %%
 def make_deliveries(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`count` deliveries: inputs (count, 2) of miles and stops, and minutes = the true plane + Gaussian noise."""
     generator = torch.Generator().manual_seed(seed)
-    miles = 0.5 + 4.5 * torch.rand(count, 1, generator=generator)  # 0.5 to 5 miles
-    stops = torch.randint(0, 5, (count, 1), generator=generator).float()  # 0 to 4 stops on the way
+    low, high = MILES_RANGE
+    miles = low + (high - low) * torch.rand(count, 1, generator=generator)  # 0.5 to 5 miles
+    stops = torch.randint(0, MOST_STOPS + 1, (count, 1), generator=generator).float()  # 0 to 4 stops on the way
     inputs = torch.cat([miles, stops], dim=1)  # (count, 2)
     noise = DELIVERY_NOISE * torch.randn(count, 1, generator=generator)
     return inputs, inputs @ torch.tensor([TRUE_WEIGHTS]).T + TRUE_BIAS + noise  # (count, 2), (count, 1)
 
 
-def section_workflow(run: Run) -> None:
-    heading(7, "A real training run: mini-batches, a validation set, a saved model")
+@dataclass
+class Fit:
+    """One mini-batch training run: the model and its losses."""
+
+    model: LinearRegression
+    lr: float
+    batch_losses: list[float] = field(default_factory=list)  # every step's
+    train_losses: list[float] = field(default_factory=list)  # after each epoch, on all training rows
+    val_losses: list[float] = field(default_factory=list)  # after each epoch, on the validation rows
+
+
+def train_on_batches(
+    loader: DataLoader,
+    validation: tuple[torch.Tensor, torch.Tensor],
+    lr: float,
+    epochs: int,
+    seed: int,
+    device: torch.device,
+) -> Fit:
+    """Mini-batch SGD from a seeded start, with the training and validation losses after every epoch."""
+    x_val, y_val = (rows.to(device) for rows in validation)  # a tensor's .to() returns a new tensor: assign it
+    x_train, y_train = (rows.to(device) for rows in loader.dataset.tensors)
+    torch.manual_seed(seed)  # every step size starts from the same weights
+    model = LinearRegression(2, 1).to(device)  # a module's .to() moves it in place
+    loss_fn = nn.MSELoss()
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    fit = Fit(model, lr)
+    for _ in range(epochs):
+        model.train()  # training mode
+        for batch_inputs, batch_minutes in loader:
+            batch_inputs, batch_minutes = batch_inputs.to(device), batch_minutes.to(device)
+            optimizer.zero_grad()  # zero
+            loss = loss_fn(model(batch_inputs), batch_minutes)  # forward and loss
+            loss.backward()  # backward
+            optimizer.step()  # step
+            fit.batch_losses.append(loss.item())
+        model.eval()  # evaluation mode
+        with torch.inference_mode():  # no graph, no gradients
+            fit.train_losses.append(loss_fn(model(x_train), y_train).item())
+            fit.val_losses.append(loss_fn(model(x_val), y_val).item())
+    return fit
+
+
+def trend(losses: list[float], back: int = 5) -> str:
+    """How a loss curve ends: still falling, level, or jumping, judged on its last `back` epochs."""
+    tail = losses[-back - 1 :]
+    moves = [later - earlier for earlier, later in itertools.pairwise(tail)]
+    if all(move < 0 for move in moves):
+        return f"still falling ({tail[0]:.4f} {back} epochs before)"
+    spread = max(tail) - min(tail)
+    return (
+        f"{'level' if spread < 0.05 * min(tail) else 'jumping'}: {min(tail):.4f} to {max(tail):.4f} over {back} epochs"
+    )
+
+
+@dataclass
+class Workflow:
+    """Section 7's split, scaling, runs and choice, for its going-deeper part."""
+
+    inputs: torch.Tensor
+    minutes: torch.Tensor
+    rows: dict[str, torch.Tensor]  # training, validation and test row numbers
+    mean: torch.Tensor
+    std: torch.Tensor
+    loader: DataLoader
+    fits: dict[float, Fit]
+    chosen: Fit
+    device: torch.device
+
+
+def section_workflow(run: Run) -> Workflow:
+    heading(7, "A real training run: mini-batches, a validation set, a test set, a saved model")
     inputs, minutes = make_deliveries(DELIVERIES, seed=run.seed)
     (per_mile, per_stop), noise = TRUE_WEIGHTS, DELIVERY_NOISE
-    print(f"{DELIVERIES} made-up deliveries with two inputs, miles and stops, and a known true plane:")
-    print(f"  minutes = {per_mile:g}·miles + {per_stop:g}·stops + {TRUE_BIAS:g} + σ·ε, σ = {noise:g}, ε ~ N(0, 1).")
+    print(
+        f"{DELIVERIES} made-up deliveries on a known plane: minutes = {per_mile:g}·miles + "
+        f"{per_stop:g}·stops + {TRUE_BIAS:g} + σ·ε, σ = {noise:g}."
+    )
 
-    # Split: a seeded shuffle of the row numbers, cut in two.
+    # Split: a seeded shuffle of the row numbers, cut in three.
     order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(run.seed))
-    held_out = int(VALIDATION_SHARE * len(inputs))
-    val_rows, train_rows = order[:held_out], order[held_out:]
-    x_train, y_train = inputs[train_rows], minutes[train_rows]  # (320, 2), (320, 1)
+    held_out = int(HELD_OUT_SHARE * len(inputs))
+    test_rows, val_rows, train_rows = order[:held_out], order[held_out : 2 * held_out], order[2 * held_out :]
+    x_train, y_train = inputs[train_rows], minutes[train_rows]  # (240, 2), (240, 1)
     x_val, y_val = inputs[val_rows], minutes[val_rows]  # (80, 2), (80, 1)
-    shared = len(set(train_rows.tolist()) & set(val_rows.tolist()))
-    print(f"Split with seed {run.seed}: {len(x_train)} training rows, {len(x_val)} validation rows, {shared} in both.")
+    x_test, y_test = inputs[test_rows], minutes[test_rows]  # (80, 2), (80, 1): not looked at until the end
+    counts = f"{len(x_train)} training, {len(x_val)} validation and {len(x_test)} test rows"
+    shared = len(order) - len(set(order.tolist()))
+    print(f"Split with seed {run.seed}: {counts}; {shared} rows in two parts.")
 
     # Scale: the inputs' mean and spread, measured on the training rows only.
     mean, std = x_train.mean(dim=0), x_train.std(dim=0)
-    x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
-    raw_flat, raw_steep = curvatures(inputs[train_rows])
-    flat, steep = curvatures(x_train)
-    raw_ratio, ratio = raw_steep / raw_flat, steep / flat
-    print("Inputs scaled with the training rows' mean and std. The Hessian's largest eigenvalue over its")
-    print(f"  smallest (section 4), λmax/λmin, is {raw_ratio:.0f} on raw miles and stops and {ratio:.1f} scaled:")
-    print("  scaled, the flat direction no longer crawls while the steep one caps the step size.")
+    x_train, x_val, x_test = (x_train - mean) / std, (x_val - mean) / std, (x_test - mean) / std
+    print("Every part scaled with the training rows' mean and std, so that both inputs have spread 1.")
 
     loader = DataLoader(
         TensorDataset(x_train, y_train),
@@ -764,134 +991,204 @@ def section_workflow(run: Run) -> None:
         generator=torch.Generator().manual_seed(run.seed),  # the same orders on every run
     )
     steps, last = BATCH_EPOCHS * len(loader), len(x_train) - (len(loader) - 1) * BATCH_SIZE
-    print(f"\nDataLoader(batch_size={BATCH_SIZE}, shuffle=True): {len(loader)} batches per epoch, the last of {last}.")
-    print("  An epoch is one pass over the training rows; a batch, the rows one step sees; a step, one")
-    print(f"  optimizer.step(). {BATCH_EPOCHS} epochs take {steps} steps. In section 5 the batch was all the data,")
-    print("  so there an epoch was one step.")
-
-    # The device, chosen once (--device decides here). A script of your own would write
-    # device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = run.device
-    torch.manual_seed(run.seed)
-    model = LinearRegression(2, 1).to(device)
-    shape, bias_shape = tuple(model.linear.weight.shape), tuple(model.linear.bias.shape)
-    print(f"\nLinearRegression(2, 1) on {device}: weight of shape {shape}, a row of two slopes, one per input;")
-    print(f"  bias of shape {bias_shape}.")
-    loss_fn = nn.MSELoss()
-    optimizer = optim.SGD(model.parameters(), lr=BATCH_LR)
-    batch_losses, train_losses, val_losses = [], [], []
-    print(f"optim.SGD(lr={BATCH_LR:g}), {BATCH_EPOCHS} epochs; the losses after each epoch, in evaluation mode:")
-    for epoch in range(1, BATCH_EPOCHS + 1):
-        model.train()  # training mode
-        for batch_inputs, batch_minutes in loader:
-            batch_inputs, batch_minutes = batch_inputs.to(device), batch_minutes.to(device)
-            optimizer.zero_grad()  # zero
-            loss = loss_fn(model(batch_inputs), batch_minutes)  # forward and loss
-            loss.backward()  # backward
-            optimizer.step()  # step
-            batch_losses.append(loss.item())
-        model.eval()  # evaluation mode
-        with torch.inference_mode():  # no graph, no gradients
-            train_losses.append(loss_fn(model(x_train.to(device)), y_train.to(device)).item())
-            val_loss = loss_fn(model(x_val.to(device)), y_val.to(device))
-            val_losses.append(val_loss.item())
-        if epoch in (1, 2, 5, 10) or epoch == BATCH_EPOCHS:
-            print(f"  epoch {epoch:2d}   training loss {train_losses[-1]:8.4f}   validation loss {val_losses[-1]:8.4f}")
-    recorded = f"requires_grad = {val_loss.requires_grad}, grad_fn = {val_loss.grad_fn}"
-    print(f"Under torch.inference_mode() nothing is recorded: the validation loss has {recorded}.")
-
-    # Fold the scaling into the layer, so the model takes raw miles and stops from here on:
-    # w·(x - mean)/std + b = (w/std)·x + (b - (w/std)·mean).
-    with torch.no_grad():
-        model.linear.weight /= std.to(device)
-        model.linear.bias -= (model.linear.weight * mean.to(device)).sum()
-    x_train, x_val = inputs[train_rows], inputs[val_rows]  # raw again: (320, 2), (80, 2)
-    with torch.inference_mode():
-        folded = loss_fn(model(x_val.to(device)), y_val.to(device)).item()
+    print(f"DataLoader(batch_size={BATCH_SIZE}, shuffle=True): {len(loader)} batches per epoch, the last of {last}.")
     print(
-        f"\nThe scaling folded into the layer: the model now takes raw miles and stops; validation loss {folded:.4f}."
+        f"  An epoch is one pass over the training rows and a step one batch: {BATCH_EPOCHS} epochs are {steps} steps."
     )
 
-    # The closed form on the training rows: least squares with a column of ones for the bias.
-    design = torch.cat([x_train, torch.ones(len(x_train), 1)], dim=1).double()  # (320, 3)
-    solution = torch.linalg.lstsq(design, y_train.double()).solution.reshape(-1)  # (3,): two slopes, then the bias
-    planes = {
-        "trained": (model.linear.weight.detach().cpu().double().reshape(-1), model.linear.bias.item()),
-        "least squares": (solution[:2], solution[2].item()),
-        "true plane": (torch.tensor(TRUE_WEIGHTS, dtype=torch.float64), TRUE_BIAS),
-    }
-    print("In minutes per mile and per stop:")
-    for name, (slopes, offset) in planes.items():
-        print(f"  {name:<14} w = [{slopes[0]:.3f}, {slopes[1]:.3f}], b = {offset:.3f}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the line to copy into your own code
+    if device != run.device:  # here --device decides (cpu by default), so that every run prints the same numbers
+        device = run.device
+    fits = {}
+    print(
+        f"LinearRegression(2, 1) on {device}, weight of shape (1, 2); optim.SGD for {BATCH_EPOCHS} epochs at each lr:"
+    )
+    for lr in CANDIDATE_LRS:
+        loader.generator.manual_seed(run.seed)  # every step size sees the same batches
+        fits[lr] = train_on_batches(loader, (x_val, y_val), lr, BATCH_EPOCHS, run.seed, device)
+        print(f"  lr {lr:<5g} validation loss {fits[lr].val_losses[-1]:7.4f}, {trend(fits[lr].val_losses)}")
+    chosen = min(fits.values(), key=lambda fit: fit.val_losses[-1])  # the validation set decides
+    print(f"The validation set chooses lr {chosen.lr:g}, the lowest validation loss after {BATCH_EPOCHS} epochs.")
 
-    def squared_errors(rows: torch.Tensor, targets: torch.Tensor, slopes: torch.Tensor, offset: float) -> torch.Tensor:
-        return (rows.double() @ slopes + offset - targets.double().reshape(-1)) ** 2  # (n,)
+    model = chosen.model
+    with torch.inference_mode():  # predictions only: the result can never join a graph later
+        predicted = model(x_test.to(device))
+    try:
+        (model.linear.weight * predicted).sum().backward()
+    except RuntimeError as error:
+        print(f"An inference tensor in autograd later raises RuntimeError: {str(error).split('. ')[0]}.")
+    print("  torch.no_grad() also records nothing, and its results stay ordinary tensors: use it for updates by")
+    print("  hand (sections 3 and 4), and torch.inference_mode() for predictions only read afterwards.")
 
-    new_inputs, new_minutes = make_deliveries(NEW_DELIVERIES, seed=run.seed + 1)  # deliveries no model has seen
-    print(f"\nThe mean squared error on the {len(x_train)} training rows, the {len(x_val)} validation rows, and")
-    print(f"  {NEW_DELIVERIES:,} new deliveries drawn the same way:")
-    costs = {
-        name: [squared_errors(rows, targets, *plane).mean().item() for rows, targets in sets]
-        for sets in [((x_train, y_train), (x_val, y_val), (new_inputs, new_minutes))]
-        for name, plane in planes.items()
-    }
-    for name, (on_train, on_val, on_new) in costs.items():
-        print(f"  {name:<14} training {on_train:.4f}   validation {on_val:.4f}   new {on_new:.4f}")
-    on_train, on_val, on_new = (costs["true plane"][k] - costs["trained"][k] for k in range(3))
-    if on_train > 0:
-        print(f"On the rows it learned from, the trained model beats the true plane by {on_train:.4f}: it fitted")
-        print("  some of their noise as if it were signal.")
-    else:
-        print(f"On the rows it learned from, the trained model is {-on_train:.4f} behind the true plane:")
-        print("  the batch noise of the last steps outweighs what it fitted.")
-    expected = DELIVERY_NOISE**2 * 3 / len(x_train)  # σ²·p/n: what fitting p = 3 numbers to n noisy rows costs
-    if on_new < 0:
-        print(f"On new deliveries that noise is gone, and the true plane wins by {-on_new:.4f} (on average σ²·3/n")
-        print(
-            f"  = {expected:.4f} for n = {len(x_train)} rows and three fitted numbers): section 2's puzzle, answered."
-        )
-    else:
-        print(f"On new deliveries the trained model is still ahead, by {on_new:.4f}, against an average of")
-        print(f"  σ²·3/n = {expected:.4f} for the true plane: a rare draw.")
-    difference = squared_errors(x_val, y_val, *planes["trained"]) - squared_errors(x_val, y_val, *planes["true plane"])
-    spread = difference.std().item() / len(difference) ** 0.5  # the standard error of the validation difference
-    leader = "the true plane" if on_val < 0 else "the trained model"
-    print(f"The {len(x_val)} validation rows put {leader} ahead by {abs(on_val):.4f}, with a standard error of")
-    print(f"  {spread:.4f}: a validation set is a sample too, and the more rows it holds, the better it")
-    print("  estimates the loss on new data.")
-    if costs["trained"][1] < costs["trained"][0]:
-        true_train, true_val = costs["true plane"][:2]
-        print("  Its loss is below the training loss here because these rows happen to hold less noise:")
-        print(f"  the true plane itself costs {true_val:.4f} on them and {true_train:.4f} on the training rows.")
-
-    # Each batch is a small cost of its own, with its own curvature and its own largest stable step.
-    limits = [max_stable_lr(batch) for batch, _ in loader]
-    whole = 2 / steep  # 2/λmax of the scaled training rows, from their curvatures above
-    low, high = round_down(min(limits), 3), round_down(max(limits), 3)
-    print(f"\n2/λmax is {round_down(whole, 3):g} for the whole scaled training set, and {low:g} to {high:g} for the")
-    print("  batches of one epoch: each batch has its own curvature, so with mini-batches the limit is only a")
-    print(f"  guide. lr {BATCH_LR:g} stays far below all of them, which also keeps the noise of each step small.")
+    loss_fn = nn.MSELoss()
+    baseline = y_train.mean()  # predict the training rows' mean minutes for every delivery: the loss to beat
+    test_loss = loss_fn(predicted, y_test.to(device)).item()
+    baseline_loss = loss_fn(baseline.expand_as(y_test), y_test).item()
+    print(f"The test rows, once: the chosen model's loss is {test_loss:.4f}; always predicting the training mean")
+    print(
+        f"  ({baseline.item():.2f} minutes) costs {baseline_loss:.4f}. The test rows chose nothing, so "
+        "their loss is a fair"
+    )
+    print("  estimate for new deliveries; a loss used to choose flatters the choice.")
 
     with run.files_folder() as folder:
         path = folder / MODEL_FILE
         torch.save(model.state_dict(), path)
-        print(f"\ntorch.save(model.state_dict(), path) wrote {run.describe(path)}")
+        print(f"torch.save(model.state_dict(), path) wrote {run.describe(path)}")
         loaded = LinearRegression(2, 1).to(device)  # a fresh model, with random weights
-        loaded.load_state_dict(torch.load(path, weights_only=True))  # weights_only: tensors, never code
+        loaded.load_state_dict(torch.load(path, weights_only=True))  # weights_only: tensors and plain data, no code
         loaded.eval()
         with torch.inference_mode():
-            same = torch.equal(loaded(x_val.to(device)), model(x_val.to(device)))
-            trip = loaded(torch.tensor([[3.0, 2.0]], device=device)).item()  # 3 miles, 2 stops
-    print(f"  A fresh LinearRegression(2, 1) loaded from it (keys {', '.join(loaded.state_dict())})")
-    print(f"  predicts the validation rows identically: {same}. For 3 miles and 2 stops it says {trip:.2f} minutes;")
-    print(f"  the true plane says {3 * TRUE_WEIGHTS[0] + 2 * TRUE_WEIGHTS[1] + TRUE_BIAS:.2f}.")
+            same = torch.equal(loaded(x_test.to(device)), predicted)
+            trip = (torch.tensor([[3.0, 2.0]]) - mean) / std  # 3 miles, 2 stops, scaled as in training
+            minutes_trip = loaded(trip.to(device)).item()
+    truth = 3 * per_mile + 2 * per_stop + TRUE_BIAS
+    print(f"  Loaded into a fresh LinearRegression(2, 1), it predicts the test rows identically: {same}. Scaled as in")
+    print(f"  training, 3 miles and 2 stops -> {minutes_trip:.2f} minutes; the true plane says {truth:.2f}.")
 
     if run.plots:
-        fig = figures.plot_workflow(batch_losses, train_losses, val_losses, len(loader))
+        fig = figures.plot_workflow(
+            {lr: fit.val_losses for lr, fit in fits.items()}, chosen.lr, predicted.cpu(), y_test, baseline.item()
+        )
         run.figures.emit(fig, "workflow")
+    rows = {"training": train_rows, "validation": val_rows, "test": test_rows}
+    return Workflow(inputs, minutes, rows, mean, std, loader, fits, chosen, device)
 
 
-run_in_notebook(section_workflow)
+workflow = run_in_notebook(section_workflow)
+
+
+# %% [markdown]
+# ### Going deeper (optional): the scaling folded in, what a sample of rows can tell, and the step size's floor
+# The scaling can be folded into the layer, so that the saved model takes raw miles and stops.
+# The losses on a few rows are themselves samples, with standard errors; with the input
+# distribution known, the loss on new deliveries can be computed exactly. With mini-batches the
+# step size sets the noise the weights keep, not only whether training converges.
+
+
+# %%
+def delivery_moments() -> torch.Tensor:
+    """E[x·xᵀ] for x = (miles, stops, 1) as make_deliveries draws them: (3, 3), in float64."""
+    low, high = MILES_RANGE
+    miles, miles_sq = (low + high) / 2, (high**3 - low**3) / (3 * (high - low))  # uniform on [low, high]
+    stops = torch.arange(MOST_STOPS + 1, dtype=torch.float64)  # each count equally likely
+    first = torch.tensor([miles, stops.mean().item(), 1.0], dtype=torch.float64)
+    moments = torch.outer(first, first)  # independent inputs: E[a·b] = E[a]·E[b]
+    moments[0, 0], moments[1, 1] = miles_sq, (stops**2).mean().item()
+    return moments
+
+
+def deeper_workflow(run: Run, workflow: Workflow) -> None:
+    going_deeper(7, "the scaling folded in, what a sample of rows can tell, and the step size's floor")
+    model, device, mean, std = workflow.chosen.model, workflow.device, workflow.mean, workflow.std
+    # Fold the scaling into the layer: w·(x - mean)/std + b = (w/std)·x + (b - (w/std)·mean).
+    with torch.no_grad():
+        model.linear.weight /= std.to(device)
+        model.linear.bias -= (model.linear.weight * mean.to(device)).sum()
+    sets = {name: (workflow.inputs[rows], workflow.minutes[rows]) for name, rows in workflow.rows.items()}
+    x_train, y_train = sets["training"]
+    design = torch.cat([x_train, torch.ones(len(x_train), 1)], dim=1).double()  # (240, 3)
+    solution = torch.linalg.lstsq(design, y_train.double()).solution.reshape(-1)  # (3,): two slopes, then the bias
+    planes = {
+        "trained": torch.cat(
+            [model.linear.weight.detach().cpu().double().reshape(-1), model.linear.bias.cpu().double()]
+        ),
+        "least squares": solution,
+        "true plane": torch.tensor([*TRUE_WEIGHTS, TRUE_BIAS], dtype=torch.float64),
+    }
+    print("With the scaling folded into the layer, the model takes raw miles and stops:")
+    for name, plane in planes.items():
+        print(f"  {name:<14} w = [{plane[0]:.3f}, {plane[1]:.3f}], b = {plane[2]:.3f}")
+
+    def squared_errors(rows: torch.Tensor, targets: torch.Tensor, plane: torch.Tensor) -> torch.Tensor:
+        return (rows.double() @ plane[:2] + plane[2] - targets.double().reshape(-1)) ** 2  # (n,)
+
+    seen = {part: rows for part, rows in sets.items() if part != "test"}  # the test rows reported once, above
+    costs = {
+        name: {part: squared_errors(*rows, plane).mean().item() for part, rows in seen.items()}
+        for name, plane in planes.items()
+    }
+    print("Their mean squared errors:")
+    for name, by_part in costs.items():
+        print(f"  {name:<14} " + "   ".join(f"{part} {cost:.4f}" for part, cost in by_part.items()))
+    ahead = costs["true plane"]["training"] - costs["trained"]["training"]
+    if ahead > 0:
+        print(f"On its own training rows the trained model beats the true plane by {ahead:.4f}: a fit also fits")
+        print("  some noise.")
+    else:
+        print(f"On its own training rows the trained model trails the true plane by {-ahead:.4f}: the noise of its")
+        print("  last mini-batch steps outweighs the noise it fitted.")
+
+    # With the input distribution known, the expected loss on a new delivery is σ² + (θ - θ*)ᵀ·E[x·xᵀ]·(θ - θ*).
+    moments, variance = delivery_moments(), DELIVERY_NOISE**2
+    truth = planes["true plane"]
+    extra = {
+        name: ((plane - truth) @ moments @ (plane - truth)).item()
+        for name, plane in planes.items()
+        if name != "true plane"
+    }
+    expected = variance * torch.trace(torch.linalg.inv(design.T @ design) @ moments).item()
+    n, p = len(x_train), design.shape[1]
+    print(f"On a new delivery the true plane is expected to cost σ² = {variance:g}. From the known input distribution,")
+    print(
+        f"  the trained model is expected to cost {extra['trained']:.4f} more and least squares "
+        f"{extra['least squares']:.4f} more."
+    )
+    print(
+        f"  Over fresh noise on these training inputs, least squares would cost σ²·tr((XᵀX)⁻¹·E[x·xᵀ]) = {expected:.4f}"
+    )
+    print(f"  more on average; σ²·p/n = {variance * p / n:.4f} is that average for new noise on the same inputs.")
+    new_inputs, new_minutes = make_deliveries(NEW_DELIVERIES, seed=run.seed + 1)  # deliveries no model has seen
+    gap = squared_errors(new_inputs, new_minutes, planes["trained"]) - squared_errors(new_inputs, new_minutes, truth)
+    error = gap.std().item() / len(gap) ** 0.5
+    print(f"  {NEW_DELIVERIES:,} new deliveries measure it: the trained model costs {gap.mean().item():.4f} more,")
+    print(f"  with a standard error of {error:.4f}.")
+    x_val, y_val = sets["validation"]
+    gap = squared_errors(x_val, y_val, planes["trained"]) - squared_errors(x_val, y_val, truth)
+    error = gap.std().item() / len(gap) ** 0.5
+    print(
+        f"The {len(gap)} validation rows measure it as {gap.mean().item():.4f}, with a standard error of {error:.4f}:"
+    )
+    print("  a few rows are a sample too, and can rank two close models either way.")
+
+    limits = [max_stable_lr(batch) for batch, _ in workflow.loader]
+    whole = max_stable_lr(workflow.loader.dataset.tensors[0])
+    low, high = round_down(min(limits), 3), round_down(max(limits), 3)
+    print(
+        f"2/λmax is {round_down(whole, 3):g} for the whole scaled training set and {low:g} to {high:g} for "
+        "single batches."
+    )
+    for lr in (CANDIDATE_LRS[-1], *LARGE_BATCH_LRS):
+        if lr in workflow.fits:
+            fit = workflow.fits[lr]
+        else:
+            workflow.loader.generator.manual_seed(run.seed)
+            x_scaled = (sets["validation"][0] - mean) / std
+            fit = train_on_batches(
+                workflow.loader, (x_scaled, sets["validation"][1]), lr, BATCH_EPOCHS, run.seed, device
+            )
+        above = sum(lr > limit for limit in limits)
+        last = fit.val_losses[-1]
+        fate = f"finite after {BATCH_EPOCHS} epochs, validation loss {last:.4g}" if math.isfinite(last) else "diverged"
+        print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {fate}")
+    print("  With mini-batches 2/λmax is a guide, not an edge. What the step size sets is the noise each step leaves")
+    print(
+        "  in the weights: the validation losses above rise with lr, once lr is large enough to arrive in "
+        f"{BATCH_EPOCHS} epochs."
+    )
+
+    with run.files_folder() as folder:
+        path = folder / "whole_model.pt"
+        torch.save(model, path)  # the whole module, pickled: not a state_dict
+        try:
+            torch.load(path, weights_only=True)
+        except Exception as error:  # torch raises pickle.UnpicklingError
+            print(f"torch.load(..., weights_only=True) on a whole saved nn.Module raises {type(error).__name__}:")
+    print("  weights_only loads tensors, numbers, strings, plain containers and allow-listed types, and refuses")
+    print("  other pickled objects, such as a whole module; save the state_dict instead.")
+
+
+run_in_notebook(deeper_workflow, workflow)
 
 
 # %% [markdown]
@@ -927,7 +1224,7 @@ def section_next_steps(run: Run) -> None:
 run_in_notebook(section_next_steps)
 
 # %%
-SECTIONS: dict[str, Callable[[Run], None]] = {
+SECTIONS: dict[str, Callable[[Run], Any]] = {
     "prediction": section_prediction,
     "data_and_cost": section_data_and_cost,
     "slope_only": section_slope_only,
@@ -936,6 +1233,14 @@ SECTIONS: dict[str, Callable[[Run], None]] = {
     "learning_rate": section_learning_rate,
     "workflow": section_workflow,
     "next_steps": section_next_steps,
+}
+GOING_DEEPER: dict[str, Callable[[Run, Any], None]] = {  # a section's optional part, given what the section returned
+    "prediction": deeper_prediction,
+    "data_and_cost": deeper_data_and_cost,
+    "slope_and_bias": deeper_slope_and_bias,
+    "training": deeper_training,
+    "learning_rate": deeper_learning_rate,
+    "workflow": deeper_workflow,
 }
 
 __all__ = [  # what exercises, tests and a learner's own code import from here
@@ -959,6 +1264,7 @@ __all__ = [  # what exercises, tests and a learner's own code import from here
     "max_stable_lr",
     "mse",
     "train",
+    "train_on_batches",
     "train_slope",
     "train_slope_and_bias",
 ]
@@ -966,7 +1272,7 @@ __all__ = [  # what exercises, tests and a learner's own code import from here
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sections the command line asks for; return the exit code."""
-    return run_command_line(SECTIONS, argv, animate=animate_descent, explore=explore_descent)
+    return run_command_line(SECTIONS, argv, deeper=GOING_DEEPER, animate=animate_descent, explore=explore_descent)
 
 
 if __name__ == "__main__" and "ipykernel" not in sys.modules:  # in a notebook the cells above ran the sections

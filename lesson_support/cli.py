@@ -8,14 +8,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from lesson_support import figures, runtime
 from lesson_support.checks import DivergenceError
 from lesson_support.data import DISTANCE_COLUMN, DISTANCE_TIME_CSV, TIME_COLUMN, DatasetError
 
 OUTDIR = Path("figures")  # where figures are saved, relative to the working folder
-Section = Callable[[runtime.Run], None]
+Section = Callable[[runtime.Run], Any]
+Deeper = Callable[[runtime.Run, Any], None]  # a section's optional part, given what the section returned
 
 
 def _whole_number(text: str, unit: str = "") -> int:
@@ -63,6 +64,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message.rstrip('.')}; python {self.prog} --help lists the options.\n")
 
 
+def _section_name(sections: Sequence[str]) -> Callable[[str], str]:
+    """--section takes a section's name or its number in --list."""
+
+    def name(text: str) -> str:
+        if text in sections:
+            return text
+        if text.isdigit() and 1 <= int(text) <= len(sections):
+            return sections[int(text) - 1]
+        choices = ", ".join(f"{number} {section}" for number, section in enumerate(sections, start=1))
+        raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose a number or a name: {choices})")
+
+    return name
+
+
 def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="lesson.py",
@@ -70,8 +85,13 @@ def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.Arg
     )
     parser.add_argument("--list", action="store_true", help="name the sections and stop")
     parser.add_argument(
-        "--section", action="append", choices=list(sections), metavar="NAME", help="run only this section (repeatable)"
+        "--section",
+        action="append",
+        type=_section_name(list(sections)),
+        metavar="NAME",
+        help="run only this section, by name or number (repeatable)",
     )
+    parser.add_argument("--deeper", action="store_true", help="also print each section's optional 'going deeper' part")
     parser.add_argument(
         "--epochs", type=_positive_int, default=defaults.epochs, help="epochs of the training section (%(default)s)"
     )
@@ -134,6 +154,7 @@ def run_command_line(
     sections: dict[str, Section],
     argv: Sequence[str] | None = None,
     *,
+    deeper: dict[str, Deeper] | None = None,
     animate: Section | None = None,
     explore: Section | None = None,
 ) -> int:
@@ -165,6 +186,7 @@ def run_command_line(
         lr=args.lr,
         data=args.data,
         plots=plots,
+        deeper=args.deeper,
         figures=figures.FigureOutput(outdir=args.outdir, dpi=args.dpi, show=show),
     )
     names = args.section or list(sections)
@@ -186,7 +208,9 @@ def run_command_line(
     try:
         for name, section in sections.items():
             if name in names:
-                section(run)
+                result = section(run)
+                if run.deeper and deeper and name in deeper:
+                    deeper[name](run, result)
         if args.animate and animate is not None:
             animate(run)
     except DatasetError as error:

@@ -478,28 +478,41 @@ def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
     ax.set_ylim(lowest / 3, ceiling)
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE loss (log scale)")
-    ax.set_title("the same data, four step sizes")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.22))
+    ax.set_title(f"the same data and start, {len(runs)} step sizes")
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.79))
     return fig
 
 
 @styled
 def plot_workflow(
-    batch_losses: list[float], train_losses: list[float], val_losses: list[float], batches_per_epoch: int
+    val_losses: dict[float, list[float]],
+    chosen: float,
+    predicted: torch.Tensor,
+    actual: torch.Tensor,
+    baseline: float,
 ) -> Figure:
-    """Each mini-batch step's loss, faint and noisy, under the training and validation loss of each epoch."""
-    fig, (ax,) = new_figure()
-    steps = [(k + 1) / batches_per_epoch for k in range(len(batch_losses))]  # in epochs: step k ends at (k+1)/batches
-    ax.plot(steps, batch_losses, color="0.6", linewidth=0.8, label="one mini-batch step")
-    epochs = range(1, len(train_losses) + 1)
-    ax.plot(epochs, train_losses, "o-", color="tab:blue", markersize=4, label="training rows, after each epoch")
-    ax.plot(epochs, val_losses, "s-", color="tab:orange", markersize=4, label="validation rows, after each epoch")
-    log_scale(ax)
+    """The validation loss of each candidate step size per epoch, and the chosen model's test predictions."""
     from matplotlib.ticker import LogLocator
 
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 2, 5, 10, 20, ...: the plateau near σ² reads off
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss (log scale)")
-    ax.set_title("mini-batch losses, and the loss per epoch")
-    ax.legend(loc="upper right")
+    fig, (loss_ax, fit_ax) = new_figure(2, width=WIDE, height=3.8)
+    for lr, losses in val_losses.items():
+        style = {"linewidth": 2.4, "marker": "o", "markersize": 3} if lr == chosen else {"linewidth": 1.2}
+        loss_ax.plot(
+            range(1, len(losses) + 1), losses, label=f"lr {lr:g}" + (" (chosen)" if lr == chosen else ""), **style
+        )
+    log_scale(loss_ax)
+    loss_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 2, 5, 10, 20, ...: the floor near σ² reads off
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("validation loss (log scale)")
+    loss_ax.set_title("the validation set chooses the step size")
+    loss_ax.legend(loc="upper right")
+    actual, predicted = actual.reshape(-1).cpu(), predicted.reshape(-1).cpu()
+    ends = [float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))]
+    fit_ax.plot(ends, ends, color="0.7", linewidth=5, solid_capstyle="butt", zorder=1, label="prediction = actual")
+    fit_ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1.2, label="the baseline: training mean")
+    fit_ax.plot(actual, predicted, "o", markersize=4, color="tab:blue", label="chosen model", zorder=3)
+    fit_ax.set_xlabel("actual minutes (test rows)")
+    fit_ax.set_ylabel("predicted minutes")
+    fit_ax.set_title("the test rows, predicted")
+    fit_ax.legend(loc="upper left")
     return fig

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -29,6 +30,7 @@ class Run:
     lr: float = 0.01
     data: Path = DISTANCE_TIME_CSV
     plots: bool = True
+    deeper: bool = False  # also run each section's optional "going deeper" part (--deeper)
     figures: FigureOutput = field(default_factory=FigureOutput)
 
     @functools.cached_property
@@ -58,6 +60,41 @@ class Run:
             return path.as_posix()
         why = "--no-plots keeps no files" if not self.plots else "a notebook shows figures inline and keeps no files"
         return f"{path.name} to a temporary folder, removed after this\n  section: {why}."
+
+
+def heading(number: int, title: str) -> None:
+    """A section's first printed line."""
+    print(f"\n== {number}. {title} ==")
+
+
+GOING_DEEPER_MARK = "-- Going deeper (optional), section"
+
+
+def going_deeper(number: int, title: str) -> None:
+    """The first printed line of a section's optional part: what it shows."""
+    print(f"\n{GOING_DEEPER_MARK} {number}: {title} --")
+
+
+def required_path(output: str) -> str:
+    """The lesson's output without its optional parts: what `python lesson.py` prints without --deeper.
+
+    An optional part runs from its heading, and the blank line printed before it, to the blank line
+    before the next section's heading, or to the end.
+    """
+    kept: list[str] = []
+    skipping = False
+    for line in output.split("\n"):
+        if line.startswith(GOING_DEEPER_MARK):
+            skipping = True
+            kept.pop()  # the blank line before the optional part's heading
+        elif line.startswith("== ") and skipping:
+            skipping = False
+            kept.append("")  # the blank line before this heading, skipped with the part
+        if not skipping:
+            kept.append(line)
+    if skipping and output.endswith("\n"):
+        kept.append("")
+    return "\n".join(kept)
 
 
 def pick_device(name: str) -> torch.device | None:
@@ -102,13 +139,17 @@ def in_notebook(module_name: str) -> bool:
     return module_name == "__main__" and "ipykernel" in sys.modules
 
 
-def notebook_runner(module_name: str) -> Callable[[Callable[[Run], None]], None]:
-    """A function that runs a section under its own cell in a notebook, and does nothing elsewhere."""
-    if not in_notebook(module_name):
-        return lambda section: None
-    run = Run(figures=FigureOutput(inline=True))
+def notebook_runner(module_name: str) -> Callable[..., Any]:
+    """A function that runs a section (or its optional part) under its own cell in a notebook.
 
-    def run_in_notebook(section: Callable[[Run], None]) -> None:
-        section(run)
+    It returns what the section returned, for the optional part's cell; elsewhere it runs nothing
+    and returns None.
+    """
+    if not in_notebook(module_name):
+        return lambda section, *given: None
+    run = Run(figures=FigureOutput(inline=True), deeper=True)
+
+    def run_in_notebook(section: Callable[..., Any], *given: Any) -> Any:
+        return section(run, *given)
 
     return run_in_notebook

@@ -17,7 +17,8 @@ FIGURES = [
     "learning_rate",
     "workflow",
 ]
-MODEL = "delivery_model.pt"  # section 7 saves its trained model beside the figures
+MODEL = "delivery_model.pt"
+PATH_LINES = 120  # what python lesson.py may print, figure paths included  # section 7 saves its trained model beside the figures
 
 
 @pytest.mark.lesson_run
@@ -40,7 +41,10 @@ def test_python_lesson_py_without_a_display(lesson_run, lesson_output: str) -> N
     assert f"{SAVED_MODEL} figures/{MODEL}" in stdout
     assert f"{SAVED_MODEL} {MODEL} to a temporary folder" in lesson_output  # --no-plots keeps no file
 
-    # A second process prints the same lesson as the in-process --no-plots run, but for where files went.
+    # The required path reads in one sitting; the optional parts wait for --deeper.
+    assert len(stdout.splitlines()) <= PATH_LINES, f"python lesson.py printed {len(stdout.splitlines())} lines"
+    assert "Going deeper" not in stdout
+    # A second process prints the in-process --deeper run without its optional parts, but for where files went.
     assert where_files_went_left_out(stdout) == where_files_went_left_out(lesson_output)
 
     # The saved state_dict loads as tensors only into a fresh model of the same shape.

@@ -23,6 +23,7 @@ import pytest
 from conftest import ROOT, where_files_went_left_out
 
 import lesson
+from lesson_support.runtime import GOING_DEEPER_MARK
 
 NOTEBOOK_PACKAGES = ("jupytext", "nbclient", "ipykernel", "nbconvert")
 NOTEBOOK_LIMIT = 240.0  # seconds for the whole notebook, kernel start included
@@ -98,6 +99,12 @@ def test_each_section_narrates_under_its_own_cell(executed) -> None:
             assert _images(cell) == FIGURES_PER_SECTION[section], (
                 f"section {section} showed {_images(cell)} inline figures, expected {FIGURES_PER_SECTION[section]}"
             )
+        elif "run_in_notebook(deeper_" in cell.source:
+            printed = _text(cell)
+            assert printed.lstrip("\n").startswith(GOING_DEEPER_MARK) and printed.count(GOING_DEEPER_MARK) == 1, (
+                f"code cell {index} should print one optional part under its own heading:\n{printed[:200]}"
+            )
+            assert not _images(cell), f"an optional part drew a figure in code cell {index}"
         elif "run_in_notebook(animate_descent)" in cell.source:
             assert _images(cell, "image/gif") == 1 and not _text(cell), "the descent should play under its cell"
         else:
@@ -118,10 +125,19 @@ def test_section_headings_are_markdown_cells(executed) -> None:
     assert [title[3] for title in titles] == [str(n) for n in range(1, len(lesson.SECTIONS) + 1)], titles
 
 
-def test_the_notebook_prints_what_the_script_prints(executed, lesson_output: str) -> None:
+def test_the_notebook_prints_what_the_script_prints(executed, deeper_output: str) -> None:
     printed = "".join(_text(cell) for cell in executed.cells if cell.cell_type == "code")
     assert "a notebook shows figures inline and keeps no files" in printed
-    assert where_files_went_left_out(printed) == where_files_went_left_out(lesson_output)
+    assert where_files_went_left_out(printed) == where_files_went_left_out(deeper_output)
+
+
+def test_each_optional_part_sits_under_a_heading_that_says_it_is_optional(executed) -> None:
+    cells = executed.cells
+    runs = [k for k, cell in enumerate(cells) if cell.cell_type == "code" and "run_in_notebook(deeper_" in cell.source]
+    assert len(runs) == len(lesson.GOING_DEEPER), f"expected one cell for each of {list(lesson.GOING_DEEPER)}"
+    for k in runs:
+        above = [cell for cell in cells[:k] if cell.cell_type == "markdown"][-1].source
+        assert above.startswith("### Going deeper (optional): "), f"the optional cell {k} sits under:\n{above}"
 
 
 IMG = re.compile(r"<img\b[^>]*>")

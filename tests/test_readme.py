@@ -29,23 +29,76 @@ def prose(text: str) -> str:
 
 
 @pytest.mark.parametrize("heading", list(lesson_sections()))
-def test_quoted_output_is_what_the_lesson_prints(heading: str, lesson_output: str) -> None:
-    printed = {line.rstrip() for line in lesson_output.splitlines()}
+def test_quoted_output_is_what_the_lesson_prints(heading: str, deeper_output: str) -> None:
+    printed = deeper_output.splitlines()
+    lines = {line.rstrip() for line in printed}
     for language, block in FENCE.findall(lesson_sections()[heading]):
         if language != "text":
             continue
-        for line in block.splitlines():
-            assert line.rstrip() in printed, (
+        quoted = block.splitlines()
+        for line in quoted:
+            assert line.rstrip() in lines, (
                 f"README section '{heading}' quotes a line the lesson does not print:\n{line}"
             )
+        cut = cut_off(printed, quoted[-1])
+        assert not cut, f"README section '{heading}' ends a quote mid-sentence; the lesson goes on:\n{cut}"
+
+
+def cut_off(printed: list[str], last: str) -> str | None:
+    """The printed lines around a quote's last line when the quote stops mid-sentence, else None.
+
+    A sentence goes on when the quoted line ends in a word or a comma and the next printed line
+    starts, indented, with a lower-case word: "... the limit is only a" then "  guide. ...".
+    """
+    stripped = [line.rstrip() for line in printed]
+    index = stripped.index(last.rstrip())
+    following = stripped[index + 1] if index + 1 < len(stripped) else ""
+    if re.search(r"[A-Za-z,]$", last.rstrip()) and re.match(r"\s+[a-z]", following):
+        return f"{last.rstrip()}\n{following}"
+    return None
+
+
+def test_a_quote_cut_off_mid_sentence_is_caught() -> None:
+    printed = ["2/λmax is 0.994 for the whole set, so with mini-batches the limit is only a", "  guide. lr 0.05 stays"]
+    assert cut_off(printed, printed[0]) == "\n".join(printed)
+    table = ["  start -10: w -10.00 -> -3.17", "             cost 147 -> 0.611", "  start -15: w -15.00 -> -3.30"]
+    assert cut_off(table, table[1]) is None
+    sentence = ["the true plane says 23.00.", "  the next line"]
+    assert cut_off(sentence, sentence[0]) is None
 
 
 @pytest.mark.parametrize("heading", list(lesson_sections()))
-def test_numbers_in_the_text_are_printed_by_the_lesson(heading: str, lesson_output: str) -> None:
-    printed = set(NUMBER.findall(lesson_output))
+def test_numbers_in_the_text_are_printed_by_the_lesson(heading: str, deeper_output: str) -> None:
+    printed = set(NUMBER.findall(deeper_output))
     quoted = NUMBER.findall(prose(lesson_sections()[heading]))
     missing = [number for number in quoted if number not in printed]
     assert not missing, f"README section '{heading}' quotes numbers the lesson does not print: {missing}"
+
+
+DETAILS = re.compile(r"<details>\n<summary>(.*?)</summary>\n(.*?)</details>", re.DOTALL)
+PATH_WORDS = 3000  # sections 1 to 7 outside their folded parts, code and output included: about half an hour
+
+
+def test_the_required_path_reads_in_half_an_hour() -> None:
+    sections = list(lesson_sections().values())[:7]
+    words = sum(len(DETAILS.sub("", text).split()) for text in sections)
+    assert words <= PATH_WORDS, (
+        f"sections 1 to 7 hold {words} words outside their <details> parts; at most {PATH_WORDS}"
+    )
+
+
+def test_each_folded_part_says_what_it_shows() -> None:
+    folded = [summary for text in list(lesson_sections().values())[:7] for summary, _ in DETAILS.findall(text)]
+    assert len(folded) >= 6, f"expected a folded going-deeper part in most sections, found {folded}"
+    for summary in folded:
+        assert summary.startswith("Going deeper: ") and len(summary.split()) >= 4, summary
+
+
+def test_each_heading_names_its_section() -> None:
+    import lesson
+
+    names = [re.search(r"\(`(\w+)`\)$", heading) for heading in lesson_sections()]
+    assert [name and name.group(1) for name in names] == list(lesson.SECTIONS), list(lesson_sections())
 
 
 def test_every_section_has_output_quoted() -> None:

@@ -11,21 +11,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 import lesson
 from lesson_support.figures import FigureOutput
 from lesson_support.runtime import Run
 
 FIT_ATOL = 0.02  # the printed least-squares numbers have three decimals
-TRAINED_ATOL = 0.1  # mini-batch SGD at a constant step size hovers near least squares, in minutes per unit
+TRAINED_ATOL = 0.15  # mini-batch SGD at a constant step size hovers near least squares, in minutes per unit
 COST_ATOL = 1e-4  # the printed costs have four decimals
+SGD_RTOL = 2e-3  # float32 mini-batch SGD against a float64 reference, over 160 steps
+MOMENT_SAMPLES = 200_000  # draws that check the input distribution's moments
+MOMENT_ATOL = 0.05  # a few standard errors of those draws' means of miles² (spread about 7)
 
 
 @functools.cache
 def section_output(seed: int) -> str:
+    """Section 7 and its going-deeper part, printed at this seed."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        lesson.section_workflow(Run(seed=seed, plots=False))
+        run = Run(seed=seed, plots=False, deeper=True)
+        lesson.deeper_workflow(run, lesson.section_workflow(run))
     return buffer.getvalue()
 
 
@@ -35,19 +41,56 @@ def printed_plane(output: str, name: str) -> tuple[float, float, float]:
     return tuple(float(number) for number in match.groups())  # type: ignore[return-value]
 
 
-def printed_costs(output: str, name: str) -> tuple[float, float, float]:
-    """The costs printed for one plane: on the training rows, the validation rows, the new deliveries."""
-    match = re.search(rf"^  {name} +training ([\d.]+) +validation ([\d.]+) +new ([\d.]+)$", output, re.MULTILINE)
+def printed_costs(output: str, name: str) -> tuple[float, float]:
+    """The costs printed for one plane: on the training rows and the validation rows."""
+    match = re.search(rf"^  {name} +training ([\d.]+) +validation ([\d.]+)$", output, re.MULTILINE)
     assert match, f"section 7 prints no costs for {name}"
-    return float(match.group(1)), float(match.group(2)), float(match.group(3))
+    return float(match.group(1)), float(match.group(2))
 
 
-def reference_split(seed: int) -> tuple[np.ndarray, ...]:
+def reference_split(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The lesson's data and split rule, then numpy in float64 for everything after."""
     inputs, minutes = (t.numpy().astype(np.float64) for t in lesson.make_deliveries(lesson.DELIVERIES, seed))
     order = torch.randperm(lesson.DELIVERIES, generator=torch.Generator().manual_seed(seed)).numpy()
-    held_out = int(lesson.VALIDATION_SHARE * lesson.DELIVERIES)
-    return inputs[order[held_out:]], minutes[order[held_out:]], inputs[order[:held_out]], minutes[order[:held_out]]
+    held = int(lesson.HELD_OUT_SHARE * lesson.DELIVERIES)
+    parts = {"test": order[:held], "validation": order[held : 2 * held], "training": order[2 * held :]}
+    return {name: (inputs[rows], minutes[rows]) for name, rows in parts.items()}
+
+
+def reference_sgd(seed: int, lr: float) -> tuple[list[float], np.ndarray]:
+    """Mini-batch SGD in float64 numpy on the scaled training rows: validation loss per epoch, final (w, b)."""
+    parts = reference_split(seed)
+    (x_train, y_train), (x_val, y_val) = parts["training"], parts["validation"]
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0, ddof=1)
+    x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    # The batch orders come from torch's DataLoader over the row numbers, seeded as the lesson seeds it.
+    orders = DataLoader(
+        TensorDataset(torch.arange(len(x_train))),
+        batch_size=lesson.BATCH_SIZE,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    torch.manual_seed(seed)
+    start = lesson.LinearRegression(2, 1)
+    theta = np.concatenate(
+        [start.linear.weight.detach().double().numpy().reshape(-1), start.linear.bias.detach().double().numpy()]
+    )
+    design = np.hstack([x_train, np.ones((len(x_train), 1))])
+    val_design = np.hstack([x_val, np.ones((len(x_val), 1))])
+    losses = []
+    for _ in range(lesson.BATCH_EPOCHS):
+        for (rows,) in orders:
+            batch, targets = design[rows.numpy()], y_train[rows.numpy()].reshape(-1)
+            theta = theta - lr * 2 * batch.T @ (batch @ theta - targets) / len(rows)
+        losses.append(float(np.mean((val_design @ theta - y_val.reshape(-1)) ** 2)))
+    return losses, theta
+
+
+def printed_validation(output: str) -> dict[float, float]:
+    return {
+        float(lr): float(loss)
+        for lr, loss in re.findall(r"^  lr ([\d.]+) +validation loss +([\d.]+),", output, re.MULTILINE)
+    }
 
 
 def test_the_data_is_the_stated_plane_plus_noise() -> None:
@@ -61,57 +104,96 @@ def test_the_data_is_the_stated_plane_plus_noise() -> None:
     assert set(inputs[:, 1].tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}, "stops"
 
 
-def test_split_fit_and_costs_against_numpy(lesson_output: str) -> None:
-    x_train, y_train, x_val, y_val = reference_split(lesson.SEED)
-    assert (len(x_train), len(x_val)) == (320, 80)
-    assert "320 training rows, 80 validation rows, 0 in both." in lesson_output
+def test_the_input_moments_are_those_of_the_drawn_deliveries() -> None:
+    inputs, _ = lesson.make_deliveries(MOMENT_SAMPLES, seed=5)
+    rows = torch.cat([inputs.double(), torch.ones(len(inputs), 1, dtype=torch.float64)], dim=1)
+    sampled = rows.T @ rows / len(rows)
+    assert torch.allclose(lesson.delivery_moments(), sampled, atol=MOMENT_ATOL), (lesson.delivery_moments(), sampled)
+
+
+@pytest.mark.parametrize("seed", [lesson.SEED, 6])
+def test_the_validation_set_chooses_the_step_size_by_its_numbers(seed: int) -> None:
+    output = section_output(seed)
+    printed = printed_validation(output)
+    assert list(printed) == list(lesson.CANDIDATE_LRS), output
+    reference = {lr: reference_sgd(seed, lr)[0][-1] for lr in lesson.CANDIDATE_LRS}
+    for lr, loss in printed.items():
+        assert loss == pytest.approx(reference[lr], rel=SGD_RTOL), f"lr {lr}"
+    best = min(reference, key=reference.__getitem__)
+    assert f"The validation set chooses lr {best:g}," in output
+
+
+def test_split_test_loss_and_baseline_against_numpy(lesson_output: str) -> None:
+    parts = reference_split(lesson.SEED)
+    assert [len(parts[name][0]) for name in ("training", "validation", "test")] == [240, 80, 80]
+    assert "240 training, 80 validation and 80 test rows; 0 rows in two parts." in lesson_output
+    chosen = float(re.search(r"chooses lr ([\d.]+),", lesson_output).group(1))
+    _, theta = reference_sgd(lesson.SEED, chosen)
+    (x_train, y_train), (x_test, y_test) = parts["training"], parts["test"]
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0, ddof=1)
+    test_loss = np.mean(
+        (np.hstack([(x_test - mean) / std, np.ones((len(x_test), 1))]) @ theta - y_test.reshape(-1)) ** 2
+    )
+    baseline = np.mean((y_train.mean() - y_test) ** 2)
+    printed = re.search(
+        r"the chosen model's loss is ([\d.]+);.*\n.*\(([\d.]+) minutes\) costs ([\d.]+)\.", lesson_output
+    )
+    assert printed, lesson_output
+    assert float(printed.group(1)) == pytest.approx(test_loss, rel=SGD_RTOL)
+    assert float(printed.group(2)) == pytest.approx(y_train.mean(), abs=0.005)
+    assert float(printed.group(3)) == pytest.approx(baseline, abs=COST_ATOL)
+
+
+def test_the_going_deeper_planes_and_costs_against_numpy() -> None:
+    output = section_output(lesson.SEED)
+    parts = reference_split(lesson.SEED)
+    (x_train, y_train), (x_val, y_val) = parts["training"], parts["validation"]
     design = np.hstack([x_train, np.ones((len(x_train), 1))])
-    (w_miles, w_stops, bias), *_ = np.linalg.lstsq(design, y_train.reshape(-1), rcond=None)
-    assert printed_plane(lesson_output, "least squares") == pytest.approx((w_miles, w_stops, bias), abs=FIT_ATOL)
-    assert printed_plane(lesson_output, "trained") == pytest.approx((w_miles, w_stops, bias), abs=TRAINED_ATOL)
+    fitted, *_ = np.linalg.lstsq(design, y_train.reshape(-1), rcond=None)
+    assert printed_plane(output, "least squares") == pytest.approx(tuple(fitted), abs=FIT_ATOL)
+    assert printed_plane(output, "trained") == pytest.approx(tuple(fitted), abs=TRAINED_ATOL)
 
-    def cost(x: np.ndarray, y: np.ndarray, weights: tuple[float, float], offset: float) -> float:
-        return float(np.mean((x @ np.array(weights) + offset - y.reshape(-1)) ** 2))
+    def cost(x: np.ndarray, y: np.ndarray, plane: np.ndarray) -> float:
+        return float(np.mean((x @ plane[:2] + plane[2] - y.reshape(-1)) ** 2))
 
-    true = (lesson.TRUE_WEIGHTS, lesson.TRUE_BIAS)
-    fitted = ((w_miles, w_stops), bias)
-    new_x, new_y = (
-        t.numpy().astype(np.float64) for t in lesson.make_deliveries(lesson.NEW_DELIVERIES, lesson.SEED + 1)
+    true = np.array([*lesson.TRUE_WEIGHTS, lesson.TRUE_BIAS])
+    assert printed_costs(output, "true plane") == pytest.approx(
+        (cost(x_train, y_train, true), cost(x_val, y_val, true)), abs=COST_ATOL
     )
-    assert printed_costs(lesson_output, "true plane") == pytest.approx(
-        (cost(x_train, y_train, *true), cost(x_val, y_val, *true), cost(new_x, new_y, *true)), abs=COST_ATOL
+    assert printed_costs(output, "least squares") == pytest.approx(
+        (cost(x_train, y_train, fitted), cost(x_val, y_val, fitted)), abs=COST_ATOL
     )
-    assert printed_costs(lesson_output, "least squares") == pytest.approx(
-        (cost(x_train, y_train, *fitted), cost(x_val, y_val, *fitted), cost(new_x, new_y, *fitted)), abs=COST_ATOL
-    )
+    # The exact extra cost of least squares on a new delivery, against many new deliveries.
+    moments = lesson.delivery_moments().numpy()
+    extra = float((fitted - true) @ moments @ (fitted - true))
+    assert f"least squares {extra:.4f} more." in output
+    expected = lesson.DELIVERY_NOISE**2 * np.trace(np.linalg.inv(design.T @ design) @ moments)
+    assert f"σ²·tr((XᵀX)⁻¹·E[x·xᵀ]) = {expected:.4f}" in output
 
 
-# 42: the default; 6: the 80 validation rows favour the trained model; 40: it ends behind on its own training rows.
+# 42: the default; 40 and 6: other seeds, whose sentences must follow their own numbers.
 @pytest.mark.parametrize("seed", [lesson.SEED, 6, 40])
-def test_the_narration_follows_the_numbers(lesson_output: str, seed: int) -> None:
-    output = lesson_output if seed == lesson.SEED else section_output(seed)
-    (trained_train, trained_val, trained_new), (true_train, true_val, true_new) = (
-        printed_costs(output, name) for name in ("trained", "true plane")
-    )
-    fits_noise = "the trained model beats the true plane by" in output
-    assert fits_noise == (trained_train < true_train) and fits_noise != ("behind the true plane" in output)
-    truth_wins = "On new deliveries that noise is gone, and the true plane wins by" in output
-    assert truth_wins == (true_new < trained_new) and truth_wins != ("still ahead" in output)
-    assert ("validation rows put the true plane ahead" in output) == (true_val < trained_val)
-    assert ("happen to hold less noise" in output) == (trained_val < trained_train)
-    assert "standard error" in output
+def test_the_narration_follows_the_numbers(seed: int) -> None:
+    output = section_output(seed)
+    (trained_train, _), (true_train, _) = (printed_costs(output, name) for name in ("trained", "true plane"))
+    assert ("the trained model beats the true plane by" in output) == (trained_train < true_train)
+    assert ("the trained model trails the true plane by" in output) == (trained_train > true_train)
+    for line in re.findall(r"^  lr [\d.]+ +validation loss .*$", output, re.MULTILINE):
+        if "still falling" in line:
+            earlier, now = (
+                float(v) for v in re.search(r"validation loss +([\d.]+), still falling \(([\d.]+)", line).groups()[::-1]
+            )
+            assert earlier > now, line
+        else:
+            low, high = (float(v) for v in re.search(r": ([\d.]+) to ([\d.]+) over", line).groups())
+            assert ("level" in line) == (high - low < 0.05 * low), line
 
 
-def test_the_chosen_seeds_reach_both_sides_of_each_sentence() -> None:
-    six, forty = section_output(6), section_output(40)
-    assert "validation rows put the trained model ahead" in six
-    assert "behind the true plane" in forty
-
-
-def test_the_saved_model_takes_raw_inputs(lesson_output: str) -> None:
-    match = re.search(r"For 3 miles and 2 stops it says ([\d.]+) minutes", lesson_output)
+def test_the_saved_model_predicts_what_the_folded_plane_says() -> None:
+    output = section_output(lesson.SEED)
+    match = re.search(r"3 miles and 2 stops -> ([\d.]+) minutes", output)
     assert match, "section 7 should predict one delivery with the loaded model"
-    slope_miles, slope_stops, bias = printed_plane(lesson_output, "trained")
+    slope_miles, slope_stops, bias = printed_plane(output, "trained")
     assert float(match.group(1)) == pytest.approx(3 * slope_miles + 2 * slope_stops + bias, abs=0.02)
 
 
