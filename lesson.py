@@ -68,7 +68,7 @@ NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
 SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
 
 # Section 6: the step-size study.
-SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 200
+SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 150
 
 # Section 7: a real training run on deliveries with two inputs, miles and stops.
 DELIVERIES = 400  # enough rows to hold some out and to batch
@@ -76,7 +76,7 @@ MILES_RANGE, MOST_STOPS = (0.5, 5.0), 4  # miles drawn uniformly in this range; 
 TRUE_WEIGHTS, TRUE_BIAS = (5.0, 3.0), 2.0  # minutes per mile, minutes per stop, fixed minutes
 DELIVERY_NOISE = 2.0  # σ of the Gaussian noise, in minutes
 HELD_OUT_SHARE = 0.2  # the share of rows held out for validation, and the same again for the test
-BATCH_SIZE, BATCH_EPOCHS = 32, 20
+BATCH_SIZE, BATCH_EPOCHS = 32, 15
 CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set chooses from
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
@@ -895,7 +895,6 @@ class Fit:
 
     model: LinearRegression
     lr: float
-    batch_losses: list[float] = field(default_factory=list)  # every step's
     train_losses: list[float] = field(default_factory=list)  # after each epoch, on all training rows
     val_losses: list[float] = field(default_factory=list)  # after each epoch, on the validation rows
 
@@ -924,7 +923,6 @@ def train_on_batches(
             loss = loss_fn(model(batch_inputs), batch_minutes)  # forward and loss
             loss.backward()  # backward
             optimizer.step()  # step
-            fit.batch_losses.append(loss.item())
         model.eval()  # evaluation mode
         with torch.inference_mode():  # no graph, no gradients
             fit.train_losses.append(loss_fn(model(x_train), y_train).item())

@@ -17,8 +17,8 @@ FIGURES = [
     "learning_rate",
     "workflow",
 ]
-MODEL = "delivery_model.pt"
-PATH_LINES = 120  # what python lesson.py may print, figure paths included  # section 7 saves its trained model beside the figures
+MODEL = "delivery_model.pt"  # section 7 saves its trained model beside the figures
+PATH_LINES = 120  # what python lesson.py may print, figure paths included
 
 
 @pytest.mark.lesson_run

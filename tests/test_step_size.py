@@ -11,7 +11,7 @@ import torch
 
 import lesson
 from lesson_support.checks import stop_if_cannot_converge
-from lesson_support.closed_form import round_down
+from lesson_support.closed_form import curvatures, round_down
 
 DISTANCES, TIMES = lesson.load_distance_time()
 LIMIT = lesson.max_stable_lr(DISTANCES)  # 2/λmax
@@ -170,3 +170,30 @@ def test_section_6_calls_a_growing_loss_diverging_even_before_it_overflows(
     line = next(line for line in out.splitlines() if line.startswith("  lr 0.01 "))
     first, last = (float(value) for value in re.search(rf"loss {NUMBER} -> {NUMBER}", line).groups())
     assert last > first and line.endswith(", the loss grew, diverging"), line
+
+
+def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
+    # Every row of section 6, and the 500-epoch runs of its optional part, against float64 descent.
+    best = reference_descent(lesson.step_sizes(DISTANCES)["the fastest"], 5000)[0][-1]  # the least-squares loss
+    rows = re.findall(
+        rf"^  lr {NUMBER} \(.*\): +loss {NUMBER} -> {NUMBER} after (\d+) epochs, {NUMBER} above", deeper_output, re.M
+    )
+    assert len(rows) == 4, deeper_output
+    for lr, first, last, epochs, above in rows:
+        reference, _ = reference_descent(float(lr), int(epochs))
+        assert float(first) == pytest.approx(reference[0], rel=1e-3)
+        assert float(last) == pytest.approx(reference[-1], rel=LOSS_RTOL)
+        assert float(above) == pytest.approx(reference[-1] - best, rel=0.01, abs=1e-5)
+    fastest, edge = lesson.step_sizes(DISTANCES)["the fastest"], lesson.step_sizes(DISTANCES)["just below the limit"]
+    flat, steep = curvatures(DISTANCES)
+    assert fastest == round_down(2 / (steep + flat)) and edge == round_down(LIMIT)
+    for lr in (fastest, edge):
+        losses, (slope, bias) = reference_descent(lr, lesson.TRAIN_EPOCHS)
+        line = re.search(
+            rf"At lr {lr:g} .*, 500 epochs end at loss {NUMBER}; 7 miles -> {NUMBER} minutes", deeper_output
+        )
+        assert line, deeper_output
+        assert float(line.group(1)) == pytest.approx(losses[-1], rel=LOSS_RTOL)
+        assert float(line.group(2)) == pytest.approx(7 * slope + bias, abs=0.01)
+    # Stable is not fast: just below the limit the loss is still far above where the fastest step ends.
+    assert reference_descent(edge, 500)[0][-1] > 1000 * reference_descent(fastest, 500)[0][-1]
