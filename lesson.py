@@ -23,7 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+try:
+    import torch
+except ModuleNotFoundError as missing:  # a Python without the lesson's packages: one sentence, not a traceback
+    from lesson_support.environment import not_installed
+
+    sys.exit(not_installed(missing))
 from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 

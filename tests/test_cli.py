@@ -6,6 +6,7 @@ import importlib.util
 import io
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -232,3 +233,33 @@ def test_the_self_check_answers_are_what_the_lesson_prints(
     assert "sets it\n  to None," in lesson_output
     assert "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation." in lesson_output
     assert "a leaf Variable that requires grad is being used in an in-place\n   operation." in answers
+
+
+def test_a_python_without_torch_gets_one_sentence_naming_the_activate_command() -> None:
+    # As in a new terminal where the lesson's environment was never activated: torch cannot be imported.
+    hide_torch = "import runpy, sys; sys.modules['torch'] = None; runpy.run_path('lesson.py', run_name='__main__')"
+    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1 and ran.stdout == "", ran
+    assert ran.stderr.count("\n") == 1 and "Traceback" not in ran.stderr, ran.stderr
+    assert ran.stderr.startswith("lesson.py: error: torch is not installed for this Python"), ran.stderr
+    assert ". .venv/bin/activate" in ran.stderr or r".venv\Scripts\activate" in ran.stderr, ran.stderr
+
+
+def test_a_section_by_its_number_is_the_section_by_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lesson.main(["--no-plots", "--section", "6"]) == 0
+    by_number = capsys.readouterr().out
+    assert lesson.main(["--no-plots", "--section", "learning_rate"]) == 0
+    assert by_number == capsys.readouterr().out and by_number.startswith("\n== 6. ")
+    err = usage_error(["--section", str(len(lesson.SECTIONS) + 1)], capsys)
+    assert f"invalid choice: '{len(lesson.SECTIONS) + 1}'" in err and "5 training" in err, err
+
+
+def test_deeper_adds_each_optional_part_after_its_section(deeper_output: str, lesson_output: str) -> None:
+    from lesson_support.runtime import GOING_DEEPER_MARK
+
+    headings = re.findall(rf"^(== \d|{re.escape(GOING_DEEPER_MARK)} \d)", deeper_output, re.MULTILINE)
+    numbers = [int(heading[-1]) for heading in headings]
+    assert numbers == sorted(numbers), headings
+    deeper = [list(lesson.SECTIONS).index(name) + 1 for name in lesson.GOING_DEEPER]
+    assert [n for h, n in zip(headings, numbers, strict=True) if h.startswith("--")] == deeper, headings
+    assert GOING_DEEPER_MARK not in lesson_output
