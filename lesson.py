@@ -1154,13 +1154,13 @@ def deeper_workflow(run: Run, workflow: Workflow) -> None:
     )
     print("  a few rows are a sample too, and can rank two close models either way.")
 
+    workflow.loader.generator.manual_seed(run.seed)  # the batches of every run's first epoch
     limits = [max_stable_lr(batch) for batch, _ in workflow.loader]
     whole = max_stable_lr(workflow.loader.dataset.tensors[0])
     low, high = round_down(min(limits), 3), round_down(max(limits), 3)
-    print(
-        f"2/λmax is {round_down(whole, 3):g} for the whole scaled training set and {low:g} to {high:g} for "
-        "single batches."
-    )
+    print(f"2/λmax is {round_down(whole, 3):g} for the whole scaled training set and {low:g} to {high:g} for the")
+    print(f"  {len(limits)} batches of the first epoch.")
+    floors = {lr: fit.val_losses[-1] for lr, fit in workflow.fits.items() if lr >= workflow.chosen.lr}
     for lr in (CANDIDATE_LRS[-1], *LARGE_BATCH_LRS):
         if lr in workflow.fits:
             fit = workflow.fits[lr]
@@ -1174,11 +1174,16 @@ def deeper_workflow(run: Run, workflow: Workflow) -> None:
         last = fit.val_losses[-1]
         fate = f"finite after {BATCH_EPOCHS} epochs, validation loss {last:.4g}" if math.isfinite(last) else "diverged"
         print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {fate}")
+        if math.isfinite(last):
+            floors[lr] = last
     print("  With mini-batches 2/λmax is a guide, not an edge. What the step size sets is the noise each step leaves")
-    print(
-        "  in the weights: the validation losses above rise with lr, once lr is large enough to arrive in "
-        f"{BATCH_EPOCHS} epochs."
-    )
+    rising = list(floors.values()) == sorted(floors.values())
+    steps = ", ".join(f"{loss:.4g} at lr {lr:g}" for lr, loss in sorted(floors.items()))
+    if rising:
+        print("  in the weights: from the chosen lr up, the validation loss rises with lr:")
+    else:
+        print(f"  in the weights, though over {BATCH_EPOCHS} epochs that noise can rank close step sizes either way:")
+    print(f"  {steps}.")
 
     with run.files_folder() as folder:
         path = folder / "whole_model.pt"

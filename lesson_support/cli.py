@@ -217,6 +217,9 @@ def run_command_line(
         return _fail(parser, str(error), 2)
     except DivergenceError as error:
         return _fail(parser, str(error), 1)
+    except BrokenPipeError:  # the output went to a program that stopped reading, such as head: nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the flush at exit cannot fail
+        return 0
     except OSError as error:  # e.g. the disk filled up while a figure was being written
         return _fail(
             parser,

@@ -189,6 +189,16 @@ def test_the_narration_follows_the_numbers(seed: int) -> None:
             assert ("level" in line) == (high - low < 0.05 * low), line
 
 
+# 42: the losses rise with lr; 11: batch noise ranks two step sizes the other way.
+@pytest.mark.parametrize("seed", [lesson.SEED, 11])
+def test_the_noise_floor_sentence_follows_the_numbers(seed: int) -> None:
+    output = section_output(seed)
+    listed = re.search(r"either way:|rises with lr:", output)
+    floors = [float(loss) for loss in re.findall(r"(\d+\.?\d*) at lr", output[listed.end() :].split("\n")[1])]
+    assert (listed.group(0) == "rises with lr:") == (floors == sorted(floors)), output[listed.start() - 200 :]
+    assert ("rises with lr:" in output) == (seed == lesson.SEED), "the two seeds should reach both sentences"
+
+
 def test_the_saved_model_predicts_what_the_folded_plane_says() -> None:
     output = section_output(lesson.SEED)
     match = re.search(r"3 miles and 2 stops -> ([\d.]+) minutes", output)
@@ -208,3 +218,54 @@ def test_files_go_beside_the_figures_or_nowhere(tmp_path: Path) -> None:
         assert not folder.exists(), "a run that keeps no files must remove its temporary folder"
         assert "temporary folder, removed" in run.describe(folder / "m.pt")
     assert not (tmp_path / "inline").exists()
+
+
+def test_the_samples_of_rows_and_their_standard_errors_against_numpy() -> None:
+    output = section_output(lesson.SEED)
+    trained = np.array(printed_plane(output, "trained"))
+    true = np.array([*lesson.TRUE_WEIGHTS, lesson.TRUE_BIAS])
+
+    def gap(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean and standard error of (trained - true) squared errors; the printed plane has 3 decimals."""
+        errors = [(x @ plane[:2] + plane[2] - y.reshape(-1)) ** 2 for plane in (trained, true)]
+        difference = errors[0] - errors[1]
+        return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
+
+    new_x, new_y = (
+        t.numpy().astype(np.float64) for t in lesson.make_deliveries(lesson.NEW_DELIVERIES, lesson.SEED + 1)
+    )
+    mean, error = (
+        float(v) for v in re.search(r"costs (-?\d+\.\d+) more,\n  with a standard error of (\d+\.\d+)", output).groups()
+    )
+    assert (mean, error) == pytest.approx(gap(new_x, new_y), abs=0.003)  # the rounding of the printed plane
+    x_val, y_val = reference_split(lesson.SEED)["validation"]
+    printed = re.search(r"validation rows measure it as (-?\d+\.\d+), with a standard error of (\d+\.\d+):", output)
+    assert tuple(float(v) for v in printed.groups()) == pytest.approx(gap(x_val, y_val), abs=0.01)
+
+
+def test_each_batch_has_its_own_limit_and_larger_steps_are_judged_by_their_run() -> None:
+    output = section_output(lesson.SEED)
+    (x_train, _), limits = reference_split(lesson.SEED)["training"], []
+    scaled = (x_train - x_train.mean(axis=0)) / x_train.std(axis=0, ddof=1)
+    orders = DataLoader(
+        TensorDataset(torch.arange(len(scaled))),
+        batch_size=lesson.BATCH_SIZE,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(lesson.SEED),
+    )
+    for (rows,) in orders:
+        batch = np.hstack([scaled[rows.numpy()], np.ones((len(rows), 1))])
+        limits.append(2 / np.linalg.eigvalsh(2 * batch.T @ batch / len(batch)).max())
+    low, high = (
+        float(v)
+        for v in re.search(r"and (\d+\.\d+) to (\d+\.\d+) for the\n  \d+ batches of the first epoch", output).groups()
+    )
+    assert low <= min(limits) < low + 0.001 and high <= max(limits) < high + 0.001, (low, high, limits)
+    for lr in lesson.LARGE_BATCH_LRS:
+        losses, _ = reference_sgd(lesson.SEED, lr)
+        line = re.search(rf"^  lr {lr:g}, above the limit of (\d+) of the \d+ batches: (.*)$", output, re.MULTILINE)
+        assert int(line.group(1)) == sum(lr > limit for limit in limits), line.group(0)
+        assert ("diverged" in line.group(2)) == (not losses[-1] < torch.finfo(torch.float32).max), (
+            line.group(0),
+            losses[-1],
+        )
