@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import sys
@@ -73,7 +74,9 @@ def _section_name(sections: Sequence[str]) -> Callable[[str], str]:
         if text.isdigit() and 1 <= int(text) <= len(sections):
             return sections[int(text) - 1]
         choices = ", ".join(f"{number} {section}" for number, section in enumerate(sections, start=1))
-        raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose a number or a name: {choices})")
+        close = difflib.get_close_matches(text, sections, n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""
+        raise argparse.ArgumentTypeError(f"invalid choice: '{text}' ({guess}choose a number or a name: {choices})")
 
     return name
 
@@ -182,6 +185,7 @@ def run_command_line(
     run = runtime.Run(
         seed=args.seed,
         device=device,
+        device_option=args.device,
         epochs=args.epochs,
         lr=args.lr,
         data=args.data,
@@ -205,9 +209,11 @@ def run_command_line(
         print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
 
     runtime.freeze_gc()
+    done: list[str] = []
     try:
         for name, section in sections.items():
             if name in names:
+                done.append(name)
                 result = section(run)
                 if run.deeper and deeper and name in deeper:
                     deeper[name](run, result)
@@ -216,7 +222,9 @@ def run_command_line(
     except DatasetError as error:
         return _fail(parser, str(error), 2)
     except DivergenceError as error:
-        return _fail(parser, str(error), 1)
+        skipped = [name for name in names if name not in done]
+        rest = f" The sections after {done[-1]} did not run: {', '.join(skipped)}." if skipped else ""
+        return _fail(parser, f"{error}{rest}", 1)
     except BrokenPipeError:  # the output went to a program that stopped reading, such as head: nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the flush at exit cannot fail
         return 0

@@ -26,6 +26,7 @@ class Run:
 
     seed: int = SEED
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device_option: str = "cpu"  # what --device said: cpu, cuda or auto
     epochs: int = 500  # the article's run, as lesson.py's TRAIN_EPOCHS and TRAIN_LR
     lr: float = 0.01
     data: Path = DISTANCE_TIME_CSV

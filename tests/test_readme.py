@@ -40,8 +40,28 @@ def test_quoted_output_is_what_the_lesson_prints(heading: str, deeper_output: st
             assert line.rstrip() in lines, (
                 f"README section '{heading}' quotes a line the lesson does not print:\n{line}"
             )
+        out_of_order = in_printed_order(printed, quoted)
+        assert not out_of_order, f"README section '{heading}' quotes this line out of order, or twice:\n{out_of_order}"
         cut = cut_off(printed, quoted[-1])
         assert not cut, f"README section '{heading}' ends a quote mid-sentence; the lesson goes on:\n{cut}"
+
+
+def in_printed_order(printed: list[str], quoted: list[str]) -> str | None:
+    """The first quoted line that the lesson does not print after the lines quoted before it, or None."""
+    stripped, position = [line.rstrip() for line in printed], 0
+    for line in quoted:
+        try:
+            position = stripped.index(line.rstrip(), position) + 1
+        except ValueError:
+            return line
+    return None
+
+
+def test_a_quote_out_of_order_or_repeated_is_caught() -> None:
+    printed = ["  lr 0.2   validation loss 3.7", "  lr 0.9   validation loss 10.8"]
+    assert in_printed_order(printed, printed) is None
+    assert in_printed_order(printed, [printed[0], printed[0]]) == printed[0]
+    assert in_printed_order(printed, printed[::-1]) == printed[0]
 
 
 def cut_off(printed: list[str], last: str) -> str | None:

@@ -174,20 +174,28 @@ def test_section_6_calls_a_growing_loss_diverging_even_before_it_overflows(
 
 def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
     # Every row of section 6, and the 500-epoch runs of its optional part, against float64 descent.
-    best = reference_descent(lesson.step_sizes(DISTANCES)["the fastest"], 5000)[0][-1]  # the least-squares loss
+    slope, bias = lesson.least_squares(DISTANCES, TIMES)
+    best = float(((slope * DISTANCES.double() + bias - TIMES.double()) ** 2).mean())  # the least-squares loss
     rows = re.findall(
-        rf"^  lr {NUMBER} \(.*\): +loss {NUMBER} -> {NUMBER} after (\d+) epochs, {NUMBER} above", deeper_output, re.M
+        rf"^  lr {NUMBER} \((.*)\): +loss {NUMBER} -> {NUMBER}, {NUMBER} above least squares$", deeper_output, re.M
     )
-    assert len(rows) == 4, deeper_output
-    for lr, first, last, epochs, above in rows:
-        reference, _ = reference_descent(float(lr), int(epochs))
+    assert len(rows) == 5, deeper_output
+    for lr, _, first, last, above in rows:
+        reference, _ = reference_descent(float(lr), lesson.RATE_EPOCHS)
         assert float(first) == pytest.approx(reference[0], rel=1e-3)
         assert float(last) == pytest.approx(reference[-1], rel=LOSS_RTOL)
         assert float(above) == pytest.approx(reference[-1] - best, rel=0.01, abs=1e-5)
-    fastest, edge = lesson.step_sizes(DISTANCES)["the fastest"], lesson.step_sizes(DISTANCES)["just below the limit"]
+    # The row named lowest is the lowest of every stable step size, to its three digits, by float64 descent.
+    lowest = float(next(lr for lr, name, *_ in rows if name.startswith("lowest")))
+    ends = {lr: reference_descent(lr, lesson.RATE_EPOCHS + 1)[0][-1] for lr in (lowest * 0.99, lowest, lowest * 1.01)}
+    assert min(ends, key=ends.__getitem__) == lowest, ends
+    assert all(ends[lowest] < float(last) for lr, name, first, last, _ in rows if not name.startswith("lowest"))
     flat, steep = curvatures(DISTANCES)
-    assert fastest == round_down(2 / (steep + flat)) and edge == round_down(LIMIT)
-    for lr in (fastest, edge):
+    balanced, edge = round_down(2 / (steep + flat)), round_down(LIMIT)
+    assert (
+        f"lr {balanced:g} (2/(λmax + λmin))" in deeper_output and f"lr {edge:g} (just below the limit)" in deeper_output
+    )
+    for lr in (balanced, edge):
         losses, (slope, bias) = reference_descent(lr, lesson.TRAIN_EPOCHS)
         line = re.search(
             rf"At lr {lr:g} .*, 500 epochs end at loss {NUMBER}; 7 miles -> {NUMBER} minutes", deeper_output
@@ -195,5 +203,5 @@ def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
         assert line, deeper_output
         assert float(line.group(1)) == pytest.approx(losses[-1], rel=LOSS_RTOL)
         assert float(line.group(2)) == pytest.approx(7 * slope + bias, abs=0.01)
-    # Stable is not fast: just below the limit the loss is still far above where the fastest step ends.
-    assert reference_descent(edge, 500)[0][-1] > 1000 * reference_descent(fastest, 500)[0][-1]
+    # Stable is not fast: just below the limit the loss is still far above where the balanced step ends.
+    assert reference_descent(edge, 500)[0][-1] > 1000 * reference_descent(balanced, 500)[0][-1]
