@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import LESSON_RUN_LIMIT, ROOT, SAVED_MODEL, where_files_went_left_out
-from grading import PNG_MAGIC
+
+from grader.harness import PNG_MAGIC
 
 FIGURES = [
     "data_and_cost",

@@ -1,8 +1,8 @@
 """A learner's mistake in exercise code, told in one message: what raised what, where, and what to do.
 
-The grader (tests/grading.py) and the exercises' own runs (exercises/_demo.py) both report a
-learner's mistake this way, instead of a traceback through their own code, and both hold a
-returned loss history to the same rule (`losses_problem`).
+The checks (grader/harness.py) and the exercises' own runs ("run it", grader/run_it.py) both
+report a learner's mistake this way, instead of a traceback through their own code, and both hold
+a returned loss history to the same rule (`losses_problem`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import torch
 
 from lesson_support.data import ROOT
 
+# The grader's own files: their frames are never shown as the learner's.
+GRADER_FILES = frozenset(path.name for path in Path(__file__).parent.glob("*.py"))
 SHOWN_FRAMES = 4  # the learner's last frames shown under the message
 # nn.MSELoss and F.mse_loss warn with this text when predictions and targets differ in shape, and
 # return a broadcast (wrong) number. The grader (pyproject.toml) and an exercise's own run both
@@ -50,7 +52,7 @@ def _exit_message(what: str, error: SystemExit, where: traceback.FrameSummary | 
         return f"{what} ended the program with {call}; return the result instead."
     line = (where.line or "").strip()
     at = f"at {shown_path(where.filename)}, line {where.lineno}{': ' + line if line else ''}"
-    if where.name == "<module>" and "run_ex" in line:
+    if where.name == "<module>" and "run_it(" in line:
         return (
             f"{what} ran the exercise's own demo and ended with {call} {at}. That line belongs under "
             'if __name__ == "__main__":, indented, as the file started: python -m exercises... still runs it, '

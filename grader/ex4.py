@@ -1,4 +1,4 @@
-"""The grader's checks for exercise 4: the split, the validation loss, mini-batch training, saving and loading.
+"""Exercise 4, split, batch, validate, save: its checks, its graded tests and its "run it".
 
 Every check compares with a computation of its own: the row numbers as sets, the mean squared
 error in float64, one optim.SGD step worked out by hand for every batch, and the least-squares
@@ -10,21 +10,26 @@ grader sees the batches, their order and every step, whichever loop or loader ma
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
-from grading import LOSS_RTOL, Answer, _close, _kind, expect_losses, expect_tensor, fail
 from torch import nn
 
 import lesson
-from lesson_support.learner_errors import unreadable_weights
+from grader.catalog import BY_NUMBER
+from grader.harness import LOSS_RTOL, Answer, close, expect_float, expect_losses, expect_tensor, fail, kind
+from grader.messages import unreadable_weights
+from grader.run_it import OUTDIR, UnusableResult, run_safely, save_figure
+from grader.run_it import expect_losses as expect_run_losses
+from lesson_support.figures import log_scale, new_figure, use_files_only
+
+EXERCISE = BY_NUMBER[4]
 
 TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "lr": 0.1, "seed": 0}  # the contract's defaults
 STEP_RTOL = 1e-4  # a recorded step agrees with one SGD step worked out in float64 to this relative tolerance...
@@ -135,11 +140,11 @@ def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: 
     shown = f"split_rows({n}, {n_validation}{''.join(f', seed={s}' for s in seed.values())})"
     parts = answer("split_rows", n, n_validation, **seed)
     if not isinstance(parts, tuple | list) or len(parts) != 2:
-        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}")
+        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {kind(parts)}")
     rows = []
     for name, part in zip(("train_rows", "validation_rows"), parts, strict=True):
         if not isinstance(part, torch.Tensor):
-            fail(f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}")
+            fail(f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {kind(part)}")
         if part.dtype == torch.bool:
             fail(
                 f"{name} from {shown} is a mask of True and False; return the row numbers themselves, e.g. the "
@@ -212,17 +217,6 @@ def check_split(answer: Answer) -> None:
 # --- validation_loss ---------------------------------------------------------------------------
 
 
-def expect_float(value: object, what: str) -> float:
-    if isinstance(value, torch.Tensor):
-        graph = " This one still requires grad: it was computed with gradients recorded." if value.requires_grad else ""
-        fail(f"{what} is a tensor, not a float; return loss.item(), a plain Python float.{graph}")
-    if not isinstance(value, numbers.Real):
-        fail(f"{what} should be a float, but it is {_kind(value)}")
-    if not math.isfinite(value):
-        fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
-    return float(value)
-
-
 def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> None:
     model = probe(seed=1)
     model.train()  # as it is at the end of a training epoch
@@ -247,11 +241,11 @@ def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> N
     if any(call.training for call in model.calls):
         fail(f"In validation_loss, {NO_EVAL}.")
     loss = expect_float(value, "validation_loss(model, x, y)")
-    if not _close(loss, expected):
+    if not close(loss, expected):
         hint = "compute the mean squared error of model(x) against y, e.g. nn.functional.mse_loss(model(x), y)."
-        if _close(loss, expected * len(x)):
+        if close(loss, expected * len(x)):
             hint = f"yours is {len(x)} times that, the sum: take the mean (nn.MSELoss() does)."
-        elif _close(loss, math.sqrt(expected)):
+        elif close(loss, expected**0.5):
             hint = "yours is its square root: return the mean squared error itself."
         fail(
             f"validation_loss(model, x, y) should be the MSE {expected:.6g}, but it returned {loss:.6g} (relative "
@@ -441,11 +435,11 @@ def check_training(
     for e, (epoch, loss) in enumerate(zip(found, losses, strict=True)):
         at = calls[epoch.validation[0]]
         expected = mse64(at.weight, at.bias, x_validation, y_validation)
-        if not _close(loss, expected):
+        if not close(loss, expected):
             on_training = mse64(at.weight, at.bias, x[train_rows], y[train_rows])
             hint = (
                 " That is the loss on the training rows; the validation loss is on x[validation_rows]."
-                if _close(loss, on_training)
+                if close(loss, on_training)
                 else " Return validation_loss(model, x[validation_rows], y[validation_rows]) of each epoch, in order."
             )
             fail(
@@ -455,7 +449,7 @@ def check_training(
             )
     final = _parameters(model)
     own = mse64(*final, x_validation, y_validation)
-    if not _close(losses[-1], own):
+    if not close(losses[-1], own):
         fail(
             f"The last validation loss is {losses[-1]:.6g}, but the returned model's validation loss is {own:.6g}: "
             "something changed the model after the last validation."
@@ -610,7 +604,7 @@ def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
     for model, path in zip((first, second), paths, strict=True):
         got = answer("load_model", path)
         if not isinstance(got, nn.Module):
-            fail(f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {_kind(got)}")
+            fail(f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {kind(got)}")
         with torch.no_grad():
             expected = model(x)
         if not torch.equal(_predictions(answer, got, x, "the loaded model"), expected):
@@ -637,7 +631,125 @@ def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
     except Exception:
         return
     fail(
-        "load_model loaded a file that holds a pickled Python object (a grading_ex4.UntrustedWeights): unpickling can "
-        "run any code the file's author chose. Load with torch.load(path, weights_only=True), which reads tensors "
-        "only and refuses such a file."
+        "load_model loaded a file that holds a pickled Python object of a class of its own (a "
+        "grader.ex4.UntrustedWeights): unpickling such an object can run any code the file's author chose. Load with "
+        "torch.load(path, weights_only=True), which reads tensors, numbers, strings and plain containers (dicts, "
+        "lists, tuples) and refuses any other pickled object."
     )
+
+
+# --- the graded tests: each runs on the learner's file and on the reference ----------------------
+
+GRADER_PLANES = {  # the grader's own data for exercise 4: planes y = x·wᵀ + b plus noise, x standard normal
+    "plane": {"n": 200, "weights": (1.5, -2.0), "bias": 0.5, "noise": 0.1, "seed": 21},
+    "small plane": {"n": 90, "weights": (-0.8, 2.5), "bias": -1.0, "noise": 0.03, "seed": 22},
+}
+
+
+def _small_plane() -> tuple[torch.Tensor, torch.Tensor]:
+    return plane_data(**GRADER_PLANES["small plane"])
+
+
+def _training_with_other_settings(answer: Answer, folder: Path) -> None:
+    settings = {"epochs": 8, "batch_size": 16, "lr": 0.1, "seed": 5, "device": torch.device("cpu")}
+    check_training(answer, *_small_plane(), n_validation=20, split_seed=2, **settings)
+
+
+GRADED = {
+    "split": lambda answer, folder: check_split(answer),
+    "validation_loss": lambda answer, folder: check_validation_loss(answer, *_small_plane()),
+    "training_with_the_defaults": lambda answer, folder: check_training(
+        answer, *plane_data(**GRADER_PLANES["plane"]), n_validation=40, split_seed=1
+    ),
+    "training_with_other_settings": _training_with_other_settings,
+    "same_seed_same_batches": lambda answer, folder: check_training_seed(
+        answer, *_small_plane(), n_validation=20, epochs=1, batch_size=16
+    ),
+    "save_model": lambda answer, folder: check_save(answer, _small_plane()[0], folder),
+    "load_model": lambda answer, folder: check_load(answer, _small_plane()[0], folder),
+}
+
+
+# --- run it ------------------------------------------------------------------------------------------
+
+PLANE_WEIGHTS = (2.0, -3.4)  # "run it"'s data: d2l's synthetic plane y = x·wᵀ + b plus noise, x standard normal
+PLANE_BIAS = 4.2
+PLANE_NOISE = 0.01
+PLANE_ROWS = 1000
+
+
+def run_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows "run it" trains on: x of shape (1000, 2), y of shape (1000, 1)."""
+    return plane_data(PLANE_ROWS, PLANE_WEIGHTS, PLANE_BIAS, PLANE_NOISE, seed)
+
+
+def noise_floor(x: torch.Tensor, y: torch.Tensor, train_rows: torch.Tensor, validation_rows: torch.Tensor) -> dict:
+    """What no training can beat on these validation rows: their own noise, and the least-squares plane's loss there.
+
+    "own noise" is the true plane's mean squared error on the validation rows, the noise drawn for
+    exactly those rows (its expected value is σ², but 200 rows' average strays from it);
+    "least squares" is the loss of the best plane the training rows allow, the one training approaches.
+    """
+    x_validation, y_validation = x[validation_rows], y[validation_rows]
+    true_weight, true_bias = torch.tensor([PLANE_WEIGHTS]), torch.tensor([PLANE_BIAS])
+    weight, bias = least_squares_plane(x[train_rows], y[train_rows])
+    return {
+        "own noise": mse64(true_weight, true_bias, x_validation, y_validation),
+        "least squares": mse64(weight, bias, x_validation, y_validation),
+        "plane": (weight, bias),
+    }
+
+
+def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
+    """Split, train and validate on 1,000 rows of a plane; print the losses beside the rows' own noise; save, load."""
+    x, y = run_data()
+
+    def show() -> None:
+        train_rows, validation_rows = module.split_rows(len(x), len(x) // 5, seed=0)
+        plane = f"x·[{PLANE_WEIGHTS[0]:g}, {PLANE_WEIGHTS[1]:g}]ᵀ + {PLANE_BIAS:g}"
+        print(f"{len(x)} rows of y = {plane} plus noise (σ {PLANE_NOISE:g}); your split_rows gives")
+        print(f"  {len(train_rows)} training rows and {len(validation_rows)} validation rows")
+        torch.manual_seed(lesson.SEED)
+        model = lesson.LinearRegression(2, 1)
+        losses = module.train_with_validation(model, x, y, train_rows, validation_rows, device=device)
+        losses = expect_run_losses(losses, "the value train_with_validation returned")
+        floor = noise_floor(x, y, train_rows, validation_rows)
+        print(f"Validation loss after each of {len(losses)} epochs, on {device}:")
+        print("  " + "  ".join(f"{loss:.3g}" for loss in losses))
+        weight, bias = model.linear.weight.detach().cpu().reshape(-1).tolist(), model.linear.bias.item()
+        solution = [*floor["plane"][0].reshape(-1).tolist(), floor["plane"][1].item()]
+        print(f"  trained:       w = [{weight[0]:.4f}, {weight[1]:.4f}]  b = {bias:.4f}")
+        print(f"  least squares: w = [{solution[0]:.4f}, {solution[1]:.4f}]  b = {solution[2]:.4f} (training rows)")
+        own, best = floor["own noise"], floor["least squares"]
+        print(
+            f"Why they stop near {own:.2g}: the true plane itself scores {own:.3g} on these {len(validation_rows)} "
+            f"validation rows, their own noise\n  (σ² = {PLANE_NOISE**2:g} is its average over many rows); the "
+            f"least-squares plane of the training rows scores {best:.3g} there.\n  Training approaches that plane, "
+            f"so more epochs or another step size bring the loss to about {best:.3g}, not lower."
+        )
+
+        OUTDIR.mkdir(exist_ok=True)
+        path = OUTDIR / "ex4_model.pt"
+        module.save_model(model, path)
+        problem = unreadable_weights(path)  # told here, or load_model would take the blame for save_model's file
+        if problem:
+            raise UnusableResult(problem)
+        loaded = module.load_model(path)
+        with torch.no_grad():
+            difference = (loaded(x).cpu() - model(x.to(device)).cpu()).abs().max().item()
+        print(f"model saved: {path}; load_model gives a new model whose predictions differ by at most {difference:.3g}")
+
+        use_files_only()
+        fig, (ax,) = new_figure(width=5.4, height=3.6)
+        fig.subplots_adjust(left=0.2)  # room for tick labels such as 0.0001
+        ax.plot(range(1, len(losses) + 1), losses, "o-", label="validation loss")
+        ax.axhline(floor["own noise"], color="0.5", linestyle="--", label="the validation rows' own noise")
+        log_scale(ax)
+        ax.locator_params(axis="x", integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation MSE (log scale)")
+        ax.set_title("the validation loss after each epoch")
+        ax.legend()
+        save_figure(fig, "ex4_validation_loss")
+
+    return run_safely(EXERCISE, module, show)
