@@ -225,32 +225,67 @@ def lesson_output() -> str:
 
 
 @dataclass
+class ModelCall:
+    """One call of a LinearRegression during a section: its modes, and its input when it trained."""
+
+    section: str
+    training: bool  # model.training
+    inference: bool  # torch.is_inference_mode_enabled()
+    grad: bool  # torch.is_grad_enabled()
+    inputs: Any  # the input tensor (a copy) of a call that records gradients in training mode, else None
+
+
+@dataclass
 class SectionsAlone:
-    """Every section run on its own with plots on, as `--section NAME` runs it: what it printed and drew."""
+    """Every section run on its own with plots on, as `--section NAME` runs it: what it printed, drew and called."""
 
     printed: str
     figures: dict[str, Any]  # name -> the Figure the section emitted, built but not saved
+    by_section: dict[str, list[str]]  # section name -> the names of the figures it emitted, in order
+    calls: list[ModelCall]  # every call of a LinearRegression, in order
     folder: Path  # the working folder the sections ran in
 
 
 @pytest.fixture(scope="session")
 def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> SectionsAlone:
-    """One in-process pass over the sections with figures kept; the print and the figure checks share it."""
+    """One in-process pass over the sections with figures kept; the print, figure and mode checks share it."""
+    import torch
+
     import lesson
     from lesson_support.figures import FigureOutput
 
     folder = tmp_path_factory.mktemp("sections-alone")
     kept: dict[str, Any] = {}
+    by_section: dict[str, list[str]] = {}
+    calls: list[ModelCall] = []
+    current = [""]
+
+    def emit(self: Any, fig: Any, name: str) -> None:
+        kept.setdefault(name, fig)
+        by_section[current[0]].append(name)
+
+    def note(module: Any, inputs: tuple[Any, ...]) -> None:
+        if isinstance(module, lesson.LinearRegression):
+            grad, training = torch.is_grad_enabled(), module.training
+            copied = inputs[0].detach().clone() if grad and training else None
+            calls.append(ModelCall(current[0], training, torch.is_inference_mode_enabled(), grad, copied))
+
     pieces = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FigureOutput, "emit", lambda self, fig, name: kept.setdefault(name, fig))
-        patch.chdir(folder)  # the saved model lands in figures/ here, not in the repository
-        for section in lesson.SECTIONS.values():
-            buffer = io.StringIO()
-            with contextlib.redirect_stdout(buffer):
-                section(lesson.Run(plots=True))
-            pieces.append(buffer.getvalue())
-    return SectionsAlone("".join(pieces), kept, folder)
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(note)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(FigureOutput, "emit", emit)
+            patch.chdir(folder)  # the saved model lands in figures/ here, not in the repository
+            for name, section in lesson.SECTIONS.items():
+                current[0] = name
+                by_section[name] = []
+                buffer = io.StringIO()
+                with contextlib.redirect_stdout(buffer):
+                    section(lesson.Run(plots=True))
+                pieces.append(buffer.getvalue())
+    finally:
+        hook.remove()
+    return SectionsAlone("".join(pieces), kept, by_section, calls, folder)
 
 
 def where_files_went_left_out(output: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SectionsAlone
 
 import lesson
 from lesson_support.figures import FigureOutput
@@ -126,3 +127,25 @@ def test_files_go_beside_the_figures_or_nowhere(tmp_path: Path) -> None:
         assert not folder.exists(), "a run that keeps no files must remove its temporary folder"
         assert "temporary folder, removed" in run.describe(folder / "m.pt")
     assert not (tmp_path / "inline").exists()
+
+
+# --- the modes and the batches the sections' own code uses (the in-process pass records every model call) ---
+
+
+def test_every_prediction_without_gradients_is_made_in_evaluation_mode(sections_alone: SectionsAlone) -> None:
+    unrecorded = [call for call in sections_alone.calls if call.inference]
+    assert {call.section for call in unrecorded} >= {"training", "workflow"}, "sections 5 and 7 predict"
+    in_training_mode = sorted({call.section for call in unrecorded if call.training})
+    assert not in_training_mode, f"sections {in_training_mode} predict under inference_mode without model.eval()"
+
+
+def test_section_7_trains_on_a_new_order_of_the_training_rows_every_epoch(sections_alone: SectionsAlone) -> None:
+    batches = [call.inputs for call in sections_alone.calls if call.section == "workflow" and call.inputs is not None]
+    rows = torch.cat(batches)
+    n_train = round(lesson.DELIVERIES * (1 - lesson.VALIDATION_SHARE))
+    epochs = [rows[k : k + n_train] for k in range(0, len(rows), n_train)]
+    assert len(rows) % n_train == 0 and len(epochs) >= 2, f"{len(rows)} training rows seen, not whole epochs"
+    first = sorted(map(tuple, epochs[0].tolist()))
+    assert all(sorted(map(tuple, epoch.tolist())) == first for epoch in epochs), "every epoch sees every row once"
+    orders = {tuple(map(tuple, epoch.tolist())) for epoch in epochs}
+    assert len(orders) == len(epochs), "the DataLoader should shuffle the rows anew every epoch (shuffle=True)"
