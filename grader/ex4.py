@@ -10,14 +10,19 @@ grader sees the batches, their order and every step, whichever loop or loader ma
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import itertools
+import sys
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -75,36 +80,115 @@ def least_squares_plane(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
 
 @dataclass
 class Call:
-    """One call of the probe: its input, the autograd and training modes, and the weights it used."""
+    """One call of the probe: its input, the autograd and training modes, the weights it used, who called it."""
 
     inputs: np.ndarray
     grad: bool
     training: bool
     weight: torch.Tensor  # float64 (1, 2)
     bias: torch.Tensor  # float64 (1,)
+    moved: bool = False  # whether the input went through .to(device) (see `devices_noted`)
+    caller: str = ""  # the learner's function that called the model ("validation_loss", ...), if one did
 
 
-def probe(seed: int) -> nn.Module:
+LEARNERS_FUNCTIONS = ("validation_loss", "train_with_validation")  # the exercise's functions that call the model
+
+
+class OnDevice(torch.Tensor):
+    """A tensor that went through .to(device) while the grader watched: the mark of a move, on a CPU-only machine.
+
+    On a machine with a CPU only, .to("cpu") changes nothing that can be measured, so a batch never
+    moved would pass unseen; inside `devices_noted` every .to(<a device>) returns its tensor as an
+    OnDevice, and what is computed from it stays one, so the probe can tell moved inputs from others.
+    """
+
+
+_marking = [False]  # whether .to(<a device>) marks its result, inside devices_noted
+
+
+@contextlib.contextmanager
+def devices_noted() -> Iterator[None]:
+    """Mark every tensor moved with .to(<a device>) inside the block as an OnDevice."""
+    original = torch.Tensor.to
+
+    @functools.wraps(original)
+    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        moved = original(self, *args, **kwargs)
+        if _marking[0] and torch._C._nn._parse_to(*args, **kwargs)[0] is not None and not isinstance(moved, OnDevice):
+            moved = moved.as_subclass(OnDevice)
+        return moved
+
+    torch.Tensor.to = to
+    _marking[0] = True
+    try:
+        yield
+    finally:
+        torch.Tensor.to = original
+        _marking[0] = False
+
+
+def unmarked(value: Any) -> Any:
+    """What a call returned, with every OnDevice in it (in a list or tuple too) a plain tensor again."""
+    if isinstance(value, OnDevice):
+        return value.as_subclass(torch.Tensor)
+    if isinstance(value, list | tuple):
+        return type(value)(unmarked(item) for item in value)
+    return value
+
+
+class Probe(lesson.LinearRegression):
+    """A LinearRegression that notes every call in self.calls, and the device that model.to(device) asked for."""
+
+    def __init__(self, *sizes: int) -> None:
+        super().__init__(*sizes)
+        self.calls: list[Call] = []
+        self.moved_to: torch.device | None = None
+        self.register_forward_pre_hook(_note_call)
+
+    def to(self, *args: Any, **kwargs: Any) -> Probe:
+        device = torch._C._nn._parse_to(*args, **kwargs)[0]
+        if device is not None:
+            self.moved_to = device
+        marking, _marking[0] = _marking[0], False  # the parameters themselves are moved, not marked
+        try:
+            return super().to(*args, **kwargs)
+        finally:
+            _marking[0] = marking
+
+
+def probe(seed: int) -> Probe:
     """A LinearRegression(2, 1) that notes every call in model.calls; its state_dict is a LinearRegression's.
 
     The note is taken by a forward pre-hook, so an exception in the learner's call shows no line of the grader.
     """
     torch.manual_seed(seed)
-    model = lesson.LinearRegression(2, 1)
-    model.calls = []
-    model.register_forward_pre_hook(_note_call)
-    return model
+    return Probe(2, 1)
+
+
+def _caller() -> str:
+    """The innermost of the learner's exercise functions on the stack (by name), or ""."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name in LEARNERS_FUNCTIONS and not frame.f_code.co_filename.startswith(GRADER_FOLDER):
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return ""
+
+
+GRADER_FOLDER = str(Path(__file__).parent)
 
 
 def _note_call(model: nn.Module, inputs: tuple[Any, ...]) -> None:
     x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else torch.empty(0)
     model.calls.append(
         Call(
-            x.detach().to("cpu", torch.float32).numpy().copy(),
+            x.detach().cpu().float().numpy().copy(),
             torch.is_grad_enabled(),
             model.training,
             torch.from_numpy(model.linear.weight.detach().cpu().double().numpy().copy()),
             torch.from_numpy(model.linear.bias.detach().cpu().double().numpy().copy()),
+            isinstance(x, OnDevice),
+            _caller(),
         )
     )
 
@@ -247,10 +331,25 @@ def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> N
             hint = f"yours is {len(x)} times that, the sum: take the mean (nn.MSELoss() does)."
         elif close(loss, expected**0.5):
             hint = "yours is its square root: return the mean squared error itself."
+        elif len(model.calls) > 1 and close(loss, _mean_of_batch_means(model.calls, x, y)):
+            sizes = [len(call.inputs) for call in model.calls]
+            hint = (
+                f"yours is the plain average of the {len(sizes)} batches' means, but the batches hold {sizes} rows, "
+                "so a smaller batch counts as much as a full one. Weight each batch by its rows (add up the squared "
+                "errors, then divide by len(x)), or compute the loss on all the rows at once."
+            )
         fail(
             f"validation_loss(model, x, y) should be the MSE {expected:.6g}, but it returned {loss:.6g} (relative "
             f"tolerance {LOSS_RTOL:g}); {hint}"
         )
+
+
+def _mean_of_batch_means(calls: list[Call], x: torch.Tensor, y: torch.Tensor) -> float:
+    """The unweighted average of each call's own MSE: what averaging per-batch means over unequal batches gives."""
+    rows = _rows_of(calls, x)
+    return sum(
+        mse64(call.weight, call.bias, x[given], y[given]) for call, given in zip(calls, rows, strict=True)
+    ) / len(calls)
 
 
 # --- train_with_validation ---------------------------------------------------------------------
@@ -350,7 +449,19 @@ def check_training(
     epochs, batch_size, lr = used["epochs"], used["batch_size"], used["lr"]
     train_rows, validation_rows = grader_split(len(x), n_validation, split_seed)
     model = probe(seed=split_seed)
-    value = answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings)
+    with devices_noted():
+        try:
+            value = unmarked(answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings))
+        except pytest.fail.Exception as failure:
+            culprit = _grad_left_off_by(model.calls)
+            if culprit is None:
+                raise
+            fail(
+                f"{culprit}() switched gradients off for the whole program (torch.set_grad_enabled(False), or "
+                "torch.no_grad() called without `with`), so the next epoch's batches ran with no gradients recorded "
+                "and loss.backward() could not work. Evaluate inside `with torch.inference_mode():`, which ends "
+                f"with its block. What the check saw: {failure}"
+            )
     shown = f"train_with_validation with {used}"
     calls = model.calls
     if not calls:
@@ -362,10 +473,7 @@ def check_training(
     train, validation = set(train_rows.tolist()), set(validation_rows.tolist())
     found = _epochs(calls, rows, train, validation, batch_size)
     if not any(epoch.steps for epoch in found):
-        fail(
-            f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
-            "model(x_batch), must feed loss.backward()."
-        )
+        fail(_no_steps(calls, rows, train, batch_size, shown))
     if not any(epoch.validation for epoch in found):
         fail(
             f"{shown} never gave the model the validation rows: the validation loss is the mean squared error on "
@@ -376,7 +484,12 @@ def check_training(
             f"{shown}: validate at the end of each epoch, after its batches, so that the last loss describes the "
             "trained model; here a validation came before the first batch or the last batches came after it."
         )
-    if len(found) != epochs:
+    if len(found) < epochs:
+        fail(
+            f"{shown} ran {len(found)} epochs, each ending with its validation; expected {epochs}. "
+            "`for epoch in range(epochs):` runs every one of them (range(1, epochs) runs one fewer)."
+        )
+    if len(found) > epochs:
         fail(
             f"{shown} computed the validation loss {len(found)} times between batches; expected once after each of "
             f"the {epochs} epochs."
@@ -418,15 +531,18 @@ def check_training(
             "draws a new order for every epoch (each pass over it)."
         )
     validation_calls = [calls[k] for epoch in found for k in epoch.validation]
-    if any(call.grad for call in validation_calls):
-        fail(f"In train_with_validation, {VALIDATION_GRAD}.")
-    if any(call.training for call in validation_calls):
-        fail(f"In train_with_validation, {NO_EVAL}.")
+    with_grad = [call for call in validation_calls if call.grad]
+    if with_grad:
+        fail(f"In {with_grad[0].caller or 'train_with_validation'}, {VALIDATION_GRAD}.")
+    in_training = [call for call in validation_calls if call.training]
+    if in_training:
+        fail(f"In {in_training[0].caller or 'train_with_validation'}, {NO_EVAL}.")
     if any(not calls[k].training for epoch in found for k in epoch.steps):
         fail(
             "Some training batches ran with the model in evaluation mode: after model.eval() for the validation, "
             "call model.train() again at the start of every epoch."
         )
+    _check_devices(calls, found, model, used.get("device", "cpu"), shown)
     _check_steps(calls, rows, found, model, x, y, lr)
     if value is None:
         fail(f"{shown} returned None: end it with `return losses`, the list of the {epochs} validation losses.")
@@ -455,6 +571,60 @@ def check_training(
             "something changed the model after the last validation."
         )
     _check_fit(final, x, y, train_rows, validation_rows, shown)
+
+
+def _grad_left_off_by(calls: list[Call]) -> str | None:
+    """The learner's function that left gradients off: the caller of the validation before a batch ran without them."""
+    for before, call in itertools.pairwise(calls):
+        if call.training and not call.grad and not before.training and before.caller == "validation_loss":
+            return before.caller
+    return None
+
+
+def _no_steps(calls: list[Call], rows: list[list[int]], train: set[int], batch_size: int, shown: str) -> str:
+    """Why no call of the model was a training batch: all the training rows at once every time, or no training."""
+    full = [k for k, call in enumerate(calls) if call.grad and call.training and set(rows[k]) == train]
+    if full and len(train) > batch_size:
+        return (
+            f"{shown} trained on all {len(train)} training rows at once, one step an epoch: it never used "
+            f"mini-batches. The exercise takes one step per batch of batch_size={batch_size} rows: loop over "
+            "DataLoader(TensorDataset(x[train_rows], y[train_rows]), batch_size=batch_size, shuffle=True, "
+            "generator=...) inside each epoch."
+        )
+    if not any(call.grad for call in calls):
+        return (
+            f"{shown} never called the model on training rows with gradients recorded, so it took no step; "
+            "`for epoch in range(epochs):` runs every epoch (range(1, epochs) runs one fewer), and each batch's "
+            "forward pass, model(x_batch), must feed loss.backward()."
+        )
+    return (
+        f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
+        "model(x_batch), must feed loss.backward()."
+    )
+
+
+def _check_devices(calls: list[Call], found: list[Epoch], model: Probe, device: Any, shown: str) -> None:
+    """The model and every input it was given went through .to(device), as they must to run on a GPU."""
+    told = f"device={str(device)!r}"
+    steps = [calls[k] for epoch in found for k in epoch.steps]
+    validations = [calls[k] for epoch in found for k in epoch.validation]
+    if model.moved_to is None:
+        fail(
+            f"{shown} never moved the model to `device` ({told}): call model.to(device) once, before building the "
+            "optimizer. Here every device is the CPU, so nothing breaks, but on a GPU the model would stay behind."
+        )
+    if not all(call.moved for call in steps):
+        fail(
+            f"{shown} moved the model to `device` ({told}) but not the training batches: on a GPU, model(x_batch) "
+            "with a batch left on the CPU fails. Move each batch as it comes: x_batch, y_batch = "
+            "x_batch.to(device), y_batch.to(device)."
+        )
+    if not all(call.moved for call in validations):
+        fail(
+            f"In train_with_validation, the validation rows never went to `device` ({told}), where the model is: on a "
+            "GPU, model(x[validation_rows]) with the rows left on the CPU fails. Move them once, before the epochs: "
+            "x[validation_rows].to(device), y[validation_rows].to(device)."
+        )
 
 
 def _check_steps(
@@ -517,7 +687,7 @@ def _check_fit(
         )
 
 
-def _step_rows(model: nn.Module, x: torch.Tensor) -> list[list[int]]:
+def _step_rows(model: Probe, x: torch.Tensor) -> list[list[int]]:
     return [given for call, given in zip(model.calls, _rows_of(model.calls, x), strict=True) if call.grad]
 
 
@@ -530,6 +700,13 @@ def check_training_seed(answer: Answer, x: torch.Tensor, y: torch.Tensor, n_vali
         torch.manual_seed(global_seed)  # a shuffle drawn from the global random state changes with it
         answer("train_with_validation", model, x, y, train_rows, validation_rows, seed=seed, **settings)
         orders.append(_step_rows(model, x))
+        shown = f"train_with_validation with {settings}"
+        rows = _rows_of(model.calls, x)
+        found = _epochs(
+            model.calls, rows, set(train_rows.tolist()), set(validation_rows.tolist()), settings["batch_size"]
+        )
+        if not any(epoch.steps for epoch in found):
+            fail(_no_steps(model.calls, rows, set(train_rows.tolist()), settings["batch_size"], shown))
     if orders[0] != orders[1]:
         fail(
             "Two runs with seed=3 gave different batches: the shuffle was drawn from torch's global random state. "

@@ -449,8 +449,10 @@ class Answer:
             problem = describe_exception(what, error, getattr(self.module, "__file__", None), said)
         finally:
             changes = restore_everything(before, what)
-        if changes:
-            problem = " ".join([problem, "Also:", *changes] if problem else changes)
+        if changes:  # a changed setting first: it is the likely cause of an exception that followed it
+            problem = " ".join(
+                [*changes, f"Then it raised an exception, probably because of that: {problem}"] if problem else changes
+            )
         elif problem is None and not skip:
             problem = changed_input(what, code, given, args, kwargs)
         if problem is not None:
@@ -481,7 +483,8 @@ def kind(value: object) -> str:
     """What a function returned, in words, ending its sentence; None usually means a missing return statement."""
     if value is None:
         return "None. Does the function end with a return statement?"
-    return f"a {type(value).__name__}."
+    name = type(value).__name__
+    return f"{messages.article(name)} {name}."
 
 
 def expect_tensor(value: object, shape: tuple[int, ...], what: str) -> torch.Tensor:

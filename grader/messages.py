@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import pickle
+import re
 import traceback
 from pathlib import Path
 
@@ -109,9 +110,42 @@ def describe_exception(
             f"{what} raised {type(error).__name__}: {told}, inside {shown_path(frames[-1].filename)}, line "
             f"{frames[-1].lineno}, which is not your code: look at what your code gave it, and {then}."
         )
+    shapes = _target_size_shapes(error)
+    if shapes:
+        message += (
+            f" The loss compared predictions of shape {shapes[0]} with targets of shape {shapes[1]}, and broadcasting "
+            "them gives a wrong number. The line to fix is the one that gave them different shapes (a .view(-1), "
+            ".squeeze() or [:, 0] on one of them, or targets made as a flat tensor), not the loss line: both must "
+            "be (n, 1)."
+        )
     message += f" {advice}" if advice else ""
-    last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
-    return f"{message}\nThe last lines it ran:\n{last}"
+    if where is not None:  # the learner's own lines, up to the innermost one: never a library's frames
+        shown = frames[: frames.index(where) + 1][-SHOWN_FRAMES:]
+        heading = "The last lines it ran:"
+    else:
+        shown = frames[-SHOWN_FRAMES:]
+        heading = f"The last lines it ran, inside {shown_path(frames[-1].filename)} (not your code):"
+    last = "".join(traceback.format_list(shown)).rstrip()
+    return f"{message}\n{heading}\n{last}"
+
+
+_TARGET_SIZE = re.compile(
+    r"target size \(torch\.Size\(\[([\d, ]*)\]\)\) that is different to the input size \(torch\.Size\(\[([\d, ]*)\]\)\)"
+)
+
+
+def _target_size_shapes(error: BaseException) -> tuple[str, str] | None:
+    """(the predictions' shape, the targets' shape) from the warning nn.MSELoss gives for mismatched shapes."""
+    found = _TARGET_SIZE.search(str(error)) if isinstance(error, UserWarning) else None
+    if found is None:
+        return None
+    target, predicted = (tuple(int(size) for size in group.split(",") if size.strip()) for group in found.groups())
+    return str(predicted), str(target)
+
+
+def article(noun: str) -> str:
+    """ "a" or "an" before a noun, by its first letter: an OrderedDict, a tensor."""
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def losses_problem(value: object, epochs: int | None, what: str) -> str | None:

@@ -1170,3 +1170,160 @@ def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: py
     started = time.monotonic()
     expect_failure(ex1.check_fit, endless, heights, weights, "data", hint="fit_height_weight() did not finish in time")
     assert time.monotonic() - started < 1, "the second check should not have run the function again"
+
+
+# --- constructed answers just inside and just outside every tolerance ----------------------------------
+
+
+def _exact_standard(values: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
+    """values made orthogonal to a constant and to `others`, with mean 0 and standard deviation 1 exactly."""
+    columns = torch.cat([torch.ones_like(values), *others], dim=1).double()
+    values = values.double()
+    values = values - columns @ torch.linalg.lstsq(columns, values).solution
+    return values / values.std()
+
+
+def exact_adults(mean: float, spread: float, slope: float, level: float, noise: float):
+    """make_height_weight_data whose heights have exactly this mean and spread, and whose weights have exactly
+    this least-squares slope, level at the mean height, and residual spread."""
+
+    def make_height_weight_data(n=200, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        z = _exact_standard(torch.randn(n, 1, generator=generator))
+        e = _exact_standard(torch.randn(n, 1, generator=generator), z)
+        heights = mean + spread * z
+        return heights.float(), (level + slope * spread * z + noise * e).float()
+
+    return make_height_weight_data
+
+
+ADULT = {"mean": 170.0, "spread": 8.0, "slope": 0.9, "level": 70.0, "noise": 6.0}
+REALISTIC_EDGES = [  # (setting, just inside, just outside)
+    ("mean", 150.05, 149.95),
+    ("mean", 189.95, 190.05),
+    ("spread", 3.01, 2.99),
+    ("spread", 14.99, 15.01),
+    ("slope", 0.201, 0.199),
+    ("slope", 1.999, 2.001),
+    ("level", 45.01, 44.99),
+    ("level", 109.99, 110.01),
+    ("noise", 0.501, 0.499),
+]
+
+
+@pytest.mark.parametrize(("setting", "inside", "outside"), REALISTIC_EDGES)
+def test_ex1_realistic_data_at_the_edges_of_its_ranges(setting: str, inside: float, outside: float) -> None:
+    ex1.check_data_realistic(
+        answer(1, ex1_solution, make_height_weight_data=exact_adults(**{**ADULT, setting: inside}))
+    )
+    variant = exact_adults(**{**ADULT, setting: outside})
+    with pytest.raises(Failed):
+        ex1.check_data_realistic(answer(1, ex1_solution, make_height_weight_data=variant))
+
+
+def shifted_line_fit(offset_kg: float):
+    """A fit that returns numpy's least-squares line (np.polyfit), raised by offset_kg everywhere."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        slope, bias = np.polyfit(heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy(), 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias) + offset_kg)
+        return layer
+
+    return fit_height_weight
+
+
+def test_ex1_a_fit_just_inside_the_tolerance_passes_and_just_outside_fails() -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    tolerance = ex1.PREDICTION_TOL_KG
+    ex1.check_fit(answer(1, ex1_solution, fit_height_weight=shifted_line_fit(0.98 * tolerance)), heights, weights, "d")
+    expect_failure(
+        ex1.check_fit,
+        answer(1, ex1_solution, fit_height_weight=shifted_line_fit(1.02 * tolerance)),
+        heights,
+        weights,
+        "data",
+        hint=f"more than the {tolerance} kg allowed",
+    )
+
+
+@pytest.mark.parametrize(("shift", "passes"), [(0.9, True), (1.1, False)])
+def test_a_shipped_csv_within_its_decimals_passes(tmp_path: Path, shift: float, passes: bool) -> None:
+    heights, weights = ex1_solution.make_height_weight_data(200, seed=0)
+    path = tmp_path / "height_weight.csv"
+    moved = heights.reshape(-1) + shift * ex1.CSV_DECIMALS_ATOL
+    rows = "".join(f"{h:.4f},{w:.4f}\n" for h, w in zip(moved.tolist(), weights.reshape(-1).tolist(), strict=True))
+    path.write_text("height_cm,weight_kg\n" + rows, encoding="utf-8")
+    check = (ex1.check_shipped_csv, path, ("height_cm", "weight_kg"), (heights, weights))
+    if passes:
+        check[0](*check[1:])
+    else:
+        expect_failure(*check, hint=f"within {ex1.CSV_DECIMALS_ATOL} for one decimal")
+
+
+def test_close_holds_losses_to_the_named_tolerances() -> None:
+    assert harness.close(1.0, 1.0 + 0.99 * harness.LOSS_RTOL) and not harness.close(1.0, 1.0 + 1.01 * harness.LOSS_RTOL)
+    assert harness.close(0.0, 0.99 * harness.LOSS_ATOL) and not harness.close(0.0, 1.01 * harness.LOSS_ATOL)
+    assert not harness.close(float("nan"), float("nan")), "a nan loss matches nothing"
+
+
+def scaled_comparison(factor: float):
+    def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
+        histories = ex2_solution.compare_optimizers(x, y, epochs, lr_sgd, lr_adam, seed)
+        return {name: [loss * factor for loss in losses] for name, losses in histories.items()}
+
+    return compare_optimizers
+
+
+def test_ex2_losses_just_inside_the_tolerance_pass_and_just_outside_fail() -> None:
+    x, y = lesson.load_distance_time()
+    inside = answer(2, ex2_solution, compare_optimizers=scaled_comparison(1 + 0.98 * harness.LOSS_RTOL))
+    ex2.check_compare(inside, x, y, epochs=12)
+    outside = answer(2, ex2_solution, compare_optimizers=scaled_comparison(1 + 1.02 * harness.LOSS_RTOL))
+    expect_failure(ex2.check_compare, outside, x, y, epochs=12, hint="at epoch 0 the loss should be")
+
+
+def test_ex2_nan_losses_are_told_as_divergence() -> None:
+    nan = answer(2, ex2_solution, compare_optimizers=scaled_comparison(float("nan")))
+    expect_failure(ex2.check_compare, nan, *lesson.load_distance_time(), epochs=12, hint="is nan: training diverged")
+
+
+def nudged_training(loss_factor: float = 1.0, bias_shift: float = 0.0):
+    """The reference training, then its losses scaled and its bias moved after the last step."""
+
+    def train_with_history(model, x, y, epochs=500, lr=0.01):
+        losses = ex3_solution.train_with_history(model, x, y, epochs, lr)
+        with torch.no_grad():
+            model.linear.bias += bias_shift
+        return [loss * loss_factor for loss in losses]
+
+    return train_with_history
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"loss_factor": 1 + 1.02 * harness.LOSS_RTOL}, "(relative tolerance 0.0001)"),
+        ({"bias_shift": 1.02 * ex3.PARAM_ATOL}, "after training, linear.bias is"),
+    ],
+)
+def test_ex3_just_outside_a_tolerance_fails(options: dict[str, float], hint: str) -> None:
+    x, y = lesson.load_distance_time()
+    expect_failure(
+        ex3.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=nudged_training(**options)),
+        x,
+        y,
+        seed=0,
+        epochs=30,
+        hint=hint,
+    )
+
+
+def test_ex3_just_inside_every_tolerance_passes() -> None:
+    variant = nudged_training(loss_factor=1 + 0.98 * harness.LOSS_RTOL, bias_shift=0.98 * ex3.PARAM_ATOL)
+    ex3.check_train_with_history(
+        answer(3, ex3_solution, train_with_history=variant), *lesson.load_distance_time(), seed=0, epochs=30
+    )
