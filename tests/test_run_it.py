@@ -1,12 +1,16 @@
-"""`python -m exercises.exN_...`: a learner's own run of an exercise ends in a sentence, never a traceback.
+""" "Run it" (`python -m exercises.exN_...`): its numbers against a reference, and a sentence, never a traceback.
 
 Every module here is constructed (a file in a scratch folder, or the reference solution with one
-function swapped); the learner's own exercise files are never read.
+function swapped); the learner's own exercise files are never read. Each exercise's run is called
+on its reference solution and what it prints is compared with numbers computed here (numpy's
+least squares, a plain torch.optim loop).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +19,7 @@ import pytest
 
 from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
-from grader import ex2, ex3, ex4
+from grader import ex1, ex2, ex3, ex4
 from grader.harness import PNG_MAGIC
 from grader.messages import losses_problem
 
@@ -100,7 +104,9 @@ def test_a_loss_over_mismatched_shapes_stops_the_run_as_it_fails_the_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = learner_file(tmp_path, "    import torch\n    return torch.nn.functional.mse_loss(x.view(-1), y)\n")
-    assert ex2.run(module) == 1
+    with warnings.catch_warnings():
+        warnings.resetwarnings()  # without pyproject's filter: "run it" turns the warning into an error itself
+        assert ex2.run(module) == 1
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("compare_optimizers() raised UserWarning: Using a target size"), first
     assert "ex2_optimizer_comparison.py, line 3: return torch.nn.functional.mse_loss(x.view(-1), y)" in first, first
@@ -163,3 +169,115 @@ def test_exercise_4_prints_its_run_and_saves_the_model(
     curve = figures["ex4_validation_loss"].axes[0].get_lines()[0]
     assert list(curve.get_xdata()) == [1, 2] and list(curve.get_ydata()) == losses
     assert sorted(ex4_solution.load_model(saved / "ex4_model.pt").state_dict()) == ["linear.bias", "linear.weight"]
+
+
+# --- each "run it" on its reference solution, its numbers against a reference computed here -----------
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(number) for number in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+
+
+def _fit_with_numpy(x, y):
+    return np.polyfit(np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1), 1)
+
+
+def test_exercise_1_prints_its_fit_beside_the_least_squares_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    monkeypatch.setattr(ex1, "save_figure", lambda fig, name: None)  # quick: the figure is built, not drawn
+    assert ex1.run(ex1_solution) == 0
+    out = capsys.readouterr().out
+    table = np.loadtxt(ex1.HEIGHT_WEIGHT_CSV, delimiter=",", skiprows=1)
+    slope, bias = _fit_with_numpy(table[:, 0], table[:, 1])
+    lines = [line for line in out.splitlines() if " cm -> " in line]
+    assert len(lines) == 3, out
+    for line in lines:
+        height, predicted, least_squares = _numbers(line)
+        assert least_squares == pytest.approx(slope * height + bias, abs=0.006), line
+        assert predicted == pytest.approx(slope * height + bias, abs=ex1.PREDICTION_TOL_KG), line
+    heights = ex1_solution.make_height_weight_data(5, seed=0)[0].reshape(-1).tolist()
+    assert f"gives heights {[round(h, 1) for h in heights]}" in out, out
+
+
+def test_exercise_2_prints_the_losses_a_plain_loop_gives(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import lesson
+
+    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
+    assert ex2.run(ex2_solution) == 0
+    out = capsys.readouterr().out
+    x, y = lesson.load_distance_time()
+    slope, bias = _fit_with_numpy(x, y)
+    best = float(np.mean((slope * x.numpy() + bias - y.numpy()) ** 2))
+    assert f"(the least-squares loss is {best:.5f})" in out, out
+    for name, optimizer, lr in (("sgd", torch.optim.SGD, 0.01), ("adam", torch.optim.Adam, 0.1)):
+        torch.manual_seed(0)
+        model = lesson.LinearRegression()
+        step = optimizer(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(200):
+            step.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            losses.append(loss.item())
+            loss.backward()
+            step.step()
+        reached = [next((k for k, value in enumerate(losses) if value <= target), None) for target in (1.0, 0.05)]
+        line = next(line for line in out.splitlines() if line.strip().startswith(name))
+        assert f"final loss {losses[-1]:.5f}" in line, line
+        assert f"loss 1 at epoch {reached[0]}, loss 0.05 at epoch {reached[1]}" in line, line
+
+
+def test_exercise_3_prints_the_first_and_last_loss_of_a_plain_loop(
+    in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    import lesson
+
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = ex3_solution.train_with_history
+    module.plot_loss_curve = lambda losses, path: None  # quick: nothing drawn
+    assert ex3.run(module) == 0
+    out = capsys.readouterr().out
+    x, y = lesson.load_distance_time()
+    torch.manual_seed(lesson.SEED)
+    model = lesson.LinearRegression()
+    step = torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(500):
+        step.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        losses.append(loss.item())
+        loss.backward()
+        step.step()
+    assert f"500 epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end" in out, out
+    assert f"predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles" in out, out
+
+
+def test_exercise_4_explains_where_the_losses_stop_with_numbers_measured_here(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    monkeypatch.setattr(ex4, "save_figure", lambda fig, name: None)
+    assert ex4.run(ex4_solution) == 0
+    out = capsys.readouterr().out
+    x, y = (tensor.double().numpy() for tensor in ex4.run_data())
+    train_rows, validation_rows = (rows.numpy() for rows in ex4_solution.split_rows(len(x), len(x) // 5, seed=0))
+    true = x @ np.array(ex4.PLANE_WEIGHTS) + ex4.PLANE_BIAS
+    own_noise = float(np.mean((y[validation_rows, 0] - true[validation_rows]) ** 2))
+    design = np.hstack([x, np.ones((len(x), 1))])
+    plane = np.linalg.lstsq(design[train_rows], y[train_rows, 0], rcond=None)[0]
+    best = float(np.mean((design[validation_rows] @ plane - y[validation_rows, 0]) ** 2))
+    assert own_noise < ex4.PLANE_NOISE**2, "200 rows' own noise is below σ² here: the run says why"
+    assert f"the true plane itself scores {own_noise:.3g} on these 200 validation rows" in out, out
+    assert f"scores {best:.3g} there" in out and f"bring the loss to about {best:.3g}, not lower" in out, out
+    losses = _numbers(out.splitlines()[3])
+    assert len(losses) == 10 and min(losses) == pytest.approx(best, rel=0.1), out
