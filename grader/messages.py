@@ -196,8 +196,9 @@ def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
 
 
 WHOLE_MODEL_SAVED = (
-    "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled Python object, such as the whole "
-    "model from torch.save(model, path). Save the weights only: torch.save(model.state_dict(), path)."
+    "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled object of a class weights_only "
+    "does not allow, such as the whole model from torch.save(model, path). Save the weights only: "
+    "torch.save(model.state_dict(), path)."
 )
 
 

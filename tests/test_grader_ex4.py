@@ -447,7 +447,7 @@ def save_elsewhere(model, path):
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (save_whole, "it holds a pickled Python object, such as the whole model from torch.save(model, path)"),
+        (save_whole, "it holds a pickled object of a class weights_only does not allow, such as the whole model"),
         (save_wrapped, "holds the keys ['model']; a LinearRegression's state_dict has the keys"),
         (save_layer, "holds the keys ['bias', 'weight']"),
         (save_new_model, "predicts differently from the model that was saved"),

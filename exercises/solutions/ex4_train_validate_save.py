@@ -62,7 +62,7 @@ def train_with_validation(
 
 
 def save_model(model: nn.Module, path: str | os.PathLike[str]) -> None:
-    """The weights only: a dict of tensors that torch.load(path, weights_only=True) reads back."""
+    """The weights only: an OrderedDict of tensors, which torch.load(path, weights_only=True) reads back."""
     torch.save(model.state_dict(), path)
 
 
