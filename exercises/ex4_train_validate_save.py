@@ -60,7 +60,7 @@ def train_with_validation(
 ) -> list[float]:
     """Train `model` in place on the rows train_rows of (x, y), in mini-batches; return the validation losses.
 
-    Move the model and every batch to `device`. Each epoch:
+    Move the model, every batch and the validation rows to `device`. Each epoch:
     - model.train(), then the training rows in shuffled batches of `batch_size` (the last one may
       be smaller), every training row once per epoch. Shuffle with a DataLoader whose generator
       is seeded with `seed`, so the same seed gives the same batches;
