@@ -23,6 +23,8 @@ from grader import ex1, ex2, ex3, ex4
 from grader.harness import PNG_MAGIC
 from grader.messages import losses_problem
 
+pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # what a run saves lands outside the repository
+
 
 def learner_file(tmp_path: Path, body: str) -> ModuleType:
     """A learner's exercise 2 file whose compare_optimizers has this body, imported from a scratch folder."""
