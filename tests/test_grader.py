@@ -286,6 +286,9 @@ def test_a_syntax_error_is_reported_once(tmp_path: Path, monkeypatch: pytest.Mon
     message = str(caught.value)
     assert message.count("SyntaxError") == 1 and "broken_ex1.py, line 3" in message, message
     assert "def fit_height_weight(heights, weights)" in message and "During handling" not in message, message
+    caret = message.splitlines()[-3:-1]  # the line, then a caret under the place Python points at
+    assert caret[0] == "    def fit_height_weight(heights, weights)", caret
+    assert caret[1] == "    " + " " * len("def fit_height_weight(heights, weights)") + "^", caret
     with pytest.raises(Skipped, match="reported once"):
         Answer.load(1, yours=True, name="broken_ex1")
 
@@ -1168,7 +1171,15 @@ def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: py
     with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
         ex1.check_fit(endless, heights, weights, "data")
     started = time.monotonic()
-    expect_failure(ex1.check_fit, endless, heights, weights, "data", hint="fit_height_weight() did not finish in time")
+    expect_failure(
+        ex1.check_fit,
+        endless,
+        heights,
+        weights,
+        "data",
+        hint="fit_height_weight() did not finish in time in an earlier check "
+        "(test_a_function_that_ran_out_of_time_is_not_waited_for_again); not run again here.",
+    )
     assert time.monotonic() - started < 1, "the second check should not have run the function again"
 
 
@@ -1327,3 +1338,21 @@ def test_ex3_just_inside_every_tolerance_passes() -> None:
     ex3.check_train_with_history(
         answer(3, ex3_solution, train_with_history=variant), *lesson.load_distance_time(), seed=0, epochs=30
     )
+
+
+def same_heights_unseeded_weights(n=200, seed=0):
+    heights, _ = ex1_solution.make_height_weight_data(n, seed)
+    return heights, 0.9 * heights - 83 + 8 * torch.randn(n, 1)  # the weights' noise ignores the seed
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (same_heights_unseeded_weights, "gave different data on two calls"),
+        (lambda n=200, seed=0: (*ex1_solution.make_height_weight_data(n, seed), None), "a pair of tensors"),
+        (lambda n=200, seed=0: ex1_solution.make_height_weight_data(n, seed)[0], "a pair of tensors"),
+    ],
+)
+def test_ex1_data_that_is_not_a_seeded_pair_fails(variant: object, hint: str) -> None:
+    check = ex1.check_data_seed if variant is same_heights_unseeded_weights else ex1.check_data_contract
+    expect_failure(check, answer(1, ex1_solution, make_height_weight_data=variant), hint=hint)

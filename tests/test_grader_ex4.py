@@ -163,6 +163,14 @@ WRONG_EVALUATIONS = [
 ]
 
 
+def test_a_loss_of_the_wrong_kind_is_named() -> None:
+    with_graph = torch.ones((), requires_grad=True) * 2  # as a loss computed with gradients recorded is
+    expect_failure(harness.expect_float, with_graph, "the loss", hint="tensor, not a float; return loss.item()")
+    expect_failure(harness.expect_float, with_graph, "the loss", hint="This one still requires grad")
+    expect_failure(harness.expect_float, True, "the loss", hint="should be a float, but it is a bool")
+    assert harness.expect_float(np.float32(0.5), "the loss") == 0.5
+
+
 @pytest.mark.parametrize(("variant", "hint"), WRONG_EVALUATIONS)
 def test_a_wrong_validation_loss_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     message = expect_failure(ex4.check_validation_loss, answer(validation_loss=variant), *data, hint=hint)
