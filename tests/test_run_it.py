@@ -291,3 +291,24 @@ def test_exercise_4_explains_where_the_losses_stop_with_numbers_measured_here(
     assert f"scores {best:.3g} there" in out and f"bring the loss to about {best:.3g}, not lower" in out, out
     losses = _numbers(out.splitlines()[3])
     assert len(losses) == 10 and min(losses) == pytest.approx(best, rel=0.1), out
+
+
+def test_other_warnings_stay_warnings_in_a_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
+    module = ModuleType("warning_ex2")
+    module.__file__ = ex2_solution.__file__
+
+    def compare_optimizers(x, y):
+        warnings.warn("size_average and reduce args will be deprecated", UserWarning, stacklevel=1)
+        return {"sgd": [3.0, 2.0], "adam": [3.0, 0.5]}
+
+    module.compare_optimizers = compare_optimizers
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = lambda histories: None
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore")  # the learner's own warning, shown or not: it must not stop the run
+        assert ex2.run(module) == 0, capsys.readouterr().err
+    assert "final loss 0.50000" in capsys.readouterr().out
