@@ -32,6 +32,7 @@ except ModuleNotFoundError as missing:  # a Python without the lesson's packages
 from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 
+from grader.catalog import EXERCISES
 from lesson_support import animation, explorer, figures
 from lesson_support.checks import (
     DivergenceError,
@@ -1251,19 +1252,11 @@ run_in_notebook(deeper_workflow, workflow)
 
 
 # %%
-EXERCISES = (  # marker, file, task
-    ("ex1", "exercises/ex1_height_weight.py", "predict weight from height"),
-    ("ex2", "exercises/ex2_optimizer_comparison.py", "SGD against Adam"),
-    ("ex3", "exercises/ex3_loss_curve.py", "record and plot the loss curve"),
-    ("ex4", "exercises/ex4_train_validate_save.py", "split, batch, validate, save"),
-)
-
-
 def section_next_steps(run: Run) -> None:
     heading(8, "Next steps: the exercises")
     print("Open exercises/README.md. Each exercise is a file to fill in; pytest grades it:")
-    for name, file, task in EXERCISES:
-        print(f"  {file:<40} {task:<32} python -m pytest -m {name}")
+    for exercise in EXERCISES:  # the one list of exercises, grader/catalog.py
+        print(f"  {exercise.file:<40} {exercise.task:<32} {exercise.check_command}")
     heights, _ = load_height_weight()
     print(
         "A hint for ex1, from height_weight.csv: on raw centimetres step sizes must stay below "

@@ -8,7 +8,9 @@ Write the five functions below, then:
 (Your editor's Run button on this file does the same as the first command.)
 
 The model is a LinearRegression(2, 1) from the lesson: two inputs, one output, so x has shape
-(n, 2) and y has shape (n, 1). Hints are in exercises/README.md, under "Exercise 4".
+(n, 2) and y has shape (n, 1). Your functions may call torch.manual_seed (that reseeds torch's
+global random generator and changes no setting), but the split and the shuffle must come from
+their own seeded torch.Generator. Hints are in exercises/README.md, under "Exercise 4".
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ def split_rows(n: int, n_validation: int, seed: int = 0) -> tuple[torch.Tensor, 
     """Split the row numbers 0..n-1 at random into (train_rows, validation_rows).
 
     Both are 1-D tensors of integer row numbers: validation_rows holds `n_validation` of them,
-    train_rows the other n - n_validation, no row in both and none left out. Shuffle with a
-    torch.Generator seeded with `seed`, so the same seed gives the same split.
+    train_rows the other n - n_validation, no row in both and none left out. n_validation is at
+    least 1 and below n (a validation set of no rows has no loss; the checks never ask for one).
+    Shuffle with a torch.Generator seeded with `seed`, so the same seed gives the same split,
+    whatever torch's global random state.
     """
     raise NotImplementedError("split_rows is not written yet (hint 4.1 in exercises/README.md)")
 
@@ -56,7 +60,7 @@ def train_with_validation(
 ) -> list[float]:
     """Train `model` in place on the rows train_rows of (x, y), in mini-batches; return the validation losses.
 
-    Move the model and every batch to `device`. Each epoch:
+    Move the model, every batch and the validation rows to `device`. Each epoch:
     - model.train(), then the training rows in shuffled batches of `batch_size` (the last one may
       be smaller), every training row once per epoch. Shuffle with a DataLoader whose generator
       is seeded with `seed`, so the same seed gives the same batches;
@@ -77,13 +81,15 @@ def save_model(model: nn.Module, path: str | os.PathLike[str]) -> None:
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """A new LinearRegression(2, 1) holding the weights saved at `path`.
 
-    Load with torch.load(path, weights_only=True), which reads tensors and refuses a file that
-    holds any other pickled Python object. Build a fresh model on every call.
+    Load with torch.load(path, weights_only=True), which unpickles only tensors, numbers,
+    strings, plain containers of them (dicts, lists, tuples) and a few of torch's own types, and
+    refuses any other pickled object, such as a whole nn.Module saved with torch.save(model, path).
+    Build a fresh model on every call.
     """
     raise NotImplementedError("load_model is not written yet (hint 4.4 in exercises/README.md)")
 
 
 if __name__ == "__main__":
-    from exercises._demo import run_ex4
+    from grader.run_it import run_it
 
-    sys.exit(run_ex4(sys.modules[__name__]))
+    sys.exit(run_it(sys.modules[__name__]))

@@ -1,4 +1,8 @@
-"""What every test shares: a time limit per test (time_limit.py), one real run of lesson.py, its output."""
+"""What every test shares: a time limit per test, the exercises' plugin, one real run of lesson.py, its output.
+
+The time limit (grader/time_limit.py) and the exercises' plugin (grader/plugin.py: markers, the
+scratch folder, the end-of-run summary) live in the grader package; this file loads them.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import time_limit
-from time_limit import pytest_runtest_call  # noqa: F401  (a hook: a time limit for every test)
+
+pytest_plugins = ["grader.time_limit", "grader.plugin", "pytester"]
 
 # This process lives for seconds and frees almost everything by reference counting: without the
 # garbage collector, importing torch and running the tests takes about a second less (and some
@@ -25,15 +29,6 @@ gc.disable()
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_RUN_LIMIT = 240.0  # seconds the real `python lesson.py` run may take
-SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    time_limit.pytest_configure(config)
-    config.addinivalue_line(
-        "markers", f"{SHIPPED_DATA}: checks a data file the lesson ships; counted apart from the exercises' checks"
-    )
-
 
 # --- real runs in other processes, started early so they overlap the other tests ------------------
 
@@ -63,7 +58,18 @@ def _endless_loops_command(workdir: Path) -> list[str] | None:
     # A pytest run of its own, with only the time-limit plugin: no conftest, no project settings.
     (workdir / "pytest.ini").write_text("[pytest]\n")
     (workdir / "test_learner.py").write_text((ROOT / "tests" / "endless_loops.py").read_text(encoding="utf-8"))
-    return [sys.executable, "-m", "pytest", "-p", "time_limit", "-p", "no:cacheprovider", "-q", "-rA", "--color=no"]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "grader.time_limit",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rA",
+        "--color=no",
+    ]
 
 
 BACKGROUND = {  # marker -> the command whose finished run the marked test checks
@@ -181,18 +187,6 @@ def explorer_window(pytestconfig: pytest.Config) -> tuple[Background, str, str]:
 
 
 @pytest.fixture(scope="session")
-def scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("scratch")
-
-
-@pytest.fixture
-def in_a_scratch_folder(scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run outside the repository, so a learner's code that writes to a relative path leaves nothing in it."""
-    monkeypatch.chdir(scratch_folder)
-    return scratch_folder
-
-
-@pytest.fixture(scope="session")
 def agg() -> None:
     """Figures drawn into memory and files only, whatever display the machine has."""
     from lesson_support import figures  # imported late: it loads torch, and the background runs start first
@@ -242,32 +236,67 @@ def lesson_output(deeper_output: str) -> str:
 
 
 @dataclass
+class ModelCall:
+    """One call of a LinearRegression during a section: its modes, and its input when it trained."""
+
+    section: str
+    training: bool  # model.training
+    inference: bool  # torch.is_inference_mode_enabled()
+    grad: bool  # torch.is_grad_enabled()
+    inputs: Any  # the input tensor (a copy) of a call that records gradients in training mode, else None
+
+
+@dataclass
 class SectionsAlone:
-    """Every section run on its own with plots on, as `--section NAME` runs it: what it printed and drew."""
+    """Every section run on its own with plots on, as `--section NAME` runs it: what it printed, drew and called."""
 
     printed: str
     figures: dict[str, Any]  # name -> the Figure the section emitted, built but not saved
+    by_section: dict[str, list[str]]  # section name -> the names of the figures it emitted, in order
+    calls: list[ModelCall]  # every call of a LinearRegression, in order
     folder: Path  # the working folder the sections ran in
 
 
 @pytest.fixture(scope="session")
 def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> SectionsAlone:
-    """One in-process pass over the sections with figures kept; the print and the figure checks share it."""
+    """One in-process pass over the sections with figures kept; the print, figure and mode checks share it."""
+    import torch
+
     import lesson
     from lesson_support.figures import FigureOutput
 
     folder = tmp_path_factory.mktemp("sections-alone")
     kept: dict[str, Any] = {}
+    by_section: dict[str, list[str]] = {}
+    calls: list[ModelCall] = []
+    current = [""]
+
+    def emit(self: Any, fig: Any, name: str) -> None:
+        kept.setdefault(name, fig)
+        by_section[current[0]].append(name)
+
+    def note(module: Any, inputs: tuple[Any, ...]) -> None:
+        if isinstance(module, lesson.LinearRegression):
+            grad, training = torch.is_grad_enabled(), module.training
+            copied = inputs[0].detach().clone() if grad and training else None
+            calls.append(ModelCall(current[0], training, torch.is_inference_mode_enabled(), grad, copied))
+
     pieces = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FigureOutput, "emit", lambda self, fig, name: kept.setdefault(name, fig))
-        patch.chdir(folder)  # the saved model lands in figures/ here, not in the repository
-        for section in lesson.SECTIONS.values():
-            buffer = io.StringIO()
-            with contextlib.redirect_stdout(buffer):
-                section(lesson.Run(plots=True))
-            pieces.append(buffer.getvalue())
-    return SectionsAlone("".join(pieces), kept, folder)
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(note)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(FigureOutput, "emit", emit)
+            patch.chdir(folder)  # the saved model lands in figures/ here, not in the repository
+            for name, section in lesson.SECTIONS.items():
+                current[0] = name
+                by_section[name] = []
+                buffer = io.StringIO()
+                with contextlib.redirect_stdout(buffer):
+                    section(lesson.Run(plots=True))
+                pieces.append(buffer.getvalue())
+    finally:
+        hook.remove()
+    return SectionsAlone("".join(pieces), kept, by_section, calls, folder)
 
 
 def where_files_went_left_out(output: str) -> str:
@@ -279,81 +308,3 @@ def where_files_went_left_out(output: str) -> str:
 
 
 SAVED_MODEL = "torch.save(model.state_dict(), path) wrote"
-
-
-# --- the exercise summary at the end of every run ---------------------------------------------
-
-_outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (exercise, yours/reference/SHIPPED_DATA) -> {id: outcome}
-_RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
-
-
-def _exercise_files() -> dict[str, str]:
-    try:
-        from lesson import EXERCISES  # imported late: the lesson run starts before torch is loaded here
-    except Exception:  # a lesson.py that does not import is reported by the tests themselves
-        return {}
-    return {name: file for name, file, _ in EXERCISES}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    exercise = next((name for name in _exercise_files() if name in report.keywords), None)
-    if exercise is None:
-        return
-    who = "yours" if "[yours" in report.nodeid else "reference"
-    if SHIPPED_DATA in report.keywords:  # a changed data file is neither the learner's answer nor the reference's
-        who = SHIPPED_DATA
-    checks = _outcomes.setdefault((exercise, who), {})
-    # A check's outcome is its worst phase: a failure anywhere fails it, then a skip, then a pass.
-    previous = checks.get(report.nodeid, "passed")
-    checks[report.nodeid] = max(previous, report.outcome, key=_RANK.__getitem__)
-
-
-def _exercise_line(exercise: str, file: str, checks: dict[str, str]) -> tuple[bool, str]:
-    """Whether the learner solved this exercise, and one line saying how it stands."""
-    counts = {outcome: list(checks.values()).count(outcome) for outcome in ("passed", "failed", "skipped")}
-    total = len(checks)
-    if total == 0:
-        return False, f"{exercise}: not checked in this run (run it with: python -m pytest -m {exercise})"
-    if counts["skipped"] == total:
-        return False, f"{exercise}: not attempted yet: open {file}"
-    if counts["failed"]:
-        return (
-            False,
-            f"{exercise}: not solved yet: {counts['failed']} of {total} checks fail (read their messages above)",
-        )
-    if counts["skipped"]:
-        return (
-            False,
-            f"{exercise}: partly done: {counts['passed']} of {total} checks pass, the rest not attempted yet",
-        )
-    return True, f"{exercise}: solved, all {total} checks pass"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _outcomes:
-        return
-    solved, lines = [], []
-    files = _exercise_files()
-    for exercise, file in files.items():
-        done, line = _exercise_line(exercise, file, _outcomes.get((exercise, "yours"), {}))
-        lines.append(line)
-        if done:
-            solved.append(exercise)
-    terminalreporter.section("exercises")
-    terminalreporter.line(
-        f"exercises solved: {len(solved)}/{len(files)}" + (f" ({', '.join(solved)})" if solved else "")
-    )
-    for line in lines:
-        terminalreporter.line(f"  {line}")
-    reference = [outcome for (_, who), checks in _outcomes.items() if who == "reference" for outcome in checks.values()]
-    broken = reference.count("failed")
-    if reference:
-        state = f"{broken} of {len(reference)} fail: the grader or the solutions are broken" if broken else "all pass"
-        checks = f"{len(reference)} check{'s' if len(reference) != 1 else ''}"
-        terminalreporter.line(f"  reference solutions: {checks}, {state}")
-    shipped = [outcome for (_, who), checks in _outcomes.items() if who == SHIPPED_DATA for outcome in checks.values()]
-    if "failed" in shipped:
-        terminalreporter.line(
-            "  shipped data: a file under data/ is not the one the lesson ships (read its check above); restore it "
-            "with: git checkout data/"
-        )

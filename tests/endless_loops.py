@@ -1,12 +1,13 @@
 """Two learner tests that never end and one that passes, for the time-limit plugin's own test.
 
 tests/conftest.py copies this file into an empty folder and runs pytest there with only
-`-p time_limit`; test_grader.py checks that each endless test fails once, with the message, and
+`-p grader.time_limit`; test_grader.py checks that each endless test fails once, with the message, and
 that the run goes on to the passing test and the summary.
 """
 
 import pytest
-import time_limit
+
+from grader import time_limit
 
 
 @pytest.fixture

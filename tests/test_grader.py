@@ -13,18 +13,18 @@ import time
 import types
 from pathlib import Path
 
-import grading
 import numpy as np
 import pytest
-import time_limit
 import torch
-from grading import Answer
 from torch import nn, optim
 
 import lesson
 from exercises.solutions import ex1_height_weight as ex1_solution
 from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
+from grader import ex1, ex2, ex3, harness, time_limit
+from grader.harness import Answer
+from grader.histories import line_data, seeded_model
 
 Failed = pytest.fail.Exception
 Skipped = pytest.skip.Exception
@@ -56,8 +56,8 @@ def _stub(*args: object, **kwargs: object) -> None:
 
 def test_a_stub_is_not_attempted() -> None:
     stub = answer(1, ex1_solution, make_height_weight_data=_stub)
-    with pytest.raises(Skipped, match=r"exercise 1 not attempted yet: open exercises/ex1_height_weight\.py"):
-        grading.check_data_contract(stub)
+    with pytest.raises(Skipped, match=r"exercise 1 not attempted yet \(a function still raises NotImplementedError\)"):
+        ex1.check_data_contract(stub)
 
 
 def test_a_stub_in_the_reference_is_an_error() -> None:
@@ -66,11 +66,11 @@ def test_a_stub_in_the_reference_is_an_error() -> None:
 
     reference = Answer(1, types.SimpleNamespace(make_height_weight_data=stub), yours=False)
     with pytest.raises(NotImplementedError):
-        grading.check_data_contract(reference)
+        ex1.check_data_contract(reference)
 
 
 def test_a_renamed_function_fails() -> None:
-    expect_failure(grading.check_data_contract, Answer(1, types.ModuleType("empty"), True), hint="has no function")
+    expect_failure(ex1.check_data_contract, Answer(1, types.ModuleType("empty"), True), hint="has no function")
 
 
 # --- exercise 1 -------------------------------------------------------------------------------
@@ -125,17 +125,17 @@ def float64_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
 @pytest.mark.parametrize(
     ("check", "variant", "hint"),
     [
-        (grading.check_data_contract, float64_data, "but they are torch.float64; make them with torch's default"),
-        (grading.check_data_contract, flat_data, "shape (50, 1), but it has shape (50,). Use .view(-1, 1)"),
-        (grading.check_data_seed, unseeded_data, "torch.Generator().manual_seed(seed)"),
-        (grading.check_data_realistic, metre_data, "That looks like metres"),
-        (grading.check_data_realistic, inch_data, "That looks like inches"),
-        (grading.check_data_realistic, standard_normal_data, "That looks like standard-normal draws"),
-        (grading.check_data_realistic, pound_data, "That looks like pounds"),
-        (grading.check_data_realistic, noiseless_data, "add Gaussian noise"),
-        (grading.check_data_contract, numpy_data, "it is a ndarray. Make tensors with torch"),
-        (grading.check_data_seed, numpy_data, "it is a ndarray"),
-        (grading.check_data_realistic, numpy_data, "it is a ndarray"),
+        (ex1.check_data_contract, float64_data, "but they are torch.float64; make them with torch's default"),
+        (ex1.check_data_contract, flat_data, "shape (50, 1), but it has shape (50,). Use .view(-1, 1)"),
+        (ex1.check_data_seed, unseeded_data, "torch.Generator().manual_seed(seed)"),
+        (ex1.check_data_realistic, metre_data, "That looks like metres"),
+        (ex1.check_data_realistic, inch_data, "That looks like inches"),
+        (ex1.check_data_realistic, standard_normal_data, "That looks like standard-normal draws"),
+        (ex1.check_data_realistic, pound_data, "That looks like pounds"),
+        (ex1.check_data_realistic, noiseless_data, "add Gaussian noise"),
+        (ex1.check_data_contract, numpy_data, "it is a ndarray. Make tensors with torch"),
+        (ex1.check_data_seed, numpy_data, "it is a ndarray"),
+        (ex1.check_data_realistic, numpy_data, "it is a ndarray"),
     ],
 )
 def test_ex1_wrong_data_fails(check: object, variant: object, hint: str) -> None:
@@ -150,7 +150,7 @@ def uniform_adults(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return heights, 0.9 * heights - 85 + 7 * torch.randn(n, 1, generator=generator)
 
 
-@pytest.mark.parametrize("check", [grading.check_data_contract, grading.check_data_seed, grading.check_data_realistic])
+@pytest.mark.parametrize("check", [ex1.check_data_contract, ex1.check_data_seed, ex1.check_data_realistic])
 def test_ex1_other_adult_populations_pass(check: object) -> None:
     check(answer(1, ex1_solution, make_height_weight_data=uniform_adults))
 
@@ -246,14 +246,14 @@ class BrokenForward(nn.Module):
     ],
 )
 def test_ex1_wrong_fit_fails(variant: object, hint: str) -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 200, seed=3)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 200, seed=3)
     message = expect_failure(
-        grading.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
     )
     others = [h for v, h in WRONG_FIT_HINTS if v is not variant and h in message]
     assert not others, f"the message also names another mistake, {others}: {message}"
     if "hint 1.2" in hint or "raised" in hint:
-        assert "grading.py" not in message and "test_exercises.py" not in message, message
+        assert "grader/" not in message and "test_exercises.py" not in message, message
     if variant is raw_train_fit:  # the exception, where it came from, and what to do, in the first line
         first = message.splitlines()[0]
         assert first.startswith("fit_height_weight() raised DivergenceError: training diverged at epoch"), first
@@ -264,9 +264,9 @@ WRONG_FIT_HINTS = test_ex1_wrong_fit_fails.pytestmark[0].args[1]
 
 
 def test_an_exception_names_the_learners_own_line() -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     message = expect_failure(
-        grading.check_fit,
+        ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=misspelled_fit),
         heights,
         weights,
@@ -274,7 +274,7 @@ def test_an_exception_names_the_learners_own_line() -> None:
         hint="at tests/test_grader.py, line",
     )
     assert "return ex1_solution.fit_height_weight(heights - mean, wieghts)" in message, message
-    assert "grading.py" not in message and "pluggy" not in message, f"the grader's frames must not show: {message}"
+    assert "grader/" not in message and "pluggy" not in message, f"the grader's frames must not show: {message}"
 
 
 def test_a_syntax_error_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -286,6 +286,9 @@ def test_a_syntax_error_is_reported_once(tmp_path: Path, monkeypatch: pytest.Mon
     message = str(caught.value)
     assert message.count("SyntaxError") == 1 and "broken_ex1.py, line 3" in message, message
     assert "def fit_height_weight(heights, weights)" in message and "During handling" not in message, message
+    caret = message.splitlines()[-3:-1]  # the line, then a caret under the place Python points at
+    assert caret[0] == "    def fit_height_weight(heights, weights)", caret
+    assert caret[1] == "    " + " " * len("def fit_height_weight(heights, weights)") + "^", caret
     with pytest.raises(Skipped, match="reported once"):
         Answer.load(1, yours=True, name="broken_ex1")
 
@@ -324,8 +327,8 @@ def wrapped_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
 
 @pytest.mark.parametrize("variant", [closed_form_fit, wrapped_fit])
 def test_ex1_another_right_fit_passes(variant: object) -> None:
-    heights, weights = grading.adults(165.0, 7.0, 0.8, 300, seed=4)
-    grading.check_fit(answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data")
+    heights, weights = ex1.adults(165.0, 7.0, 0.8, 300, seed=4)
+    ex1.check_fit(answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data")
 
 
 # --- exercise 2 -------------------------------------------------------------------------------
@@ -415,7 +418,7 @@ def comparison(
 )
 def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=variant),
         *lesson.load_distance_time(),
         epochs=12,
@@ -434,12 +437,12 @@ def test_ex2_wrong_histories_fail(variant: object, hint: str) -> None:
 def test_ex2_the_first_epoch_that_differs_names_the_cause(options: dict[str, float], hint: str) -> None:
     def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
         histories = comparison()(x, y, epochs, lr_sgd, lr_adam, seed)
-        model = grading.seeded_model(seed)
+        model = seeded_model(seed)
         histories["sgd"] = history(model, x, y, optim.SGD(model.parameters(), **options), epochs)
         return histories
 
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=compare_optimizers),
         *lesson.load_distance_time(),
         epochs=12,
@@ -448,8 +451,8 @@ def test_ex2_the_first_epoch_that_differs_names_the_cause(options: dict[str, flo
 
 
 def test_ex2_another_right_comparison_passes() -> None:
-    x, y = grading.line_data(30, slope=-1.5, intercept=2.0, noise=0.2, seed=4)
-    grading.check_compare(answer(2, ex2_solution, compare_optimizers=comparison()), x, y, epochs=40, seed=7)
+    x, y = line_data(30, slope=-1.5, intercept=2.0, noise=0.2, seed=4)
+    ex2.check_compare(answer(2, ex2_solution, compare_optimizers=comparison()), x, y, epochs=40, seed=7)
 
 
 @pytest.mark.parametrize(
@@ -469,7 +472,7 @@ def test_ex2_another_right_comparison_passes() -> None:
 def test_ex2_wrong_plot_fails(variant: object, hint: str, agg: None) -> None:
     histories = {"sgd": [3.0, 2.0, 1.0], "adam": [3.0, 1.5, 0.5]}
     expect_failure(
-        grading.check_plot_comparison, answer(2, ex2_solution, plot_optimizer_comparison=variant), histories, hint=hint
+        ex2.check_plot_comparison, answer(2, ex2_solution, plot_optimizer_comparison=variant), histories, hint=hint
     )
 
 
@@ -495,9 +498,7 @@ def test_ex2_pyplot_figure_passes(agg: None) -> None:
         return fig
 
     histories = {"sgd": [3.0, 2.0, 1.0], "adam": [3.0, 1.5, 0.5]}
-    grading.check_plot_comparison(
-        answer(2, ex2_solution, plot_optimizer_comparison=plot_optimizer_comparison), histories
-    )
+    ex2.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=plot_optimizer_comparison), histories)
 
 
 # --- exercise 3 -------------------------------------------------------------------------------
@@ -544,7 +545,7 @@ def training(
 )
 def test_ex3_wrong_training_fails(variant: object, hint: str) -> None:
     message = expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=variant),
         *lesson.load_distance_time(),
         seed=0,
@@ -556,7 +557,7 @@ def test_ex3_wrong_training_fails(variant: object, hint: str) -> None:
 
 
 def test_ex3_manual_right_training_passes() -> None:
-    grading.check_train_with_history(
+    ex3.check_train_with_history(
         answer(3, ex3_solution, train_with_history=training()), *lesson.load_distance_time(), seed=0, epochs=50
     )
 
@@ -587,7 +588,7 @@ def shifted_plot(losses, path=None):
 )
 def test_ex3_wrong_plot_fails(variant: object, hint: str, save: bool, agg: None, tmp_path: Path) -> None:
     expect_failure(
-        grading.check_plot_loss_curve,
+        ex3.check_plot_loss_curve,
         answer(3, ex3_solution, plot_loss_curve=variant),
         [2.0, 1.0, 0.5],
         tmp_path / "curve.png" if save else None,
@@ -604,10 +605,10 @@ def endless_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
 def test_an_endless_loop_is_stopped(alarm: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time_limit, "has_alarm", lambda: alarm and hasattr(signal, "SIGALRM"))
     monkeypatch.setattr(Answer, "timed_out", {})
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     started = time.monotonic()
     with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
-        grading.check_fit(answer(1, ex1_solution, fit_height_weight=endless_fit), heights, weights, "data")
+        ex1.check_fit(answer(1, ex1_solution, fit_height_weight=endless_fit), heights, weights, "data")
     assert time.monotonic() - started < 5, "the loop should have been stopped after 0.02 s"
 
 
@@ -638,7 +639,7 @@ def path_ignoring_plot(losses, path=None):
 
 def test_a_file_saved_in_the_wrong_place_stays_out_of_the_repository(agg: None, tmp_path: Path) -> None:
     expect_failure(
-        grading.check_plot_loss_curve,
+        ex3.check_plot_loss_curve,
         answer(3, ex3_solution, plot_loss_curve=path_ignoring_plot),
         [2.0, 1.0, 0.5],
         tmp_path / "curve.png",
@@ -671,7 +672,7 @@ def mse_module_training(**loss_options: object):
 @pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
 def test_ex3_the_deprecated_size_average_true_is_the_mean_and_passes() -> None:
     variant = mse_module_training(size_average=True)
-    grading.check_train_with_history(
+    ex3.check_train_with_history(
         answer(3, ex3_solution, train_with_history=variant), *lesson.load_distance_time(), seed=0, epochs=5
     )
 
@@ -679,7 +680,7 @@ def test_ex3_the_deprecated_size_average_true_is_the_mean_and_passes() -> None:
 @pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
 def test_ex3_the_deprecated_size_average_false_is_told_it_sums() -> None:
     expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=mse_module_training(size_average=False)),
         *lesson.load_distance_time(),
         seed=0,
@@ -703,7 +704,7 @@ def flat_prediction_training(model, x, y, epochs=500, lr=0.01):
 
 def test_ex3_a_loss_over_mismatched_shapes_is_an_error_wherever_it_is_computed() -> None:
     message = expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=flat_prediction_training),
         *lesson.load_distance_time(),
         seed=0,
@@ -730,7 +731,7 @@ def test_ex2_standardising_x_in_place_fails() -> None:
     x, y = lesson.load_distance_time()
     kept = x.clone()
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=standardising_comparison),
         x,
         y,
@@ -742,7 +743,7 @@ def test_ex2_standardising_x_in_place_fails() -> None:
 
 def test_ex3_standardising_x_in_place_fails() -> None:
     expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=standardising_training),
         *lesson.load_distance_time(),
         seed=0,
@@ -758,7 +759,7 @@ def reversing_plot(losses, path=None):
 
 def test_ex3_a_plot_that_changes_the_losses_list_fails(agg: None) -> None:
     expect_failure(
-        grading.check_plot_loss_curve,
+        ex3.check_plot_loss_curve,
         answer(3, ex3_solution, plot_loss_curve=reversing_plot),
         [2.0, 1.0, 0.5],
         None,
@@ -817,7 +818,7 @@ def test_ex3_a_saved_png_that_is_not_the_returned_figure_fails(
     variant: object, hint: str, agg: None, tmp_path: Path
 ) -> None:
     expect_failure(
-        grading.check_plot_loss_curve,
+        ex3.check_plot_loss_curve,
         answer(3, ex3_solution, plot_loss_curve=variant),
         [2.0, 1.0, 0.5],
         tmp_path / "curve.png",
@@ -840,7 +841,7 @@ def pyplot_scatter_plot(losses, path=None):
 
 
 def test_ex3_a_scatter_plot_saved_with_plt_savefig_passes(agg: None, tmp_path: Path) -> None:
-    grading.check_plot_loss_curve(
+    ex3.check_plot_loss_curve(
         answer(3, ex3_solution, plot_loss_curve=pyplot_scatter_plot), [2.0, 1.0, 0.5], tmp_path / "curve.png"
     )
 
@@ -860,7 +861,7 @@ def figure_legend_plot(histories):
 
 def test_ex2_a_legend_on_the_figure_passes(agg: None) -> None:
     histories = {"sgd": [3.0, 2.0, 1.0], "adam": [3.0, 1.5, 0.5]}
-    grading.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=figure_legend_plot), histories)
+    ex2.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=figure_legend_plot), histories)
 
 
 # --- what a learner's code may not change for the rest of the run ----------------------------------
@@ -878,9 +879,9 @@ def no_grad_training(model, x, y, epochs=500, lr=0.01):
 
 
 def test_ex1_a_changed_default_dtype_is_named_and_put_back() -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     message = expect_failure(
-        grading.check_fit,
+        ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=float64_default_fit),
         heights,
         weights,
@@ -893,7 +894,7 @@ def test_ex1_a_changed_default_dtype_is_named_and_put_back() -> None:
 
 def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
     expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=no_grad_training),
         *lesson.load_distance_time(),
         seed=0,
@@ -913,7 +914,7 @@ def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
     ],
 )
 def test_other_global_settings_left_changed_are_named_and_put_back(change: object, hint: str) -> None:
-    before = grading.global_state()
+    before = harness.global_state()
 
     def make_height_weight_data(n=200, seed=0):
         data = ex1_solution.make_height_weight_data(n, seed)
@@ -921,9 +922,9 @@ def test_other_global_settings_left_changed_are_named_and_put_back(change: objec
         return data
 
     expect_failure(
-        grading.check_data_contract, answer(1, ex1_solution, make_height_weight_data=make_height_weight_data), hint=hint
+        ex1.check_data_contract, answer(1, ex1_solution, make_height_weight_data=make_height_weight_data), hint=hint
     )
-    assert grading.global_state() == before
+    assert harness.global_state() == before
 
 
 def learner_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> str:
@@ -958,13 +959,13 @@ def test_a_file_whose_demo_lost_its_main_guard_is_told_to_put_it_back(
     source = (
         "import sys\n\n\ndef train_with_history(model, x, y, epochs=500, lr=0.01):\n"
         "    raise NotImplementedError('not yet')\n\n\ndef plot_loss_curve(losses, path=None):\n"
-        "    raise NotImplementedError('not yet')\n\n\nfrom exercises._demo import run_ex3\n\n"
-        "sys.exit(run_ex3(sys.modules[__name__]))\n"
+        "    raise NotImplementedError('not yet')\n\n\nfrom grader.run_it import run_it\n\n"
+        "sys.exit(run_it(sys.modules[__name__]))\n"
     )
-    message = load_failure(learner_module(tmp_path, monkeypatch, "unguarded_ex3", source), number=3)
+    message = load_failure(learner_module(tmp_path, monkeypatch, "ex3_loss_curve", source), number=3)
     capsys.readouterr()  # what the demo printed
-    assert "importing unguarded_ex3.py ran the exercise's own demo and ended with sys.exit(2)" in message, message
-    assert "unguarded_ex3.py, line 14: sys.exit(run_ex3(sys.modules[__name__]))" in message, message
+    assert "importing ex3_loss_curve.py ran the exercise's own demo and ended with sys.exit(2)" in message, message
+    assert "ex3_loss_curve.py, line 14: sys.exit(run_it(sys.modules[__name__]))" in message, message
     assert 'belongs under if __name__ == "__main__":' in message and "Traceback" not in message, message
 
 
@@ -985,9 +986,9 @@ def exiting_fit(heights, weights):
 
 
 def test_sys_exit_in_a_function_is_one_message_naming_its_line(capsys: pytest.CaptureFixture[str]) -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     message = expect_failure(
-        grading.check_fit,
+        ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=exiting_fit),
         heights,
         weights,
@@ -1011,10 +1012,10 @@ def test_a_shipped_data_file_written_over_is_put_back_and_named(
     shipped.parent.mkdir()
     shipped.write_text("height_cm,weight_kg\n160.0,60.0\n180.0,80.0\n", encoding="utf-8")
     monkeypatch.setattr(lesson, "DATA_DIR", shipped.parent)  # the learner's code writes here, not in the repository
-    monkeypatch.setattr(grading, "SHIPPED_DATA", {shipped: shipped.read_bytes()})
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    monkeypatch.setattr(harness, "SHIPPED_DATA", {shipped: shipped.read_bytes()})
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     message = expect_failure(
-        grading.check_fit,
+        ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=data_writing_fit),
         heights,
         weights,
@@ -1022,30 +1023,19 @@ def test_a_shipped_data_file_written_over_is_put_back_and_named(
         hint="a data file the lesson ships; the grader has put it back",
     )
     assert f"git checkout {shipped}" in message, message
-    assert shipped.read_bytes() == grading.SHIPPED_DATA[shipped]
+    assert shipped.read_bytes() == harness.SHIPPED_DATA[shipped]
 
 
 def test_a_changed_shipped_csv_says_how_to_restore_it(tmp_path: Path) -> None:
     changed = tmp_path / "height_weight.csv"
     changed.write_text("height_cm,weight_kg\n170.0,70.0\n171.0,71.0\n", encoding="utf-8")
     expect_failure(
-        grading.check_shipped_csv,
+        ex1.check_shipped_csv,
         changed,
         ("height_cm", "weight_kg"),
         ex1_solution.make_height_weight_data(200, seed=0),
         hint=f"Something wrote over it. It is a file the lesson ships; restore it with: git checkout {changed}",
     )
-
-
-def test_a_failed_shipped_data_check_is_not_blamed_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    import conftest
-
-    monkeypatch.setattr(conftest, "_outcomes", {})
-    report = types.SimpleNamespace(
-        keywords={"ex1": 1, conftest.SHIPPED_DATA: 1}, nodeid="tests/test_exercises.py::test_csv", outcome="failed"
-    )
-    conftest.pytest_runtest_logreport(report)
-    assert set(conftest._outcomes) == {("ex1", conftest.SHIPPED_DATA)}
 
 
 # --- messages that point at the right place and the right mistake ----------------------------------
@@ -1056,9 +1046,9 @@ def float64_model_fit(heights, weights):
 
 
 def test_a_float64_model_is_told_at_the_library_without_fix_it_there() -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     message = expect_failure(
-        grading.check_fit,
+        ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=float64_model_fit),
         heights,
         weights,
@@ -1098,16 +1088,16 @@ def metre_fit(heights, weights):
     ],
 )
 def test_ex1_a_wrong_fit_is_told_by_what_it_measures(variant: object, hint: str) -> None:
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 80, seed=3)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 80, seed=3)
     message = expect_failure(
-        grading.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint=hint
     )
     assert "training stopped short of the minimum" not in message, message
 
 
 def test_ex2_an_optimizer_on_another_model_names_the_optimizers_parameters() -> None:
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=comparison(sgd_steps_the_adam_model=True)),
         *lesson.load_distance_time(),
         epochs=4,
@@ -1124,9 +1114,9 @@ def test_ex2_an_optimizer_on_another_model_names_the_optimizers_parameters() -> 
     ],
 )
 def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, object], hint: str, data: str) -> None:
-    x, y = lesson.load_distance_time() if data == "article" else grading.line_data(30, -1.5, 2.0, 0.2, seed=4)
+    x, y = lesson.load_distance_time() if data == "article" else line_data(30, -1.5, 2.0, 0.2, seed=4)
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=comparison(adam_options=options)),
         x,
         y,
@@ -1137,7 +1127,7 @@ def test_ex2_adam_with_other_settings_is_named_on_any_data(options: dict[str, ob
 
 def test_ex2_an_optimizer_the_exercise_does_not_ask_for_is_named() -> None:
     expect_failure(
-        grading.check_compare,
+        ex2.check_compare,
         answer(2, ex2_solution, compare_optimizers=comparison(sgd_class=optim.AdamW, sgd_lr="lr_adam")),
         *lesson.load_distance_time(),
         epochs=3,
@@ -1147,7 +1137,7 @@ def test_ex2_an_optimizer_the_exercise_does_not_ask_for_is_named() -> None:
 
 def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
     written_out = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "foreach": False}
-    grading.check_compare(
+    ex2.check_compare(
         answer(2, ex2_solution, compare_optimizers=comparison(adam_options=written_out)),
         *lesson.load_distance_time(),
         epochs=4,
@@ -1164,7 +1154,7 @@ def test_ex2_adam_with_its_defaults_written_out_passes() -> None:
 )
 def test_ex3_losses_of_the_wrong_kind_say_how_to_make_floats(variant: object, hint: str) -> None:
     message = expect_failure(
-        grading.check_train_with_history,
+        ex3.check_train_with_history,
         answer(3, ex3_solution, train_with_history=variant),
         *lesson.load_distance_time(),
         seed=0,
@@ -1177,11 +1167,192 @@ def test_ex3_losses_of_the_wrong_kind_say_how_to_make_floats(variant: object, hi
 def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Answer, "timed_out", {})
     endless = answer(1, ex1_solution, fit_height_weight=endless_fit)
-    heights, weights = grading.adults(170.0, 8.0, 0.9, 50, seed=1)
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
-        grading.check_fit(endless, heights, weights, "data")
+        ex1.check_fit(endless, heights, weights, "data")
     started = time.monotonic()
     expect_failure(
-        grading.check_fit, endless, heights, weights, "data", hint="fit_height_weight() did not finish in time"
+        ex1.check_fit,
+        endless,
+        heights,
+        weights,
+        "data",
+        hint="fit_height_weight() did not finish in time in an earlier check "
+        "(test_a_function_that_ran_out_of_time_is_not_waited_for_again); not run again here.",
     )
     assert time.monotonic() - started < 1, "the second check should not have run the function again"
+
+
+# --- constructed answers just inside and just outside every tolerance ----------------------------------
+
+
+def _exact_standard(values: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
+    """values made orthogonal to a constant and to `others`, with mean 0 and standard deviation 1 exactly."""
+    columns = torch.cat([torch.ones_like(values), *others], dim=1).double()
+    values = values.double()
+    values = values - columns @ torch.linalg.lstsq(columns, values).solution
+    return values / values.std()
+
+
+def exact_adults(mean: float, spread: float, slope: float, level: float, noise: float):
+    """make_height_weight_data whose heights have exactly this mean and spread, and whose weights have exactly
+    this least-squares slope, level at the mean height, and residual spread."""
+
+    def make_height_weight_data(n=200, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        z = _exact_standard(torch.randn(n, 1, generator=generator))
+        e = _exact_standard(torch.randn(n, 1, generator=generator), z)
+        heights = mean + spread * z
+        return heights.float(), (level + slope * spread * z + noise * e).float()
+
+    return make_height_weight_data
+
+
+ADULT = {"mean": 170.0, "spread": 8.0, "slope": 0.9, "level": 70.0, "noise": 6.0}
+REALISTIC_EDGES = [  # (setting, just inside, just outside)
+    ("mean", 150.05, 149.95),
+    ("mean", 189.95, 190.05),
+    ("spread", 3.01, 2.99),
+    ("spread", 14.99, 15.01),
+    ("slope", 0.201, 0.199),
+    ("slope", 1.999, 2.001),
+    ("level", 45.01, 44.99),
+    ("level", 109.99, 110.01),
+    ("noise", 0.501, 0.499),
+]
+
+
+@pytest.mark.parametrize(("setting", "inside", "outside"), REALISTIC_EDGES)
+def test_ex1_realistic_data_at_the_edges_of_its_ranges(setting: str, inside: float, outside: float) -> None:
+    ex1.check_data_realistic(
+        answer(1, ex1_solution, make_height_weight_data=exact_adults(**{**ADULT, setting: inside}))
+    )
+    variant = exact_adults(**{**ADULT, setting: outside})
+    with pytest.raises(Failed):
+        ex1.check_data_realistic(answer(1, ex1_solution, make_height_weight_data=variant))
+
+
+def shifted_line_fit(offset_kg: float):
+    """A fit that returns numpy's least-squares line (np.polyfit), raised by offset_kg everywhere."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        slope, bias = np.polyfit(heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy(), 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias) + offset_kg)
+        return layer
+
+    return fit_height_weight
+
+
+def test_ex1_a_fit_just_inside_the_tolerance_passes_and_just_outside_fails() -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    tolerance = ex1.PREDICTION_TOL_KG
+    ex1.check_fit(answer(1, ex1_solution, fit_height_weight=shifted_line_fit(0.98 * tolerance)), heights, weights, "d")
+    expect_failure(
+        ex1.check_fit,
+        answer(1, ex1_solution, fit_height_weight=shifted_line_fit(1.02 * tolerance)),
+        heights,
+        weights,
+        "data",
+        hint=f"more than the {tolerance} kg allowed",
+    )
+
+
+@pytest.mark.parametrize(("shift", "passes"), [(0.9, True), (1.1, False)])
+def test_a_shipped_csv_within_its_decimals_passes(tmp_path: Path, shift: float, passes: bool) -> None:
+    heights, weights = ex1_solution.make_height_weight_data(200, seed=0)
+    path = tmp_path / "height_weight.csv"
+    moved = heights.reshape(-1) + shift * ex1.CSV_DECIMALS_ATOL
+    rows = "".join(f"{h:.4f},{w:.4f}\n" for h, w in zip(moved.tolist(), weights.reshape(-1).tolist(), strict=True))
+    path.write_text("height_cm,weight_kg\n" + rows, encoding="utf-8")
+    check = (ex1.check_shipped_csv, path, ("height_cm", "weight_kg"), (heights, weights))
+    if passes:
+        check[0](*check[1:])
+    else:
+        expect_failure(*check, hint=f"within {ex1.CSV_DECIMALS_ATOL} for one decimal")
+
+
+def test_close_holds_losses_to_the_named_tolerances() -> None:
+    assert harness.close(1.0, 1.0 + 0.99 * harness.LOSS_RTOL) and not harness.close(1.0, 1.0 + 1.01 * harness.LOSS_RTOL)
+    assert harness.close(0.0, 0.99 * harness.LOSS_ATOL) and not harness.close(0.0, 1.01 * harness.LOSS_ATOL)
+    assert not harness.close(float("nan"), float("nan")), "a nan loss matches nothing"
+
+
+def scaled_comparison(factor: float):
+    def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):
+        histories = ex2_solution.compare_optimizers(x, y, epochs, lr_sgd, lr_adam, seed)
+        return {name: [loss * factor for loss in losses] for name, losses in histories.items()}
+
+    return compare_optimizers
+
+
+def test_ex2_losses_just_inside_the_tolerance_pass_and_just_outside_fail() -> None:
+    x, y = lesson.load_distance_time()
+    inside = answer(2, ex2_solution, compare_optimizers=scaled_comparison(1 + 0.98 * harness.LOSS_RTOL))
+    ex2.check_compare(inside, x, y, epochs=12)
+    outside = answer(2, ex2_solution, compare_optimizers=scaled_comparison(1 + 1.02 * harness.LOSS_RTOL))
+    expect_failure(ex2.check_compare, outside, x, y, epochs=12, hint="at epoch 0 the loss should be")
+
+
+def test_ex2_nan_losses_are_told_as_divergence() -> None:
+    nan = answer(2, ex2_solution, compare_optimizers=scaled_comparison(float("nan")))
+    expect_failure(ex2.check_compare, nan, *lesson.load_distance_time(), epochs=12, hint="is nan: training diverged")
+
+
+def nudged_training(loss_factor: float = 1.0, bias_shift: float = 0.0):
+    """The reference training, then its losses scaled and its bias moved after the last step."""
+
+    def train_with_history(model, x, y, epochs=500, lr=0.01):
+        losses = ex3_solution.train_with_history(model, x, y, epochs, lr)
+        with torch.no_grad():
+            model.linear.bias += bias_shift
+        return [loss * loss_factor for loss in losses]
+
+    return train_with_history
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"loss_factor": 1 + 1.02 * harness.LOSS_RTOL}, "(relative tolerance 0.0001)"),
+        ({"bias_shift": 1.02 * ex3.PARAM_ATOL}, "after training, linear.bias is"),
+    ],
+)
+def test_ex3_just_outside_a_tolerance_fails(options: dict[str, float], hint: str) -> None:
+    x, y = lesson.load_distance_time()
+    expect_failure(
+        ex3.check_train_with_history,
+        answer(3, ex3_solution, train_with_history=nudged_training(**options)),
+        x,
+        y,
+        seed=0,
+        epochs=30,
+        hint=hint,
+    )
+
+
+def test_ex3_just_inside_every_tolerance_passes() -> None:
+    variant = nudged_training(loss_factor=1 + 0.98 * harness.LOSS_RTOL, bias_shift=0.98 * ex3.PARAM_ATOL)
+    ex3.check_train_with_history(
+        answer(3, ex3_solution, train_with_history=variant), *lesson.load_distance_time(), seed=0, epochs=30
+    )
+
+
+def same_heights_unseeded_weights(n=200, seed=0):
+    heights, _ = ex1_solution.make_height_weight_data(n, seed)
+    return heights, 0.9 * heights - 83 + 8 * torch.randn(n, 1)  # the weights' noise ignores the seed
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (same_heights_unseeded_weights, "gave different data on two calls"),
+        (lambda n=200, seed=0: (*ex1_solution.make_height_weight_data(n, seed), None), "a pair of tensors"),
+        (lambda n=200, seed=0: ex1_solution.make_height_weight_data(n, seed)[0], "a pair of tensors"),
+    ],
+)
+def test_ex1_data_that_is_not_a_seeded_pair_fails(variant: object, hint: str) -> None:
+    check = ex1.check_data_seed if variant is same_heights_unseeded_weights else ex1.check_data_contract
+    expect_failure(check, answer(1, ex1_solution, make_height_weight_data=variant), hint=hint)

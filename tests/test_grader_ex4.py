@@ -9,15 +9,16 @@ import types
 from collections import OrderedDict
 from pathlib import Path
 
-import grading_ex4
+import numpy as np
 import pytest
 import torch
-from grading import Answer
 from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 
 import lesson
 from exercises.solutions import ex4_train_validate_save as solution
+from grader import ex4, harness
+from grader.harness import Answer
 
 Failed = pytest.fail.Exception
 Skipped = pytest.skip.Exception
@@ -42,21 +43,21 @@ def expect_failure(check: object, *args: object, hint: str, **kwargs: object) ->
         check(*args, **kwargs)
     message = str(caught.value)
     assert hint in message, f"the message should contain {hint!r}; it was: {message}"
-    assert "Traceback" not in message and "grading_ex4.py" not in message, message
+    assert "Traceback" not in message and "grader/" not in message, message
     return message
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[torch.Tensor, torch.Tensor]:
-    return grading_ex4.plane_data(**DATA)
+    return ex4.plane_data(**DATA)
 
 
 def test_a_stub_is_not_attempted(data: tuple[torch.Tensor, torch.Tensor]) -> None:
     def stub(*args: object, **kwargs: object) -> None:
         raise NotImplementedError("train_with_validation is not written yet")
 
-    with pytest.raises(Skipped, match=r"exercise 4 not attempted yet: open exercises/ex4_train_validate_save\.py"):
-        grading_ex4.check_training(answer(train_with_validation=stub), *data, N_VALIDATION, 0, **SETTINGS)
+    with pytest.raises(Skipped, match=r"exercise 4 not attempted yet \(a function still raises NotImplementedError\)"):
+        ex4.check_training(answer(train_with_validation=stub), *data, N_VALIDATION, 0, **SETTINGS)
 
 
 # --- split_rows --------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def fraction_split(n, n_validation, seed=0):
     ],
 )
 def test_a_wrong_split_fails(variant: object, hint: str) -> None:
-    expect_failure(grading_ex4.check_split, answer(split_rows=variant), hint=hint)
+    expect_failure(ex4.check_split, answer(split_rows=variant), hint=hint)
 
 
 def sorted_split(n, n_validation, seed=0):
@@ -134,7 +135,7 @@ def sorted_split(n, n_validation, seed=0):
 
 
 def test_another_right_split_passes() -> None:
-    grading_ex4.check_split(answer(split_rows=sorted_split))
+    ex4.check_split(answer(split_rows=sorted_split))
 
 
 # --- validation_loss ---------------------------------------------------------------------------
@@ -162,9 +163,17 @@ WRONG_EVALUATIONS = [
 ]
 
 
+def test_a_loss_of_the_wrong_kind_is_named() -> None:
+    with_graph = torch.ones((), requires_grad=True) * 2  # as a loss computed with gradients recorded is
+    expect_failure(harness.expect_float, with_graph, "the loss", hint="tensor, not a float; return loss.item()")
+    expect_failure(harness.expect_float, with_graph, "the loss", hint="This one still requires grad")
+    expect_failure(harness.expect_float, True, "the loss", hint="should be a float, but it is a bool")
+    assert harness.expect_float(np.float32(0.5), "the loss") == 0.5
+
+
 @pytest.mark.parametrize(("variant", "hint"), WRONG_EVALUATIONS)
 def test_a_wrong_validation_loss_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
-    message = expect_failure(grading_ex4.check_validation_loss, answer(validation_loss=variant), *data, hint=hint)
+    message = expect_failure(ex4.check_validation_loss, answer(validation_loss=variant), *data, hint=hint)
     others = [h for v, h in WRONG_EVALUATIONS if v is not variant and h in message]
     assert not others, f"the message also names another mistake, {others}: {message}"
 
@@ -180,7 +189,7 @@ def batched_no_grad_loss(model, x, y):
 
 
 def test_another_right_validation_loss_passes(data: tuple[torch.Tensor, torch.Tensor]) -> None:
-    grading_ex4.check_validation_loss(answer(validation_loss=batched_no_grad_loss), *data)
+    ex4.check_validation_loss(answer(validation_loss=batched_no_grad_loss), *data)
 
 
 # --- train_with_validation ---------------------------------------------------------------------
@@ -207,6 +216,12 @@ def trainer(
     drop_last=False,
     training_loss=False,
     one_validation_batch=False,
+    move_model=True,
+    move_batches=True,
+    move_validation=True,
+    full_batch=False,
+    epochs_run=lambda epochs: epochs,
+    global_grad_off=False,
 ):
     """A learner's train_with_validation, with one of the mistakes learners make switched on."""
 
@@ -215,6 +230,8 @@ def trainer(
     ):
         if copy_model:
             model = lesson.LinearRegression(2, 1)
+        if move_model:
+            model.to(device)
         rows = torch.arange(len(x)) if all_rows else train_rows
         if once:
             rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))]
@@ -226,7 +243,11 @@ def trainer(
             generator=generator,
             drop_last=drop_last,
         )
+        if full_batch:
+            batches = [(x[rows], y[rows])]
         x_validation, y_validation = x[validation_rows], y[validation_rows]
+        if move_validation:
+            x_validation, y_validation = x_validation.to(device), y_validation.to(device)
         if one_validation_batch:
             x_validation, y_validation = x_validation[:4], y_validation[:4]
         if training_loss:
@@ -237,17 +258,21 @@ def trainer(
         def validate():
             if eval_mode:
                 model.eval()
+            if global_grad_off:
+                torch.set_grad_enabled(False)  # the learner's slip: for the whole program, not a block
             with torch.inference_mode(mode=no_grad):
                 loss = nn.functional.mse_loss(model(x_validation), y_validation)
             losses.append(loss.item() if item else loss)
 
         model.train()
-        for _ in range(epochs):
+        for _ in range(epochs_run(epochs)):
             if validate_first:
                 validate()
             if train_each_epoch:
                 model.train()
             for x_batch, y_batch in batches:
+                if move_batches:
+                    x_batch, y_batch = x_batch.to(device), y_batch.to(device)
                 if zero_grad:
                     optimizer.zero_grad()
                 loss = nn.functional.mse_loss(model(x_batch), y_batch, reduction="sum" if summed else "mean")
@@ -296,13 +321,21 @@ WRONG_TRAINING = [
         "gave the model 4 rows; the validation loss is the mean squared error over all",
     ),
     (no_return, "returned None: end it with `return losses`"),
+    (trainer(move_model=False), "never moved the model to `device` (device='cpu'): call model.to(device) once"),
+    (trainer(move_batches=False), "moved the model to `device` (device='cpu') but not the training batches"),
+    (trainer(move_validation=False), "In train_with_validation, the validation rows never went to `device`"),
+    (
+        trainer(full_batch=True),
+        "trained on all 40 training rows at once, one step an epoch: it never used mini-batches",
+    ),
+    (trainer(epochs_run=lambda epochs: epochs - 1), "ran 1 epochs, each ending with its validation; expected 2"),
 ]
 
 
 @pytest.mark.parametrize(("variant", "hint"), WRONG_TRAINING)
 def test_a_wrong_training_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     wrong = answer(train_with_validation=variant)
-    message = expect_failure(grading_ex4.check_training, wrong, *data, N_VALIDATION, 0, **WRONG_SETTINGS, hint=hint)
+    message = expect_failure(ex4.check_training, wrong, *data, N_VALIDATION, 0, **WRONG_SETTINGS, hint=hint)
     others = [h for v, h in WRONG_TRAINING if v is not variant and h in message]
     assert not others, f"the message also names another mistake, {others}: {message}"
 
@@ -320,7 +353,7 @@ def test_a_wrong_training_fails(variant: object, hint: str, data: tuple[torch.Te
 def test_an_unseeded_shuffle_fails(variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     settings = {"epochs": 1, "batch_size": 8}
     expect_failure(
-        grading_ex4.check_training_seed,
+        ex4.check_training_seed,
         answer(train_with_validation=variant),
         *data,
         N_VALIDATION,
@@ -345,12 +378,14 @@ def own_loop(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32,
             optimizer.step()
         model.eval()
         with torch.no_grad():
-            losses.append(((model(x[validation_rows]) - y[validation_rows]) ** 2).mean().item())
+            x_validation, y_validation = x[validation_rows].to(device), y[validation_rows].to(device)
+            losses.append(((model(x_validation) - y_validation) ** 2).mean().item())
     return losses
 
 
 def with_lesson_train(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32, lr=0.1, seed=0, device="cpu"):
-    """A right answer that takes each step with lesson.train (one epoch on one batch) and evaluates in batches."""
+    """A right answer that moves all the data first, takes each step with lesson.train and evaluates in batches."""
+    model, x, y = model.to(device), x.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)
     batches = DataLoader(TensorDataset(x[train_rows], y[train_rows]), batch_size, shuffle=True, generator=generator)
     validation = DataLoader(TensorDataset(x[validation_rows], y[validation_rows]), batch_size=3)
@@ -384,14 +419,14 @@ def with_training_loss(model, x, y, train_rows, validation_rows, **settings):
 @pytest.mark.parametrize("variant", [own_loop, with_lesson_train, with_training_loss])
 def test_another_right_training_passes(variant: object, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     right = answer(train_with_validation=variant)
-    grading_ex4.check_training(right, *data, N_VALIDATION, 0, **SETTINGS)
+    ex4.check_training(right, *data, N_VALIDATION, 0, **SETTINGS)
     if variant is own_loop:  # the others shuffle with a seeded DataLoader, as the reference does
-        grading_ex4.check_training_seed(right, *data, N_VALIDATION, epochs=1, batch_size=8)
+        ex4.check_training_seed(right, *data, N_VALIDATION, epochs=1, batch_size=8)
 
 
 def test_a_batch_size_that_takes_all_rows_passes(data: tuple[torch.Tensor, torch.Tensor]) -> None:
     settings = {**SETTINGS, "batch_size": 64, "epochs": 15, "lr": 0.4}  # one batch an epoch: full-batch descent
-    grading_ex4.check_training(answer(train_with_validation=own_loop), *data, N_VALIDATION, 0, **settings)
+    ex4.check_training(answer(train_with_validation=own_loop), *data, N_VALIDATION, 0, **settings)
 
 
 # --- save_model and load_model -----------------------------------------------------------------
@@ -420,7 +455,7 @@ def save_elsewhere(model, path):
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (save_whole, "it holds a pickled Python object, such as the whole model from torch.save(model, path)"),
+        (save_whole, "it holds a pickled object of a class weights_only does not allow, such as the whole model"),
         (save_wrapped, "holds the keys ['model']; a LinearRegression's state_dict has the keys"),
         (save_layer, "holds the keys ['bias', 'weight']"),
         (save_new_model, "predicts differently from the model that was saved"),
@@ -430,14 +465,14 @@ def save_elsewhere(model, path):
 def test_a_wrong_save_fails(
     variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
 ) -> None:
-    expect_failure(grading_ex4.check_save, answer(save_model=variant), data[0], tmp_path, hint=hint)
+    expect_failure(ex4.check_save, answer(save_model=variant), data[0], tmp_path, hint=hint)
 
 
 def test_another_right_save_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
     def save_model(model, path):
         torch.save(OrderedDict((name, value.clone()) for name, value in model.state_dict().items()), str(path))
 
-    grading_ex4.check_save(answer(save_model=save_model), data[0], tmp_path)
+    ex4.check_save(answer(save_model=save_model), data[0], tmp_path)
 
 
 def load_trusting(path):
@@ -464,17 +499,17 @@ def load_sharing_a_layer(path):
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
-        (load_trusting, "Load with torch.load(path, weights_only=True), which reads tensors only"),
+        (load_trusting, "numbers, strings and plain containers (dicts, lists, tuples) and refuses any other"),
         (load_into_one_model, "returned the same model object for two files"),
         (load_sharing_a_layer, "loading a second file changed the first loaded model"),
         (lambda path: lesson.LinearRegression(2, 1), "does not predict what the saved weights predict"),
-        (lambda path: torch.load(path, weights_only=True), "but it returned a OrderedDict"),
+        (lambda path: torch.load(path, weights_only=True), "but it returned an OrderedDict"),
     ],
 )
 def test_a_wrong_load_fails(
     variant: object, hint: str, data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
 ) -> None:
-    expect_failure(grading_ex4.check_load, answer(load_model=variant), data[0], tmp_path, hint=hint)
+    expect_failure(ex4.check_load, answer(load_model=variant), data[0], tmp_path, hint=hint)
 
 
 def test_another_right_load_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
@@ -483,7 +518,7 @@ def test_another_right_load_passes(data: tuple[torch.Tensor, torch.Tensor], tmp_
         model.load_state_dict(torch.load(path, map_location="cpu"))  # weights_only=True is the default since 2.6
         return model.eval()
 
-    grading_ex4.check_load(answer(load_model=load_model), data[0], tmp_path)
+    ex4.check_load(answer(load_model=load_model), data[0], tmp_path)
 
 
 def one_input_training(model, x, y, train_rows, validation_rows, **settings):
@@ -492,7 +527,7 @@ def one_input_training(model, x, y, train_rows, validation_rows, **settings):
 
 def test_an_exception_in_the_models_call_names_the_learners_line(data: tuple[torch.Tensor, torch.Tensor]) -> None:
     message = expect_failure(
-        grading_ex4.check_training,
+        ex4.check_training,
         answer(train_with_validation=one_input_training),
         *data,
         N_VALIDATION,
@@ -501,4 +536,242 @@ def test_an_exception_in_the_models_call_names_the_learners_line(data: tuple[tor
         hint="train_with_validation() raised RuntimeError: mat1 and mat2 shapes cannot be multiplied",
     )
     assert "test_grader_ex4.py, line" in message and "[:, :1]" in message, message
-    assert "grading.py" not in message, f"the grader's frames must not show: {message}"
+    assert "grader/" not in message, f"the grader's frames must not show: {message}"
+
+
+# --- exercise 4's harder cases: each mistake named in the function that has it, at the learner's own line ---
+
+
+def with_globals(function, **replaced):
+    """`function` (the reference's) as if its module held `replaced` instead: a learner's file that differs there."""
+    namespace = {**function.__globals__, **replaced}
+    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+
+
+def own_validation(*, eval_mode=True, grad_off_for_good=False):
+    """A learner's validation_loss, with one slip switched on."""
+
+    def validation_loss(model, x, y):
+        if eval_mode:
+            model.eval()
+        if grad_off_for_good:
+            torch.set_grad_enabled(False)  # the slip: for the whole program, where `with torch.no_grad():` was meant
+            return nn.functional.mse_loss(model(x), y).item()
+        with torch.inference_mode():
+            return nn.functional.mse_loss(model(x), y).item()
+
+    return validation_loss
+
+
+def calling_own_validation(validation_loss):
+    """The reference train_with_validation, calling the learner's validation_loss (as a learner's file does)."""
+
+    return with_globals(solution.train_with_validation, validation_loss=validation_loss)
+
+
+def test_a_validation_fault_is_told_in_validation_loss(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    wrong = answer(train_with_validation=calling_own_validation(own_validation(eval_mode=False)))
+    message = expect_failure(
+        ex4.check_training, wrong, *data, N_VALIDATION, 0, **WRONG_SETTINGS, hint="In validation_loss, "
+    )
+    assert "call model.eval() before computing the validation loss" in message, message
+
+
+def test_gradients_left_off_by_validation_loss_are_the_cause_told_first(
+    data: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    wrong = answer(train_with_validation=calling_own_validation(own_validation(grad_off_for_good=True)))
+    message = expect_failure(
+        ex4.check_training,
+        wrong,
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        hint="validation_loss() switched gradients off",
+    )
+    assert message.index("switched gradients off") < message.index("RuntimeError"), message
+    assert "torch/" not in message.split("The last lines it ran:")[-1], (
+        f"torch's frames shown as the learner's: {message}"
+    )
+    assert torch.is_grad_enabled()
+
+
+def flat_targets(model, x, y, train_rows, validation_rows, **settings):
+    return solution.train_with_validation(model, x, y.view(-1), train_rows, validation_rows, **settings)  # (n,)
+
+
+def test_a_target_size_warning_names_both_shapes_and_the_line_that_made_them(
+    data: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    message = expect_failure(
+        ex4.check_training,
+        answer(train_with_validation=flat_targets),
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        hint="compared predictions of shape (8, 1) with targets of shape (8,)",
+    )
+    assert "not the loss line: both must be (n, 1)" in message, message
+    shown = message.split("The last lines it ran:")[-1]
+    assert "site-packages" not in shown and "torch" not in shown.replace("torch.", ""), f"library frames shown: {shown}"
+
+
+def mean_of_batch_means(model, x, y):
+    model.eval()
+    with torch.inference_mode():
+        means = [nn.functional.mse_loss(model(x[k : k + 8]), y[k : k + 8]).item() for k in range(0, len(x), 8)]
+    return sum(means) / len(means)
+
+
+def test_per_batch_means_over_unequal_batches_are_told_why_they_differ() -> None:
+    x, y = ex4.plane_data(n=20, weights=(1.0, 2.0), bias=0.0, noise=0.5, seed=3)  # batches of 8, 8 and 4 rows
+    expect_failure(
+        ex4.check_validation_loss,
+        answer(validation_loss=mean_of_batch_means),
+        x,
+        y,
+        hint="the plain average of the 3 batches' means, but the batches hold [8, 8, 4] rows",
+    )
+
+
+def test_one_epoch_too_few_is_not_told_as_a_seed_problem(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    fewer = answer(train_with_validation=trainer(epochs_run=lambda epochs: epochs - 1))
+    message = expect_failure(
+        ex4.check_training_seed, fewer, *data, N_VALIDATION, epochs=1, batch_size=8, hint="so it took no step"
+    )
+    assert "seed" not in message.split("{")[0] and "range(1, epochs) runs one fewer" in message, message
+
+
+def test_full_batch_training_is_not_told_as_a_seed_problem(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    full = answer(train_with_validation=trainer(full_batch=True))
+    expect_failure(
+        ex4.check_training_seed, full, *data, N_VALIDATION, epochs=1, batch_size=8, hint="it never used mini-batches"
+    )
+
+
+def test_a_batch_moved_with_all_the_data_first_passes_and_the_model_left_behind_fails(
+    data: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    def moved_up_front(model, x, y, train_rows, validation_rows, device="cpu", **settings):
+        return solution.train_with_validation(
+            model, x.to(device), y.to(device), train_rows, validation_rows, device=device, **settings
+        )
+
+    ex4.check_training(answer(train_with_validation=moved_up_front), *data, N_VALIDATION, 0, **SETTINGS)
+    message = expect_failure(
+        ex4.check_training,
+        answer(train_with_validation=trainer(move_model=False)),
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        device=torch.device("cpu"),
+        hint="never moved the model to `device` (device='cpu')",
+    )
+    assert "on a GPU" in message, message
+
+
+# --- nan, and constructed answers just inside and just outside every tolerance -----------------------
+
+
+def test_a_nan_validation_loss_fails(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def nan_validation(model, x, y):
+        solution.validation_loss(model, x, y)
+        return float("nan")
+
+    expect_failure(ex4.check_validation_loss, answer(validation_loss=nan_validation), *data, hint="is nan")
+    nan_losses = lambda *data, **settings: [float("nan")] * settings.get("epochs", 10)  # noqa: E731
+    expect_failure(
+        ex4.check_training,
+        answer(
+            train_with_validation=lambda *given, **settings: (
+                solution.train_with_validation(*given, **settings),
+                nan_losses(**settings),
+            )[1]
+        ),
+        *data,
+        N_VALIDATION,
+        0,
+        **WRONG_SETTINGS,
+        hint="is nan: training diverged",
+    )
+
+
+@pytest.mark.parametrize(
+    ("factor", "passes"), [(1 + 0.98 * harness.LOSS_RTOL, True), (1 + 1.02 * harness.LOSS_RTOL, False)]
+)
+def test_a_validation_loss_at_the_edge_of_its_tolerance(data, factor: float, passes: bool) -> None:
+    scaled = lambda model, x, y: solution.validation_loss(model, x, y) * factor  # noqa: E731
+    if passes:
+        ex4.check_validation_loss(answer(validation_loss=scaled), *data)
+    else:
+        expect_failure(
+            ex4.check_validation_loss, answer(validation_loss=scaled), *data, hint="relative tolerance 0.0001"
+        )
+
+
+def stretched_steps(factor: float):
+    """The reference training, with every step's result scaled by `factor` (a relative error in each step)."""
+
+    class Stretched(optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            with torch.no_grad():
+                for group in self.param_groups:
+                    for parameter in group["params"]:
+                        parameter.mul_(factor)
+
+    return with_globals(solution.train_with_validation, optim=types.SimpleNamespace(SGD=Stretched))
+
+
+@pytest.mark.parametrize(("factor", "passes"), [(1 + 0.5 * ex4.STEP_RTOL, True), (1 + 3 * ex4.STEP_RTOL, False)])
+def test_a_step_at_the_edge_of_its_tolerance(data, factor: float, passes: bool) -> None:
+    variant = answer(train_with_validation=stretched_steps(factor))
+    if passes:
+        ex4.check_training(variant, *data, N_VALIDATION, 0, **SETTINGS)
+    else:
+        expect_failure(
+            ex4.check_training, variant, *data, N_VALIDATION, 0, **SETTINGS, hint="(relative tolerance 0.0001)"
+        )
+
+
+def _fit_error(lr: float, data: tuple[torch.Tensor, torch.Tensor], settings: dict) -> float:
+    """How far the reference, trained at lr, ends from numpy's least-squares plane of the training rows."""
+    x, y = data
+    train_rows, validation_rows = ex4.grader_split(len(x), N_VALIDATION, 0)
+    model = ex4.probe(seed=0)
+    solution.train_with_validation(model, x, y, train_rows, validation_rows, **{**settings, "lr": lr})
+    design = np.hstack([x[train_rows].double().numpy(), np.ones((len(train_rows), 1))])
+    plane = np.linalg.lstsq(design, y[train_rows].double().numpy(), rcond=None)[0]
+    full = np.hstack([x.double().numpy(), np.ones((len(x), 1))])
+    with torch.no_grad():
+        return float(np.abs(model(x).double().numpy() - full @ plane).max())
+
+
+def test_a_fit_at_the_edge_of_its_tolerance(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    settings = {"epochs": 4, "batch_size": 8, "seed": 1}  # few steps: the step size decides how far they get
+    low, high = 0.03, 0.2  # here the error falls as lr grows, from far outside the tolerance (1.1) to inside (0.007)
+    targets = {"inside": 0.95 * ex4.FIT_TOL, "outside": 1.05 * ex4.FIT_TOL}
+    for side, target in targets.items():
+        a, b = low, high
+        for _ in range(10):  # the step sizes' ratio, 6.7, down to 1.002: the errors stay on their sides
+            middle = (a * b) ** 0.5
+            a, b = (middle, b) if _fit_error(middle, data, settings) > target else (a, middle)
+        lr = b if side == "inside" else a
+        error = _fit_error(lr, data, settings)
+        assert (error <= ex4.FIT_TOL) == (side == "inside"), (side, error)
+        if side == "inside":
+            ex4.check_training(answer(), *data, N_VALIDATION, 0, **settings, lr=lr)
+        else:
+            expect_failure(
+                ex4.check_training,
+                answer(),
+                *data,
+                N_VALIDATION,
+                0,
+                **settings,
+                lr=lr,
+                hint=f"more than the {ex4.FIT_TOL} allowed",
+            )

@@ -20,14 +20,13 @@ import re
 import tempfile
 
 import pytest
-from conftest import ROOT, where_files_went_left_out
+from conftest import ROOT, SectionsAlone, where_files_went_left_out
 
 import lesson
 from lesson_support.runtime import GOING_DEEPER_MARK
 
 NOTEBOOK_PACKAGES = ("jupytext", "nbclient", "ipykernel", "nbconvert")
 NOTEBOOK_LIMIT = 240.0  # seconds for the whole notebook, kernel start included
-FIGURES_PER_SECTION = {1: 0, 2: 1, 3: 1, 4: 4, 5: 1, 6: 1, 7: 1, 8: 0}
 HEADING = re.compile(r"^== (\d)\. ", re.MULTILINE)
 
 
@@ -84,7 +83,9 @@ def _images(cell: dict, kind: str = "image/png") -> int:
 
 
 @pytest.mark.time_limit(NOTEBOOK_LIMIT)
-def test_each_section_narrates_under_its_own_cell(executed) -> None:
+def test_each_section_narrates_under_its_own_cell(executed, sections_alone: SectionsAlone) -> None:
+    # As many inline figures per section as the section emits when run in-process.
+    per_section = {number: len(names) for number, names in enumerate(sections_alone.by_section.values(), start=1)}
     code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
     seen = []
     for index, cell in enumerate(code_cells):
@@ -96,8 +97,8 @@ def test_each_section_narrates_under_its_own_cell(executed) -> None:
             assert f"run_in_notebook(section_{list(lesson.SECTIONS)[section - 1]})" in cell.source, (
                 f"section {section}'s output appeared under a cell that does not run it"
             )
-            assert _images(cell) == FIGURES_PER_SECTION[section], (
-                f"section {section} showed {_images(cell)} inline figures, expected {FIGURES_PER_SECTION[section]}"
+            assert _images(cell) == per_section[section], (
+                f"section {section} showed {_images(cell)} inline figures, expected {per_section[section]}"
             )
         elif "run_in_notebook(deeper_" in cell.source:
             printed = _text(cell)
@@ -143,14 +144,14 @@ def test_each_optional_part_sits_under_a_heading_that_says_it_is_optional(execut
 IMG = re.compile(r"<img\b[^>]*>")
 
 
-def test_the_html_export_shows_every_figure_with_alt_text(executed) -> None:
+def test_the_html_export_shows_every_figure_with_alt_text(executed, sections_alone: SectionsAlone) -> None:
     # As `jupyter nbconvert --to html lesson.ipynb` writes it: the GIF plays, and every image says what it shows.
     from nbconvert import HTMLExporter
 
     html, _ = HTMLExporter().from_notebook_node(executed)
     assert "IPython.core.display.Image object" not in html, "an image was exported as its text placeholder"
     images = IMG.findall(html)
-    figures = sum(FIGURES_PER_SECTION.values())
+    figures = len(sections_alone.figures)
     assert sum("data:image/png;base64," in tag for tag in images) == figures, f"expected {figures} PNG figures"
     assert sum("data:image/gif;base64," in tag for tag in images) == 1, "the descent GIF should be in the page"
     for tag in images:

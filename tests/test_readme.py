@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from grading import PNG_MAGIC
+
+from grader.harness import PNG_MAGIC
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?")  # 7, -0.4443, 3.46e-05, 22.3%

@@ -10,6 +10,7 @@ import torch
 from torch import nn, optim
 
 import lesson
+import lesson_support.checks
 
 PATH_RTOL = 1e-4  # float32 training against a float64 reference over a few dozen steps
 LAB_ATOL = 0.006  # the labs print two decimals
@@ -106,13 +107,28 @@ def test_train_matches_a_plain_optimizer_loop() -> None:
     assert lesson.line_of(model) == pytest.approx(lesson.line_of(twin), rel=1e-6)
 
 
-def test_train_defaults_to_the_hand_written_mse() -> None:
+def test_train_defaults_to_the_hand_written_mse(monkeypatch: pytest.MonkeyPatch) -> None:
+    # nn.MSELoss gives the same numbers, so only the calls tell the hand-written mse from it.
     x, y = lesson.load_distance_time()
     model = lesson.LinearRegression()
     with torch.no_grad():
         first = lesson.mse(model(x), y).item()
+    called = []
+    hand_written = lesson.mse
+    monkeypatch.setattr(
+        lesson, "mse", lambda predictions, targets: called.append(1) or hand_written(predictions, targets)
+    )
     losses = lesson.train(model, x, y, optim.SGD(model.parameters(), lr=0.01), 3)
+    assert len(called) == 3, "train() without loss_fn should compute each epoch's loss with lesson.mse"
     assert losses[0] == pytest.approx(first), "losses[0] is the loss before any step"
+
+
+def test_stop_if_growing_stops_a_loss_above_its_first_and_nothing_else() -> None:
+    x = torch.tensor([[1.0], [2.0]])
+    lesson_support.checks.stop_if_growing(torch.tensor(1.0), 2, 0.1, x, [1.0, 0.5])  # back to the start: not above it
+    lesson_support.checks.stop_if_growing(torch.tensor(0.9), 2, 0.1, x, [1.0, 0.5])  # rose, but below the start
+    with pytest.raises(lesson.DivergenceError, match=r"the loss grew from 1 to 1\.001"):
+        lesson_support.checks.stop_if_growing(torch.tensor(1.001), 2, 0.1, x, [1.0, 0.5])
 
 
 def test_train_reaches_the_least_squares_line() -> None:
@@ -170,7 +186,10 @@ def test_train_refuses_targets_that_broadcast() -> None:
 def test_linear_regression_wraps_nn_linear() -> None:
     torch.manual_seed(1)
     model = lesson.LinearRegression()
+    torch.manual_seed(1)
+    layer = nn.Linear(1, 1)  # the lab's seeded layer
     assert isinstance(model.linear, nn.Linear) and model.linear.in_features == model.linear.out_features == 1
-    # The lab's seeded layer: torch.manual_seed(1); nn.Linear(1, 1).
-    assert lesson.line_of(model) == pytest.approx((0.5153, -0.4414), abs=1e-4)
-    assert model(torch.tensor([[1.0]])).item() == pytest.approx(0.0739, abs=1e-4)
+    assert lesson.line_of(model) == (layer.weight.item(), layer.bias.item())
+    x = torch.tensor([[1.0], [-2.5]])
+    assert torch.equal(model(x), layer(x))
+    assert model(x)[0].item() == pytest.approx(layer.weight.item() + layer.bias.item())

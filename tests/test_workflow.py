@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SectionsAlone
 from torch.utils.data import DataLoader, TensorDataset
 
 import lesson
@@ -274,3 +275,27 @@ def test_each_batch_has_its_own_limit_and_larger_steps_are_judged_by_their_run()
             line.group(0),
             losses[-1],
         )
+
+
+# --- the modes and the batches the sections' own code uses (the in-process pass records every model call) ---
+
+
+def test_every_prediction_without_gradients_is_made_in_evaluation_mode(sections_alone: SectionsAlone) -> None:
+    unrecorded = [call for call in sections_alone.calls if call.inference]
+    assert {call.section for call in unrecorded} >= {"training", "workflow"}, "sections 5 and 7 predict"
+    in_training_mode = sorted({call.section for call in unrecorded if call.training})
+    assert not in_training_mode, f"sections {in_training_mode} predict under inference_mode without model.eval()"
+
+
+def test_section_7_trains_on_a_new_order_of_the_training_rows_every_epoch(sections_alone: SectionsAlone) -> None:
+    batches = [call.inputs for call in sections_alone.calls if call.section == "workflow" and call.inputs is not None]
+    rows = torch.cat(batches)
+    n_train = lesson.DELIVERIES - 2 * int(lesson.HELD_OUT_SHARE * lesson.DELIVERIES)
+    epochs = [rows[k : k + n_train] for k in range(0, len(rows), n_train)]
+    assert len(rows) % n_train == 0 and len(epochs) >= 2, f"{len(rows)} training rows seen, not whole epochs"
+    first = sorted(map(tuple, epochs[0].tolist()))
+    assert all(sorted(map(tuple, epoch.tolist())) == first for epoch in epochs), "every epoch sees every row once"
+    orders = [tuple(map(tuple, epoch.tolist())) for epoch in epochs]
+    runs = [orders[k : k + lesson.BATCH_EPOCHS] for k in range(0, len(orders), lesson.BATCH_EPOCHS)]
+    assert len(set(runs[0])) == lesson.BATCH_EPOCHS, "the DataLoader should shuffle the rows anew every epoch"
+    assert all(run == runs[0] for run in runs), "every candidate step size should see the same batches"

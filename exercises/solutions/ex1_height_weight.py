@@ -44,6 +44,6 @@ def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor, epochs: int 
 
 
 if __name__ == "__main__":
-    from exercises._demo import run_ex1
+    from grader.run_it import run_it
 
-    sys.exit(run_ex1(sys.modules[__name__]))
+    sys.exit(run_it(sys.modules[__name__]))

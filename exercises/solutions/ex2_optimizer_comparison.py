@@ -58,6 +58,6 @@ def plot_optimizer_comparison(histories: dict[str, list[float]]) -> Figure:
 
 
 if __name__ == "__main__":
-    from exercises._demo import run_ex2
+    from grader.run_it import run_it
 
-    sys.exit(run_ex2(sys.modules[__name__]))
+    sys.exit(run_it(sys.modules[__name__]))

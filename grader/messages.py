@@ -1,8 +1,8 @@
 """A learner's mistake in exercise code, told in one message: what raised what, where, and what to do.
 
-The grader (tests/grading.py) and the exercises' own runs (exercises/_demo.py) both report a
-learner's mistake this way, instead of a traceback through their own code, and both hold a
-returned loss history to the same rule (`losses_problem`).
+The checks (grader/harness.py) and the exercises' own runs ("run it", grader/run_it.py) both
+report a learner's mistake this way, instead of a traceback through their own code, and both hold
+a returned loss history to the same rule (`losses_problem`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import pickle
+import re
 import traceback
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import torch
 
 from lesson_support.data import ROOT
 
+# The grader's own files: their frames are never shown as the learner's.
+GRADER_FILES = frozenset(path.name for path in Path(__file__).parent.glob("*.py"))
 SHOWN_FRAMES = 4  # the learner's last frames shown under the message
 # nn.MSELoss and F.mse_loss warn with this text when predictions and targets differ in shape, and
 # return a broadcast (wrong) number. The grader (pyproject.toml) and an exercise's own run both
@@ -50,7 +53,7 @@ def _exit_message(what: str, error: SystemExit, where: traceback.FrameSummary | 
         return f"{what} ended the program with {call}; return the result instead."
     line = (where.line or "").strip()
     at = f"at {shown_path(where.filename)}, line {where.lineno}{': ' + line if line else ''}"
-    if where.name == "<module>" and "run_ex" in line:
+    if where.name == "<module>" and "run_it(" in line:
         return (
             f"{what} ran the exercise's own demo and ended with {call} {at}. That line belongs under "
             'if __name__ == "__main__":, indented, as the file started: python -m exercises... still runs it, '
@@ -107,9 +110,42 @@ def describe_exception(
             f"{what} raised {type(error).__name__}: {told}, inside {shown_path(frames[-1].filename)}, line "
             f"{frames[-1].lineno}, which is not your code: look at what your code gave it, and {then}."
         )
+    shapes = _target_size_shapes(error)
+    if shapes:
+        message += (
+            f" The loss compared predictions of shape {shapes[0]} with targets of shape {shapes[1]}, and broadcasting "
+            "them gives a wrong number. The line to fix is the one that gave them different shapes (a .view(-1), "
+            ".squeeze() or [:, 0] on one of them, or targets made as a flat tensor), not the loss line: both must "
+            "be (n, 1)."
+        )
     message += f" {advice}" if advice else ""
-    last = "".join(traceback.format_list(frames[-SHOWN_FRAMES:])).rstrip()
-    return f"{message}\nThe last lines it ran:\n{last}"
+    if where is not None:  # the learner's own lines, up to the innermost one: never a library's frames
+        shown = frames[: frames.index(where) + 1][-SHOWN_FRAMES:]
+        heading = "The last lines it ran:"
+    else:
+        shown = frames[-SHOWN_FRAMES:]
+        heading = f"The last lines it ran, inside {shown_path(frames[-1].filename)} (not your code):"
+    last = "".join(traceback.format_list(shown)).rstrip()
+    return f"{message}\n{heading}\n{last}"
+
+
+_TARGET_SIZE = re.compile(
+    r"target size \(torch\.Size\(\[([\d, ]*)\]\)\) that is different to the input size \(torch\.Size\(\[([\d, ]*)\]\)\)"
+)
+
+
+def _target_size_shapes(error: BaseException) -> tuple[str, str] | None:
+    """(the predictions' shape, the targets' shape) from the warning nn.MSELoss gives for mismatched shapes."""
+    found = _TARGET_SIZE.search(str(error)) if isinstance(error, UserWarning) else None
+    if found is None:
+        return None
+    target, predicted = (tuple(int(size) for size in group.split(",") if size.strip()) for group in found.groups())
+    return str(predicted), str(target)
+
+
+def article(noun: str) -> str:
+    """ "a" or "an" before a noun, by its first letter: an OrderedDict, a tensor."""
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
@@ -160,8 +196,9 @@ def losses_problem(value: object, epochs: int | None, what: str) -> str | None:
 
 
 WHOLE_MODEL_SAVED = (
-    "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled Python object, such as the whole "
-    "model from torch.save(model, path). Save the weights only: torch.save(model.state_dict(), path)."
+    "torch.load(path, weights_only=True) refuses the saved file: it holds a pickled object of a class weights_only "
+    "does not allow, such as the whole model from torch.save(model, path). Save the weights only: "
+    "torch.save(model.state_dict(), path)."
 )
 
 

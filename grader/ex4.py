@@ -1,4 +1,4 @@
-"""The grader's checks for exercise 4: the split, the validation loss, mini-batch training, saving and loading.
+"""Exercise 4, split, batch, validate, save: its checks, its graded tests and its "run it".
 
 Every check compares with a computation of its own: the row numbers as sets, the mean squared
 error in float64, one optim.SGD step worked out by hand for every batch, and the least-squares
@@ -10,21 +10,31 @@ grader sees the batches, their order and every step, whichever loop or loader ma
 
 from __future__ import annotations
 
-import math
-import numbers
+import contextlib
+import functools
+import itertools
+import sys
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
-from grading import LOSS_RTOL, Answer, _close, _kind, expect_losses, expect_tensor, fail
 from torch import nn
 
 import lesson
-from lesson_support.learner_errors import unreadable_weights
+from grader.catalog import BY_NUMBER
+from grader.harness import LOSS_RTOL, Answer, close, expect_float, expect_losses, expect_tensor, fail, kind
+from grader.messages import unreadable_weights
+from grader.run_it import OUTDIR, UnusableResult, run_safely, save_figure
+from grader.run_it import expect_losses as expect_run_losses
+from lesson_support.figures import log_scale, new_figure, use_files_only
+
+EXERCISE = BY_NUMBER[4]
 
 TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "lr": 0.1, "seed": 0}  # the contract's defaults
 STEP_RTOL = 1e-4  # a recorded step agrees with one SGD step worked out in float64 to this relative tolerance...
@@ -70,36 +80,115 @@ def least_squares_plane(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
 
 @dataclass
 class Call:
-    """One call of the probe: its input, the autograd and training modes, and the weights it used."""
+    """One call of the probe: its input, the autograd and training modes, the weights it used, who called it."""
 
     inputs: np.ndarray
     grad: bool
     training: bool
     weight: torch.Tensor  # float64 (1, 2)
     bias: torch.Tensor  # float64 (1,)
+    moved: bool = False  # whether the input went through .to(device) (see `devices_noted`)
+    caller: str = ""  # the learner's function that called the model ("validation_loss", ...), if one did
 
 
-def probe(seed: int) -> nn.Module:
+LEARNERS_FUNCTIONS = ("validation_loss", "train_with_validation")  # the exercise's functions that call the model
+
+
+class OnDevice(torch.Tensor):
+    """A tensor that went through .to(device) while the grader watched: the mark of a move, on a CPU-only machine.
+
+    On a machine with a CPU only, .to("cpu") changes nothing that can be measured, so a batch never
+    moved would pass unseen; inside `devices_noted` every .to(<a device>) returns its tensor as an
+    OnDevice, and what is computed from it stays one, so the probe can tell moved inputs from others.
+    """
+
+
+_marking = [False]  # whether .to(<a device>) marks its result, inside devices_noted
+
+
+@contextlib.contextmanager
+def devices_noted() -> Iterator[None]:
+    """Mark every tensor moved with .to(<a device>) inside the block as an OnDevice."""
+    original = torch.Tensor.to
+
+    @functools.wraps(original)
+    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        moved = original(self, *args, **kwargs)
+        if _marking[0] and torch._C._nn._parse_to(*args, **kwargs)[0] is not None and not isinstance(moved, OnDevice):
+            moved = moved.as_subclass(OnDevice)
+        return moved
+
+    torch.Tensor.to = to
+    _marking[0] = True
+    try:
+        yield
+    finally:
+        torch.Tensor.to = original
+        _marking[0] = False
+
+
+def unmarked(value: Any) -> Any:
+    """What a call returned, with every OnDevice in it (in a list or tuple too) a plain tensor again."""
+    if isinstance(value, OnDevice):
+        return value.as_subclass(torch.Tensor)
+    if isinstance(value, list | tuple):
+        return type(value)(unmarked(item) for item in value)
+    return value
+
+
+class Probe(lesson.LinearRegression):
+    """A LinearRegression that notes every call in self.calls, and the device that model.to(device) asked for."""
+
+    def __init__(self, *sizes: int) -> None:
+        super().__init__(*sizes)
+        self.calls: list[Call] = []
+        self.moved_to: torch.device | None = None
+        self.register_forward_pre_hook(_note_call)
+
+    def to(self, *args: Any, **kwargs: Any) -> Probe:
+        device = torch._C._nn._parse_to(*args, **kwargs)[0]
+        if device is not None:
+            self.moved_to = device
+        marking, _marking[0] = _marking[0], False  # the parameters themselves are moved, not marked
+        try:
+            return super().to(*args, **kwargs)
+        finally:
+            _marking[0] = marking
+
+
+def probe(seed: int) -> Probe:
     """A LinearRegression(2, 1) that notes every call in model.calls; its state_dict is a LinearRegression's.
 
     The note is taken by a forward pre-hook, so an exception in the learner's call shows no line of the grader.
     """
     torch.manual_seed(seed)
-    model = lesson.LinearRegression(2, 1)
-    model.calls = []
-    model.register_forward_pre_hook(_note_call)
-    return model
+    return Probe(2, 1)
+
+
+def _caller() -> str:
+    """The innermost of the learner's exercise functions on the stack (by name), or ""."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name in LEARNERS_FUNCTIONS and not frame.f_code.co_filename.startswith(GRADER_FOLDER):
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return ""
+
+
+GRADER_FOLDER = str(Path(__file__).parent)
 
 
 def _note_call(model: nn.Module, inputs: tuple[Any, ...]) -> None:
     x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else torch.empty(0)
     model.calls.append(
         Call(
-            x.detach().to("cpu", torch.float32).numpy().copy(),
+            x.detach().cpu().float().numpy().copy(),
             torch.is_grad_enabled(),
             model.training,
             torch.from_numpy(model.linear.weight.detach().cpu().double().numpy().copy()),
             torch.from_numpy(model.linear.bias.detach().cpu().double().numpy().copy()),
+            isinstance(x, OnDevice),
+            _caller(),
         )
     )
 
@@ -135,11 +224,11 @@ def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: 
     shown = f"split_rows({n}, {n_validation}{''.join(f', seed={s}' for s in seed.values())})"
     parts = answer("split_rows", n, n_validation, **seed)
     if not isinstance(parts, tuple | list) or len(parts) != 2:
-        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {_kind(parts)}")
+        fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {kind(parts)}")
     rows = []
     for name, part in zip(("train_rows", "validation_rows"), parts, strict=True):
         if not isinstance(part, torch.Tensor):
-            fail(f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {_kind(part)}")
+            fail(f"{name} from {shown} should be a tensor of row numbers (torch.randperm gives one), not {kind(part)}")
         if part.dtype == torch.bool:
             fail(
                 f"{name} from {shown} is a mask of True and False; return the row numbers themselves, e.g. the "
@@ -212,17 +301,6 @@ def check_split(answer: Answer) -> None:
 # --- validation_loss ---------------------------------------------------------------------------
 
 
-def expect_float(value: object, what: str) -> float:
-    if isinstance(value, torch.Tensor):
-        graph = " This one still requires grad: it was computed with gradients recorded." if value.requires_grad else ""
-        fail(f"{what} is a tensor, not a float; return loss.item(), a plain Python float.{graph}")
-    if not isinstance(value, numbers.Real):
-        fail(f"{what} should be a float, but it is {_kind(value)}")
-    if not math.isfinite(value):
-        fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
-    return float(value)
-
-
 def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> None:
     model = probe(seed=1)
     model.train()  # as it is at the end of a training epoch
@@ -247,16 +325,31 @@ def check_validation_loss(answer: Answer, x: torch.Tensor, y: torch.Tensor) -> N
     if any(call.training for call in model.calls):
         fail(f"In validation_loss, {NO_EVAL}.")
     loss = expect_float(value, "validation_loss(model, x, y)")
-    if not _close(loss, expected):
+    if not close(loss, expected):
         hint = "compute the mean squared error of model(x) against y, e.g. nn.functional.mse_loss(model(x), y)."
-        if _close(loss, expected * len(x)):
+        if close(loss, expected * len(x)):
             hint = f"yours is {len(x)} times that, the sum: take the mean (nn.MSELoss() does)."
-        elif _close(loss, math.sqrt(expected)):
+        elif close(loss, expected**0.5):
             hint = "yours is its square root: return the mean squared error itself."
+        elif len(model.calls) > 1 and close(loss, _mean_of_batch_means(model.calls, x, y)):
+            sizes = [len(call.inputs) for call in model.calls]
+            hint = (
+                f"yours is the plain average of the {len(sizes)} batches' means, but the batches hold {sizes} rows, "
+                "so a smaller batch counts as much as a full one. Weight each batch by its rows (add up the squared "
+                "errors, then divide by len(x)), or compute the loss on all the rows at once."
+            )
         fail(
             f"validation_loss(model, x, y) should be the MSE {expected:.6g}, but it returned {loss:.6g} (relative "
             f"tolerance {LOSS_RTOL:g}); {hint}"
         )
+
+
+def _mean_of_batch_means(calls: list[Call], x: torch.Tensor, y: torch.Tensor) -> float:
+    """The unweighted average of each call's own MSE: what averaging per-batch means over unequal batches gives."""
+    rows = _rows_of(calls, x)
+    return sum(
+        mse64(call.weight, call.bias, x[given], y[given]) for call, given in zip(calls, rows, strict=True)
+    ) / len(calls)
 
 
 # --- train_with_validation ---------------------------------------------------------------------
@@ -356,7 +449,19 @@ def check_training(
     epochs, batch_size, lr = used["epochs"], used["batch_size"], used["lr"]
     train_rows, validation_rows = grader_split(len(x), n_validation, split_seed)
     model = probe(seed=split_seed)
-    value = answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings)
+    with devices_noted():
+        try:
+            value = unmarked(answer("train_with_validation", model, x, y, train_rows, validation_rows, **settings))
+        except pytest.fail.Exception as failure:
+            culprit = _grad_left_off_by(model.calls)
+            if culprit is None:
+                raise
+            fail(
+                f"{culprit}() switched gradients off for the whole program (torch.set_grad_enabled(False), or "
+                "torch.no_grad() called without `with`), so the next epoch's batches ran with no gradients recorded "
+                "and loss.backward() could not work. Evaluate inside `with torch.inference_mode():`, which ends "
+                f"with its block. What the check saw: {failure}"
+            )
     shown = f"train_with_validation with {used}"
     calls = model.calls
     if not calls:
@@ -368,10 +473,7 @@ def check_training(
     train, validation = set(train_rows.tolist()), set(validation_rows.tolist())
     found = _epochs(calls, rows, train, validation, batch_size)
     if not any(epoch.steps for epoch in found):
-        fail(
-            f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
-            "model(x_batch), must feed loss.backward()."
-        )
+        fail(_no_steps(calls, rows, train, batch_size, shown))
     if not any(epoch.validation for epoch in found):
         fail(
             f"{shown} never gave the model the validation rows: the validation loss is the mean squared error on "
@@ -382,7 +484,12 @@ def check_training(
             f"{shown}: validate at the end of each epoch, after its batches, so that the last loss describes the "
             "trained model; here a validation came before the first batch or the last batches came after it."
         )
-    if len(found) != epochs:
+    if len(found) < epochs:
+        fail(
+            f"{shown} ran {len(found)} epochs, each ending with its validation; expected {epochs}. "
+            "`for epoch in range(epochs):` runs every one of them (range(1, epochs) runs one fewer)."
+        )
+    if len(found) > epochs:
         fail(
             f"{shown} computed the validation loss {len(found)} times between batches; expected once after each of "
             f"the {epochs} epochs."
@@ -424,15 +531,18 @@ def check_training(
             "draws a new order for every epoch (each pass over it)."
         )
     validation_calls = [calls[k] for epoch in found for k in epoch.validation]
-    if any(call.grad for call in validation_calls):
-        fail(f"In train_with_validation, {VALIDATION_GRAD}.")
-    if any(call.training for call in validation_calls):
-        fail(f"In train_with_validation, {NO_EVAL}.")
+    with_grad = [call for call in validation_calls if call.grad]
+    if with_grad:
+        fail(f"In {with_grad[0].caller or 'train_with_validation'}, {VALIDATION_GRAD}.")
+    in_training = [call for call in validation_calls if call.training]
+    if in_training:
+        fail(f"In {in_training[0].caller or 'train_with_validation'}, {NO_EVAL}.")
     if any(not calls[k].training for epoch in found for k in epoch.steps):
         fail(
             "Some training batches ran with the model in evaluation mode: after model.eval() for the validation, "
             "call model.train() again at the start of every epoch."
         )
+    _check_devices(calls, found, model, used.get("device", "cpu"), shown)
     _check_steps(calls, rows, found, model, x, y, lr)
     if value is None:
         fail(f"{shown} returned None: end it with `return losses`, the list of the {epochs} validation losses.")
@@ -441,11 +551,11 @@ def check_training(
     for e, (epoch, loss) in enumerate(zip(found, losses, strict=True)):
         at = calls[epoch.validation[0]]
         expected = mse64(at.weight, at.bias, x_validation, y_validation)
-        if not _close(loss, expected):
+        if not close(loss, expected):
             on_training = mse64(at.weight, at.bias, x[train_rows], y[train_rows])
             hint = (
                 " That is the loss on the training rows; the validation loss is on x[validation_rows]."
-                if _close(loss, on_training)
+                if close(loss, on_training)
                 else " Return validation_loss(model, x[validation_rows], y[validation_rows]) of each epoch, in order."
             )
             fail(
@@ -455,12 +565,66 @@ def check_training(
             )
     final = _parameters(model)
     own = mse64(*final, x_validation, y_validation)
-    if not _close(losses[-1], own):
+    if not close(losses[-1], own):
         fail(
             f"The last validation loss is {losses[-1]:.6g}, but the returned model's validation loss is {own:.6g}: "
             "something changed the model after the last validation."
         )
     _check_fit(final, x, y, train_rows, validation_rows, shown)
+
+
+def _grad_left_off_by(calls: list[Call]) -> str | None:
+    """The learner's function that left gradients off: the caller of the validation before a batch ran without them."""
+    for before, call in itertools.pairwise(calls):
+        if call.training and not call.grad and not before.training and before.caller == "validation_loss":
+            return before.caller
+    return None
+
+
+def _no_steps(calls: list[Call], rows: list[list[int]], train: set[int], batch_size: int, shown: str) -> str:
+    """Why no call of the model was a training batch: all the training rows at once every time, or no training."""
+    full = [k for k, call in enumerate(calls) if call.grad and call.training and set(rows[k]) == train]
+    if full and len(train) > batch_size:
+        return (
+            f"{shown} trained on all {len(train)} training rows at once, one step an epoch: it never used "
+            f"mini-batches. The exercise takes one step per batch of batch_size={batch_size} rows: loop over "
+            "DataLoader(TensorDataset(x[train_rows], y[train_rows]), batch_size=batch_size, shuffle=True, "
+            "generator=...) inside each epoch."
+        )
+    if not any(call.grad for call in calls):
+        return (
+            f"{shown} never called the model on training rows with gradients recorded, so it took no step; "
+            "`for epoch in range(epochs):` runs every epoch (range(1, epochs) runs one fewer), and each batch's "
+            "forward pass, model(x_batch), must feed loss.backward()."
+        )
+    return (
+        f"{shown} never called the model on training rows with gradients recorded; each batch's forward pass, "
+        "model(x_batch), must feed loss.backward()."
+    )
+
+
+def _check_devices(calls: list[Call], found: list[Epoch], model: Probe, device: Any, shown: str) -> None:
+    """The model and every input it was given went through .to(device), as they must to run on a GPU."""
+    told = f"device={str(device)!r}"
+    steps = [calls[k] for epoch in found for k in epoch.steps]
+    validations = [calls[k] for epoch in found for k in epoch.validation]
+    if model.moved_to is None:
+        fail(
+            f"{shown} never moved the model to `device` ({told}): call model.to(device) once, before building the "
+            "optimizer. Here every device is the CPU, so nothing breaks, but on a GPU the model would stay behind."
+        )
+    if not all(call.moved for call in steps):
+        fail(
+            f"{shown} moved the model to `device` ({told}) but not the training batches: on a GPU, model(x_batch) "
+            "with a batch left on the CPU fails. Move each batch as it comes: x_batch, y_batch = "
+            "x_batch.to(device), y_batch.to(device)."
+        )
+    if not all(call.moved for call in validations):
+        fail(
+            f"In train_with_validation, the validation rows never went to `device` ({told}), where the model is: on a "
+            "GPU, model(x[validation_rows]) with the rows left on the CPU fails. Move them once, before the epochs: "
+            "x[validation_rows].to(device), y[validation_rows].to(device)."
+        )
 
 
 def _check_steps(
@@ -523,7 +687,7 @@ def _check_fit(
         )
 
 
-def _step_rows(model: nn.Module, x: torch.Tensor) -> list[list[int]]:
+def _step_rows(model: Probe, x: torch.Tensor) -> list[list[int]]:
     return [given for call, given in zip(model.calls, _rows_of(model.calls, x), strict=True) if call.grad]
 
 
@@ -536,6 +700,13 @@ def check_training_seed(answer: Answer, x: torch.Tensor, y: torch.Tensor, n_vali
         torch.manual_seed(global_seed)  # a shuffle drawn from the global random state changes with it
         answer("train_with_validation", model, x, y, train_rows, validation_rows, seed=seed, **settings)
         orders.append(_step_rows(model, x))
+        shown = f"train_with_validation with {settings}"
+        rows = _rows_of(model.calls, x)
+        found = _epochs(
+            model.calls, rows, set(train_rows.tolist()), set(validation_rows.tolist()), settings["batch_size"]
+        )
+        if not any(epoch.steps for epoch in found):
+            fail(_no_steps(model.calls, rows, set(train_rows.tolist()), settings["batch_size"], shown))
     if orders[0] != orders[1]:
         fail(
             "Two runs with seed=3 gave different batches: the shuffle was drawn from torch's global random state. "
@@ -610,7 +781,7 @@ def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
     for model, path in zip((first, second), paths, strict=True):
         got = answer("load_model", path)
         if not isinstance(got, nn.Module):
-            fail(f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {_kind(got)}")
+            fail(f"load_model(path) should return an nn.Module, a LinearRegression(2, 1), but it returned {kind(got)}")
         with torch.no_grad():
             expected = model(x)
         if not torch.equal(_predictions(answer, got, x, "the loaded model"), expected):
@@ -637,7 +808,125 @@ def check_load(answer: Answer, x: torch.Tensor, folder: Path) -> None:
     except Exception:
         return
     fail(
-        "load_model loaded a file that holds a pickled Python object (a grading_ex4.UntrustedWeights): unpickling can "
-        "run any code the file's author chose. Load with torch.load(path, weights_only=True), which reads tensors "
-        "only and refuses such a file."
+        "load_model loaded a file that holds a pickled Python object of a class of its own (a "
+        "grader.ex4.UntrustedWeights): unpickling such an object can run any code the file's author chose. Load with "
+        "torch.load(path, weights_only=True), which reads tensors, numbers, strings and plain containers (dicts, "
+        "lists, tuples) and refuses any other pickled object."
     )
+
+
+# --- the graded tests: each runs on the learner's file and on the reference ----------------------
+
+GRADER_PLANES = {  # the grader's own data for exercise 4: planes y = x·wᵀ + b plus noise, x standard normal
+    "plane": {"n": 200, "weights": (1.5, -2.0), "bias": 0.5, "noise": 0.1, "seed": 21},
+    "small plane": {"n": 90, "weights": (-0.8, 2.5), "bias": -1.0, "noise": 0.03, "seed": 22},
+}
+
+
+def _small_plane() -> tuple[torch.Tensor, torch.Tensor]:
+    return plane_data(**GRADER_PLANES["small plane"])
+
+
+def _training_with_other_settings(answer: Answer, folder: Path) -> None:
+    settings = {"epochs": 8, "batch_size": 16, "lr": 0.1, "seed": 5, "device": torch.device("cpu")}
+    check_training(answer, *_small_plane(), n_validation=20, split_seed=2, **settings)
+
+
+GRADED = {
+    "split": lambda answer, folder: check_split(answer),
+    "validation_loss": lambda answer, folder: check_validation_loss(answer, *_small_plane()),
+    "training_with_the_defaults": lambda answer, folder: check_training(
+        answer, *plane_data(**GRADER_PLANES["plane"]), n_validation=40, split_seed=1
+    ),
+    "training_with_other_settings": _training_with_other_settings,
+    "same_seed_same_batches": lambda answer, folder: check_training_seed(
+        answer, *_small_plane(), n_validation=20, epochs=1, batch_size=16
+    ),
+    "save_model": lambda answer, folder: check_save(answer, _small_plane()[0], folder),
+    "load_model": lambda answer, folder: check_load(answer, _small_plane()[0], folder),
+}
+
+
+# --- run it ------------------------------------------------------------------------------------------
+
+PLANE_WEIGHTS = (2.0, -3.4)  # "run it"'s data: d2l's synthetic plane y = x·wᵀ + b plus noise, x standard normal
+PLANE_BIAS = 4.2
+PLANE_NOISE = 0.01
+PLANE_ROWS = 1000
+
+
+def run_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows "run it" trains on: x of shape (1000, 2), y of shape (1000, 1)."""
+    return plane_data(PLANE_ROWS, PLANE_WEIGHTS, PLANE_BIAS, PLANE_NOISE, seed)
+
+
+def noise_floor(x: torch.Tensor, y: torch.Tensor, train_rows: torch.Tensor, validation_rows: torch.Tensor) -> dict:
+    """What no training can beat on these validation rows: their own noise, and the least-squares plane's loss there.
+
+    "own noise" is the true plane's mean squared error on the validation rows, the noise drawn for
+    exactly those rows (its expected value is σ², but 200 rows' average strays from it);
+    "least squares" is the loss of the best plane the training rows allow, the one training approaches.
+    """
+    x_validation, y_validation = x[validation_rows], y[validation_rows]
+    true_weight, true_bias = torch.tensor([PLANE_WEIGHTS]), torch.tensor([PLANE_BIAS])
+    weight, bias = least_squares_plane(x[train_rows], y[train_rows])
+    return {
+        "own noise": mse64(true_weight, true_bias, x_validation, y_validation),
+        "least squares": mse64(weight, bias, x_validation, y_validation),
+        "plane": (weight, bias),
+    }
+
+
+def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
+    """Split, train and validate on 1,000 rows of a plane; print the losses beside the rows' own noise; save, load."""
+    x, y = run_data()
+
+    def show() -> None:
+        train_rows, validation_rows = module.split_rows(len(x), len(x) // 5, seed=0)
+        plane = f"x·[{PLANE_WEIGHTS[0]:g}, {PLANE_WEIGHTS[1]:g}]ᵀ + {PLANE_BIAS:g}"
+        print(f"{len(x)} rows of y = {plane} plus noise (σ {PLANE_NOISE:g}); your split_rows gives")
+        print(f"  {len(train_rows)} training rows and {len(validation_rows)} validation rows")
+        torch.manual_seed(lesson.SEED)
+        model = lesson.LinearRegression(2, 1)
+        losses = module.train_with_validation(model, x, y, train_rows, validation_rows, device=device)
+        losses = expect_run_losses(losses, "the value train_with_validation returned")
+        floor = noise_floor(x, y, train_rows, validation_rows)
+        print(f"Validation loss after each of {len(losses)} epochs, on {device}:")
+        print("  " + "  ".join(f"{loss:.3g}" for loss in losses))
+        weight, bias = model.linear.weight.detach().cpu().reshape(-1).tolist(), model.linear.bias.item()
+        solution = [*floor["plane"][0].reshape(-1).tolist(), floor["plane"][1].item()]
+        print(f"  trained:       w = [{weight[0]:.4f}, {weight[1]:.4f}]  b = {bias:.4f}")
+        print(f"  least squares: w = [{solution[0]:.4f}, {solution[1]:.4f}]  b = {solution[2]:.4f} (training rows)")
+        own, best = floor["own noise"], floor["least squares"]
+        print(
+            f"Why they stop near {own:.2g}: the true plane itself scores {own:.3g} on these {len(validation_rows)} "
+            f"validation rows, their own noise\n  (σ² = {PLANE_NOISE**2:g} is its average over many rows); the "
+            f"least-squares plane of the training rows scores {best:.3g} there.\n  Training approaches that plane, "
+            f"so more epochs or another step size bring the loss to about {best:.3g}, not lower."
+        )
+
+        OUTDIR.mkdir(exist_ok=True)
+        path = OUTDIR / "ex4_model.pt"
+        module.save_model(model, path)
+        problem = unreadable_weights(path)  # told here, or load_model would take the blame for save_model's file
+        if problem:
+            raise UnusableResult(problem)
+        loaded = module.load_model(path)
+        with torch.no_grad():
+            difference = (loaded(x).cpu() - model(x.to(device)).cpu()).abs().max().item()
+        print(f"model saved: {path}; load_model gives a new model whose predictions differ by at most {difference:.3g}")
+
+        use_files_only()
+        fig, (ax,) = new_figure(width=5.4, height=3.6)
+        fig.subplots_adjust(left=0.2)  # room for tick labels such as 0.0001
+        ax.plot(range(1, len(losses) + 1), losses, "o-", label="validation loss")
+        ax.axhline(floor["own noise"], color="0.5", linestyle="--", label="the validation rows' own noise")
+        log_scale(ax)
+        ax.locator_params(axis="x", integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation MSE (log scale)")
+        ax.set_title("the validation loss after each epoch")
+        ax.legend()
+        save_figure(fig, "ex4_validation_loss")
+
+    return run_safely(EXERCISE, module, show)

@@ -1,0 +1,539 @@
+"""Running a learner's code safely: copies in, global state put back, a time limit, one message out.
+
+Every call into a learner's code goes through `Answer.run`, which keeps the rest of the run safe
+from it: the learner gets copies of the inputs (a change to them is reported, and the grader's
+references use the untouched originals), torch's global settings and the shipped data files are
+put back afterwards (a change is reported), `sys.exit()` is caught, and a function that ran out
+of time once is not waited for again. An exception in a learner's code becomes one message that
+names the function and the learner's own line (grader/messages.py); the grader's own frames never
+appear. The `expect_*` helpers hold what came back to its contract, each with a sentence.
+
+What a learner's code may not change: torch's settings that hold for the whole program
+(`TORCH_SETTINGS`: the default dtype and device, grad mode, anomaly detection, deterministic
+algorithms, the number of threads) and the data files the lesson ships. Reseeding torch's global
+random generator (`torch.manual_seed`) is allowed: it changes no setting, and every check that
+depends on randomness seeds what it needs itself. Work a file does while it is imported counts as
+the file's: it is held to the same rules and reported as "importing exercises/...".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.util
+import inspect
+import math
+import numbers
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import pytest
+import torch
+from torch import optim
+
+from grader import messages
+from grader.catalog import BY_NUMBER
+from grader.time_limit import TimeLimitExceeded, time_limit
+from lesson_support.data import DATA_DIR
+
+LOSS_RTOL = 1e-4  # a loss history matches the reference run to this relative tolerance...
+LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+IMPORT_LIMIT = 30.0  # seconds an exercise file may take to import (a demo run without its __main__ guard)
+# The frames of a traceback that are the grader's, never shown as the learner's: this package and the graded tests.
+GRADER_FILES = messages.GRADER_FILES | {"test_exercises.py", "conftest.py"}
+# The data files the lesson ships, as they were when the grader started: put back if a learner's code writes them.
+SHIPPED_DATA = {path: path.read_bytes() for path in sorted(DATA_DIR.glob("*.csv"))}
+
+
+def fail(message: str) -> None:
+    pytest.fail(message, pytrace=False)
+
+
+Advice = dict[type[BaseException], str]
+
+
+def describe_exception(what: str, error: BaseException, own_file: str | None, advice: str = "") -> str:
+    """One message for an exception raised in a learner's code: what raised what, where, and `advice`."""
+    return messages.describe_exception(what, error, own_file, GRADER_FILES, "run the check again", advice)
+
+
+# --- what a learner's code may change for the whole program, and how it is put back ---------------
+
+
+def _set_grad_mode(enabled: bool) -> None:
+    torch.set_grad_enabled(enabled)
+
+
+def _set_deterministic(mode: tuple[bool, bool]) -> None:
+    torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
+
+
+# name -> (read it, set it, the call that sets it to a value, what that does to everything after it)
+TORCH_SETTINGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None], Callable[[Any], str], str]] = {
+    "default dtype": (
+        torch.get_default_dtype,
+        torch.set_default_dtype,
+        lambda value: f"torch.set_default_dtype({value})",
+        "every tensor and layer made afterwards, in the lesson's and the grader's code too, takes that dtype. "
+        "Make your own tensors float32 (the default), or convert one with .double() where you need it",
+    ),
+    "grad mode": (
+        torch.is_grad_enabled,
+        _set_grad_mode,
+        lambda value: f"torch.set_grad_enabled({value})",
+        "no backward() works after it, anywhere. Put the lines that need no gradients under "
+        "`with torch.no_grad():`, which ends with them",
+    ),
+    "default device": (
+        torch.get_default_device,
+        torch.set_default_device,
+        lambda value: f"torch.set_default_device({str(value)!r})",
+        "every tensor made afterwards goes there. Leave the default (CPU) alone and move your own tensors with .to()",
+    ),
+    "anomaly detection": (
+        torch.is_anomaly_enabled,
+        torch.set_anomaly_enabled,
+        lambda value: f"torch.autograd.set_detect_anomaly({value})",
+        "it slows every backward() afterwards. Use `with torch.autograd.detect_anomaly():` around the lines to debug",
+    ),
+    "deterministic algorithms": (
+        lambda: (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()),
+        _set_deterministic,
+        lambda value: f"torch.use_deterministic_algorithms({value[0]})",
+        "it changes which operations may run afterwards. Leave it as it was",
+    ),
+    "number of threads": (
+        torch.get_num_threads,
+        torch.set_num_threads,
+        lambda value: f"torch.set_num_threads({value})",
+        "it changes how fast everything afterwards runs. Leave it as it was",
+    ),
+}
+
+
+_rc_params: dict[str, Any] = {}  # the last copy of matplotlib's rcParams: copying them costs 0.2 ms, comparing 5 µs
+
+
+def global_state() -> dict[str, Any]:
+    """Torch's settings that hold for the whole program, and matplotlib's rcParams if it is loaded."""
+    global _rc_params
+    state = {name: read() for name, (read, *_) in TORCH_SETTINGS.items()}
+    if "matplotlib" in sys.modules:
+        rc_params = sys.modules["matplotlib"].rcParams
+        if not dict.__eq__(rc_params, _rc_params):
+            _rc_params = dict.copy(rc_params)
+        state["rcParams"] = _rc_params
+    return state
+
+
+def restore_global_state(before: dict[str, Any], what: str) -> list[str]:
+    """Put back what changed since `before`; a sentence for each torch setting that `what` changed.
+
+    matplotlib's rcParams (a style, a dpi) are put back without a word: they change only figures.
+    """
+    changed = []
+    for name, (read, write, call, effect) in TORCH_SETTINGS.items():
+        now = read()
+        if now != before[name]:
+            write(before[name])
+            shown = now[0] if name == "deterministic algorithms" else now
+            changed.append(
+                f"{what} left torch's {name} at {shown} ({call(now)}) for the whole program: {effect}. "
+                "The grader has put it back."
+            )
+    if "rcParams" in before:
+        rc_params = sys.modules["matplotlib"].rcParams
+        if not dict.__eq__(rc_params, before["rcParams"]):  # as matplotlib's rc_context puts them back
+            dict.update(rc_params, {key: value for key, value in before["rcParams"].items() if key != "backend"})
+    return changed
+
+
+def restore_shipped_data(what: str) -> list[str]:
+    """Put back a shipped data file that no longer holds what it held when the grader started; a sentence each."""
+    changed = []
+    for path, content in SHIPPED_DATA.items():
+        try:
+            unchanged = path.read_bytes() == content
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            path.write_bytes(content)
+            shown = messages.shown_path(str(path))
+            changed.append(
+                f"{what} wrote {shown}, a data file the lesson ships; the grader has put it back. Write your own "
+                f"files elsewhere (if {shown} changed outside the checks, restore it with: git checkout {shown})."
+            )
+    return changed
+
+
+def restore_everything(before: dict[str, Any], what: str) -> list[str]:
+    """restore_global_state and restore_shipped_data: what a learner's code may not leave changed, one sentence each."""
+    said = restore_global_state(before, what) + restore_shipped_data(what)
+    return said[:1] + [f"It also {sentence.removeprefix(what).lstrip()}" for sentence in said[1:]]
+
+
+# --- the learner's inputs: copies in, a change to them reported ---------------------------------------
+
+
+def private_copy(value: Any) -> Any:
+    """A copy of an input for a learner's call: tensors, arrays, lists, tuples and dicts are copied, all else shared.
+
+    Models and optimizers are passed as they are: a function may be asked to train a model in place.
+    """
+    if isinstance(value, torch.Tensor):
+        twin = value.detach().clone()
+        return twin.requires_grad_() if value.requires_grad and value.is_leaf else twin
+    if isinstance(value, list | tuple):
+        items = [private_copy(item) for item in value]
+        return items if isinstance(value, list) else type(value)(items)
+    if isinstance(value, dict):
+        return {key: private_copy(item) for key, item in value.items()}
+    if type(value).__module__ == "numpy" and hasattr(value, "copy"):
+        return value.copy()
+    return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether an input still holds what the grader gave: tensors element by element, containers item by item."""
+    if isinstance(a, torch.Tensor):
+        return (
+            isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and bool(torch.equal(a, b) or torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+        )
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_value(a[key], b[key]) for key in a)
+    if type(a).__module__ == "numpy" and hasattr(a, "shape"):
+        return type(b) is type(a) and a.shape == b.shape and bool((a == b).all())
+    if a is b:  # shared, not copied: a model trained in place, a path
+        return True
+    try:
+        return bool(a == b) or (a != a and b != b)  # numbers and strings by value; nan is nan
+    except Exception:  # an object whose == is not a plain comparison
+        return True
+
+
+def _argument_names(code: Callable[..., Any], count: int) -> list[str]:
+    """What to call each of `count` positional arguments: its parameter's name, or 'its input'."""
+    try:
+        parameters = list(inspect.signature(code).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    named = [f"`{parameter.name}`" for parameter in parameters if parameter.kind in kinds]
+    return [named[k] if k < len(named) else "its input" for k in range(count)]
+
+
+def changed_input(
+    what: str,
+    code: Callable[..., Any],
+    given: tuple[tuple[Any, ...], dict[str, Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> str | None:
+    """A sentence naming the first input the learner's call changed in place, or None.
+
+    `given` holds the copies the call received, `args` and `kwargs` the grader's untouched originals.
+    """
+    names = _argument_names(code, len(args))
+    pairs = [*zip(names, args, given[0], strict=True), *((f"`{key}`", kwargs[key], given[1][key]) for key in kwargs)]
+    for name, original, now in pairs:
+        if same_value(original, now):
+            continue
+        if isinstance(original, torch.Tensor):
+            return (
+                f"{what} changed {name}, the tensor passed to it, in place: the caller's data must stay as it was. "
+                "Make a new tensor instead, e.g. scaled = (x - x.mean()) / x.std(), where x -= x.mean(), "
+                "x.sub_(...) or x[...] = ... change the caller's."
+            )
+        kind = type(original).__name__
+        return (
+            f"{what} changed {name}, the {kind} passed to it: the caller's data must stay as it was. Work on a "
+            f"copy (copy.deepcopy, or {kind}(...) for a flat {kind}) instead of sorting, reversing, appending to or "
+            "assigning into the one passed in."
+        )
+    return None
+
+
+# --- the optimizers a learner's call builds -----------------------------------------------------------
+
+# The settings that change the arithmetic of a step (the others choose an implementation).
+STEP_SETTINGS = ("momentum", "dampening", "nesterov", "betas", "eps", "weight_decay", "amsgrad", "maximize")
+
+
+@contextlib.contextmanager
+def optimizers_stepped() -> Iterator[list[optim.Optimizer]]:
+    """Collect every torch.optim optimizer built inside the block that takes a step, whatever name it came under."""
+    stepped: list[optim.Optimizer] = []
+    original = optim.Optimizer.__init__
+
+    def note_step(optimizer: optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if not any(optimizer is seen for seen in stepped):
+            stepped.append(optimizer)
+
+    @functools.wraps(original)
+    def recording(self: optim.Optimizer, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.register_step_post_hook(note_step)
+
+    optim.Optimizer.__init__ = recording
+    try:
+        yield stepped
+    finally:
+        optim.Optimizer.__init__ = original
+
+
+def drawn(fig: Any) -> list[tuple[int, int]]:
+    """What a figure's axes hold: its lines and collections (scatter plots), counted per axes."""
+    return [(len(ax.lines), len(ax.collections)) for ax in fig.axes]
+
+
+def _target(fname: Any) -> str | None:
+    if isinstance(fname, str | os.PathLike):
+        return str(Path(fname).resolve())
+    name = getattr(fname, "name", None)  # an open file
+    return str(Path(name).resolve()) if isinstance(name, str) else None
+
+
+@contextlib.contextmanager
+def figures_saved() -> Iterator[list[tuple[Any, str | None, list[tuple[int, int]]]]]:
+    """Every Figure.savefig inside the block (plt.savefig included): the figure, the file, what its axes held then."""
+    saved: list[tuple[Any, str | None, list[tuple[int, int]]]] = []
+    figure = sys.modules.get("matplotlib.figure")  # a check of a saved figure loads it before the call
+    if figure is None:  # no figure can be drawn without it: nothing to watch
+        yield saved
+        return
+    original = figure.Figure.savefig
+
+    @functools.wraps(original)
+    def recording(self: Any, fname: Any, *args: Any, **kwargs: Any) -> Any:
+        saved.append((self, _target(fname), drawn(self)))
+        return original(self, fname, *args, **kwargs)
+
+    figure.Figure.savefig = recording
+    try:
+        yield saved
+    finally:
+        figure.Figure.savefig = original
+
+
+def non_default_settings(optimizer: optim.Optimizer) -> list[str]:
+    """The step settings an optimizer was built with that differ from its class's defaults, as `name=value`."""
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(type(optimizer).__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    chosen = []
+    for name in STEP_SETTINGS:
+        values = [_plain(group[name]) for group in optimizer.param_groups if name in group]
+        value = next((value for value in values if value != _plain(defaults.get(name))), None)
+        if name in defaults and value is not None:
+            chosen.append(f"{name}={value!r} (the default is {defaults[name]!r})")
+    return chosen
+
+
+def _plain(value: Any) -> Any:
+    """A setting as plain numbers: tensors as floats, a list of betas as a tuple, so equal settings compare equal."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+# --- one exercise file, called the way a learner's code should be -------------------------------------
+
+
+class Answer:
+    """One exercise file as the grader calls it: the learner's (`yours`) or the reference."""
+
+    broken: ClassVar[dict[str, str]] = {}  # module name -> why it cannot be used, reported once
+    timed_out: ClassVar[dict[tuple[str, Any], str]] = {}  # (call, function) -> the check where it ran out of time
+
+    def __init__(self, number: int, module: ModuleType, yours: bool) -> None:
+        self.number, self.module, self.yours = number, module, yours
+        exercise = BY_NUMBER[number]
+        self.path = exercise.file if yours else exercise.solution_file
+        self.optimizers: list[optim.Optimizer] = []  # the optimizers the last call built and stepped with
+        self.saved_figures: list[tuple[Any, str | None, list[tuple[int, int]]]] = []  # the figures it saved
+
+    @classmethod
+    def load(cls, number: int, yours: bool, name: str | None = None) -> Answer:
+        """Import exercise `number` (or the module `name`); a file that does not import fails once, then skips.
+
+        A file that changes torch's global settings or a shipped data file while it imports, or ends
+        the program (sys.exit), counts as one that does not import: the change is put back and named.
+        """
+        name = name or (BY_NUMBER[number].module if yours else BY_NUMBER[number].solution_module)
+        path = f"{name.replace('.', '/')}.py"
+        if name in cls.broken:
+            pytest.skip(f"{path} cannot be imported; its error is reported once, in the first failing check above")
+        what = f"importing {path}"
+        problem = None
+        before = global_state()
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        file = spec.origin if spec is not None else None
+        try:
+            with time_limit(IMPORT_LIMIT):
+                module = importlib.import_module(name)
+        except SyntaxError as error:
+            problem = _syntax_message(path, error)
+        except TimeLimitExceeded:
+            problem = (
+                f"{what} did not finish in {IMPORT_LIMIT:g} s: something at the top level of the file runs for "
+                "ever, outside any function (a loop, or the demo line that belongs under "
+                'if __name__ == "__main__":).'
+            )
+        except (Exception, SystemExit) as error:  # a learner's NameError at import time reads as a sentence
+            problem = describe_exception(what, error, file)
+        finally:
+            changes = restore_everything(before, what)
+        if changes:
+            problem = " ".join([problem, "Also:", *changes] if problem else changes)
+        if problem is not None:
+            if not yours:
+                raise AssertionError(problem)
+            cls.broken[name] = problem
+            sys.modules.pop(name, None)
+            fail(f"{problem}\nNo check of exercise {number} can run until the file imports cleanly.")
+        return cls(number, module, yours)
+
+    def __call__(self, function: str, *args: Any, advice: Advice | None = None, **kwargs: Any) -> Any:
+        """Call the learner's `function`; `advice` maps an exception type to a sentence added to its message."""
+        implementation = getattr(self.module, function, None)
+        if not callable(implementation):
+            fail(f"{self.path} has no function {function}(); keep the names and arguments the file started with.")
+        return self.run(f"{function}()", implementation, *args, advice=advice, **kwargs)
+
+    def run(self, what: str, code: Callable[..., Any], *args: Any, advice: Advice | None = None, **kwargs: Any) -> Any:
+        """Call the learner's code on copies of the inputs; a stub skips, anything else that goes wrong fails.
+
+        Fails with one message for: an exception (sys.exit() included), an input changed in place,
+        a change to torch's global settings or to a shipped data file (both put back first), and a
+        call that already ran out of time in an earlier check. The optimizers the call built and
+        stepped with are kept in `self.optimizers`, the figures it saved in `self.saved_figures`.
+        """
+        key = (what, code)  # the same function object in every check of one learner's file
+        if key in self.timed_out:
+            fail(f"{what} did not finish in time in an earlier check ({self.timed_out[key]}); not run again here.")
+        given = (private_copy(args), private_copy(kwargs))
+        problem, skip = None, False
+        before = global_state()
+        try:
+            with optimizers_stepped() as self.optimizers, figures_saved() as self.saved_figures:
+                result = code(*given[0], **given[1])
+        except NotImplementedError:
+            if not self.yours:
+                raise
+            skip = True  # skipped below, outside the except block, so no exception is chained to the skip
+        except TimeLimitExceeded:
+            self.timed_out[key] = _current_test()
+            raise
+        except (Exception, SystemExit) as error:
+            if not self.yours:
+                raise
+            said = next((sentence for kind, sentence in (advice or {}).items() if isinstance(error, kind)), "")
+            problem = describe_exception(what, error, getattr(self.module, "__file__", None), said)
+        finally:
+            changes = restore_everything(before, what)
+        if changes:  # a changed setting first: it is the likely cause of an exception that followed it
+            problem = " ".join(
+                [*changes, f"Then it raised an exception, probably because of that: {problem}"] if problem else changes
+            )
+        elif problem is None and not skip:
+            problem = changed_input(what, code, given, args, kwargs)
+        if problem is not None:
+            if not self.yours:
+                raise AssertionError(problem)
+            fail(problem)
+        if skip:
+            pytest.skip(f"exercise {self.number} not attempted yet (a function still raises NotImplementedError)")
+        return result
+
+
+def _current_test() -> str:
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")  # "tests/test_exercises.py::test_ex3_plot[yours] (call)"
+    return test.rsplit(" ", 1)[0].split("::")[-1] or "an earlier check"
+
+
+def _syntax_message(path: str, error: SyntaxError) -> str:
+    text = (error.text or "").rstrip("\n")
+    indent = len(text) - len(text.lstrip())
+    caret = f"\n    {text.strip()}\n    {' ' * max((error.offset or 1) - 1 - indent, 0)}^" if text else ""
+    return f"{path}, line {error.lineno}: SyntaxError: {error.msg}.{caret}"
+
+
+# --- validating what came back ----------------------------------------------------------------
+
+
+def kind(value: object) -> str:
+    """What a function returned, in words, ending its sentence; None usually means a missing return statement."""
+    if value is None:
+        return "None. Does the function end with a return statement?"
+    name = type(value).__name__
+    return f"{messages.article(name)} {name}."
+
+
+def expect_tensor(value: object, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        hint = ""
+        if type(value).__module__ == "numpy":
+            hint = " Make tensors with torch (torch.randn with a torch.Generator), or convert: torch.from_numpy(a)."
+        fail(f"{what} should be a torch.Tensor of shape {shape}, but it is a {type(value).__name__}.{hint}")
+    if tuple(value.shape) != shape:
+        hint = " Use .view(-1, 1) to make a column." if value.numel() == math.prod(shape) else ""
+        fail(f"{what} should have shape {shape}, but it has shape {tuple(value.shape)}.{hint}")
+    if not value.is_floating_point():
+        fail(f"{what} should hold floats (float32), but its dtype is {value.dtype}.")
+    if not torch.isfinite(value).all():
+        fail(f"{what} contains nan or inf; the computation that made it diverged or divided by zero.")
+    return value
+
+
+def expect_losses(value: object, epochs: int, what: str) -> list[float]:
+    """A loss history by the rule every run of an exercise uses (messages.losses_problem), as floats."""
+    problem = messages.losses_problem(value, epochs, what)
+    if problem:
+        fail(problem)
+    return [float(loss) for loss in value]
+
+
+def expect_figure(value: object, what: str) -> Any:
+    from matplotlib.figure import Figure
+
+    if not isinstance(value, Figure):
+        fail(f"{what} should return a matplotlib Figure (e.g. fig from plt.subplots()), but it returned {kind(value)}")
+    return value
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL)
+
+
+def same_losses(got: list[float], expected: list[float]) -> bool:
+    return len(got) == len(expected) and all(map(close, got, expected))
+
+
+def expect_float(value: object, what: str) -> float:
+    """A plain, finite Python number (a loss the contract returns as a float), or a sentence saying what it is."""
+    if isinstance(value, torch.Tensor):
+        graph = " This one still requires grad: it was computed with gradients recorded." if value.requires_grad else ""
+        fail(f"{what} is a tensor, not a float; return loss.item(), a plain Python float.{graph}")
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        fail(f"{what} should be a float, but it is {kind(value)}")
+    if not math.isfinite(value):
+        fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
+    return float(value)

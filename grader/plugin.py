@@ -1,0 +1,231 @@
+"""The exercises' pytest plugin: markers read from the catalog, a scratch folder, verdicts and the end-of-run summary.
+
+tests/conftest.py loads it (`pytest_plugins`). A graded test carries its exercise's marker (ex1,
+ex2, ...) and a parameter `who`: "yours" for the learner's file, "reference" for the solution.
+Another program that runs pytest and wants each exercise's verdict (a watch loop, say) registers
+a plugin of its own with a `Tally` in it:
+
+    class Watcher:
+        def __init__(self):
+            self.tally = Tally()
+
+        def pytest_runtest_logreport(self, report):
+            self.tally.add(report)
+
+    watcher = Watcher()
+    pytest.main(["-q", "-m", "ex4"], plugins=[watcher])
+    watcher.tally.verdict(BY_MARKER["ex4"])  # .state, .solved, .first_failure, .line()
+
+`graded(report)` says which exercise and which answer a single report belongs to; the reports
+carry it in `report.user_properties` too, as ("exercise", "ex4") and ("who", "yours").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.catalog import BY_MARKER, EXERCISES, Exercise
+
+SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference
+WHO = ("yours", "reference")
+_RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for exercise in EXERCISES:
+        described = f"exercise {exercise.number}, {exercise.task}"
+        config.addinivalue_line("markers", f"{exercise.marker}: {described} (run alone with: {exercise.check_command})")
+    config.addinivalue_line(
+        "markers", f"{SHIPPED_DATA}: checks a data file the lesson ships; counted apart from the exercises' checks"
+    )
+    config.pluginmanager.register(Summary(), "exercise-summary")
+
+
+# --- which exercise and which answer a test belongs to ---------------------------------------------
+
+
+def _exercise_of_item(item: pytest.Item) -> tuple[Exercise, str] | None:
+    exercise = next((exercise for exercise in EXERCISES if item.get_closest_marker(exercise.marker)), None)
+    if exercise is None:
+        return None
+    if item.get_closest_marker(SHIPPED_DATA):
+        return exercise, SHIPPED_DATA
+    callspec = getattr(item, "callspec", None)
+    who = callspec.params.get("who", "reference") if callspec is not None else "reference"
+    return exercise, who
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        found = _exercise_of_item(item)
+        if found is not None:
+            item.user_properties += [("exercise", found[0].marker), ("who", found[1])]
+
+
+def graded(report: pytest.TestReport) -> tuple[Exercise, str] | None:
+    """The exercise a test report belongs to, and whose answer it ran ("yours", "reference" or SHIPPED_DATA)."""
+    properties = dict(report.user_properties)
+    exercise = BY_MARKER.get(properties.get("exercise", ""))
+    return (exercise, properties.get("who", "reference")) if exercise is not None else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report = yield
+    found = _exercise_of_item(item)
+    if found is not None and report.skipped and isinstance(report.longrepr, tuple):
+        # The skip of a stub is told at the learner's file, not at the grader's line that raised it.
+        _, _, reason = report.longrepr
+        report.longrepr = (found[0].file, None, reason)
+    return report
+
+
+# --- verdicts ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """How one exercise stands after a run: counted from its checks on the learner's file."""
+
+    exercise: Exercise
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    first_failure: str | None = None  # the message of the first check that failed, as pytest reported it
+
+    @property
+    def checks(self) -> int:
+        return self.passed + self.failed + self.skipped
+
+    @property
+    def state(self) -> str:
+        """One of "not checked", "not attempted", "not solved", "partly done" and "solved"."""
+        if self.checks == 0:
+            return "not checked"
+        if self.failed:
+            return "not solved"
+        if self.skipped == self.checks:
+            return "not attempted"
+        if self.skipped:
+            return "partly done"
+        return "solved"
+
+    @property
+    def solved(self) -> bool:
+        return self.state == "solved"
+
+    def line(self) -> str:
+        exercise = self.exercise
+        return {
+            "not checked": f"{exercise.marker}: not checked in this run (run it with: {exercise.check_command})",
+            "not attempted": f"{exercise.marker}: not attempted yet: open {exercise.file}",
+            "not solved": f"{exercise.marker}: not solved yet: {self.failed} of {self.checks} checks fail "
+            "(read their messages above)",
+            "partly done": f"{exercise.marker}: partly done: {self.passed} of {self.checks} checks pass, the rest not "
+            "attempted yet",
+            "solved": f"{exercise.marker}: solved, all {self.checks} checks pass",
+        }[self.state]
+
+
+@dataclass
+class Tally:
+    """The outcome of every graded check seen, by exercise and answer; verdicts and the summary come from it."""
+
+    outcomes: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (marker, who) -> {nodeid: outcome}
+    messages: dict[str, str] = field(default_factory=dict)  # nodeid -> the failure's text
+
+    def add(self, report: pytest.TestReport) -> None:
+        """Count one report (of any phase); reports of tests that are not graded are left out."""
+        found = graded(report)
+        if found is None:
+            return
+        exercise, who = found
+        checks = self.outcomes.setdefault((exercise.marker, who), {})
+        # A check's outcome is its worst phase: a failure anywhere fails it, then a skip, then a pass.
+        previous = checks.get(report.nodeid, "passed")
+        checks[report.nodeid] = max(previous, report.outcome, key=_RANK.__getitem__)
+        if report.failed and report.nodeid not in self.messages:
+            self.messages[report.nodeid] = _failure_text(report)
+
+    def verdict(self, exercise: Exercise) -> Verdict:
+        checks = self.outcomes.get((exercise.marker, "yours"), {})
+        verdict = Verdict(exercise)
+        for nodeid, outcome in checks.items():
+            setattr(verdict, outcome, getattr(verdict, outcome) + 1)
+            if outcome == "failed" and verdict.first_failure is None:
+                verdict.first_failure = self.messages.get(nodeid)
+        return verdict
+
+    def outcomes_of(self, who: str) -> list[str]:
+        return [outcome for (_, owner), checks in self.outcomes.items() if owner == who for outcome in checks.values()]
+
+    def summary(self) -> list[str]:
+        """The lines of the end-of-run summary; none when no graded check ran."""
+        if not self.outcomes:
+            return []
+        verdicts = [self.verdict(exercise) for exercise in EXERCISES]
+        solved = [verdict.exercise.marker for verdict in verdicts if verdict.solved]
+        lines = [f"exercises solved: {len(solved)}/{len(verdicts)}" + (f" ({', '.join(solved)})" if solved else "")]
+        lines += [f"  {verdict.line()}" for verdict in verdicts]
+        reference = self.outcomes_of("reference")
+        if reference:
+            broken = reference.count("failed")
+            state = (
+                f"{broken} of {len(reference)} fail: the grader or the solutions are broken" if broken else "all pass"
+            )
+            lines.append(f"  reference solutions: {len(reference)} check{'s' if len(reference) != 1 else ''}, {state}")
+        if "failed" in self.outcomes_of(SHIPPED_DATA):
+            lines.append(
+                "  shipped data: a file under data/ is not the one the lesson ships (read its check above); restore it "
+                "with: git checkout data/"
+            )
+        return lines
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text.removeprefix("Failed: ")
+
+
+class Summary:
+    """The plugin object that counts this run's graded reports and prints the summary at its end."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.tally.add(report)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        lines = self.tally.summary()
+        if lines:
+            terminalreporter.section("exercises")
+            for line in lines:
+                terminalreporter.line(line)
+
+
+# --- where a learner's code runs ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scratch")
+
+
+@pytest.fixture
+def in_a_scratch_folder(scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run outside the repository, so a learner's code that writes to a relative path leaves nothing in it."""
+    monkeypatch.chdir(scratch_folder)
+    return scratch_folder
+
+
+def checks_of(exercise: Exercise) -> Any:
+    """The module holding an exercise's checks, graded tests and "run it" (grader/ex<number>.py)."""
+    import importlib
+
+    return importlib.import_module(exercise.checks_module)

@@ -1,0 +1,314 @@
+""" "Run it" (`python -m exercises.exN_...`): its numbers against a reference, and a sentence, never a traceback.
+
+Every module here is constructed (a file in a scratch folder, or the reference solution with one
+function swapped); the learner's own exercise files are never read. Each exercise's run is called
+on its reference solution and what it prints is compared with numbers computed here (numpy's
+least squares, a plain torch.optim loop).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from exercises.solutions import ex2_optimizer_comparison as ex2_solution
+from exercises.solutions import ex3_loss_curve as ex3_solution
+from grader import ex1, ex2, ex3, ex4
+from grader.harness import PNG_MAGIC
+from grader.messages import losses_problem
+
+pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # what a run saves lands outside the repository
+
+
+def learner_file(tmp_path: Path, body: str) -> ModuleType:
+    """A learner's exercise 2 file whose compare_optimizers has this body, imported from a scratch folder."""
+    path = tmp_path / "ex2_optimizer_comparison.py"
+    path.write_text("def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n" + body, "utf-8")
+    spec = importlib.util.spec_from_file_location("learners_ex2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_unwritten_exercise_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "    raise NotImplementedError('compare_optimizers is not written yet (hint 2.1 in exercises/README.md)')\n",
+    )
+    assert ex2.run(module) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Exercise 2 is not finished yet: compare_optimizers is not written yet (hint 2.1"), err
+    assert "python -m pytest -m ex2" in err and "Traceback" not in err, err
+
+
+def test_an_exception_in_the_learners_code_names_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "    settings = {'lr_sgd': lr_sgd}\n    return settings['lr_adam']\n",
+    )
+    assert ex2.run(module) == 1
+    _, err = capsys.readouterr()
+    first = err.splitlines()[0]
+    assert first.startswith("compare_optimizers() raised KeyError: 'lr_adam' at "), first
+    assert "ex2_optimizer_comparison.py, line 3: return settings['lr_adam']. Fix it there and run this again." in first
+    assert "Traceback" not in err and "grader/" not in err, err
+
+
+def test_a_result_it_cannot_use_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(
+        tmp_path,
+        "    return [[1.0], [2.0]]  # a list where a dict of histories belongs\n",
+    )
+    assert ex2.run(module) == 1
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("compare_optimizers should return a dict with the keys"), err
+    assert err.rstrip().endswith("Check your functions with: python -m pytest -m ex2."), err
+
+
+def test_a_finished_exercise_prints_and_saves_its_figure(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from matplotlib.figure import Figure
+
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=5)
+    module.plot_loss_curve = lambda losses, path: Figure(figsize=(1, 1)).savefig(path)  # quick: no text to draw
+    saved = in_a_scratch_folder / "figures" / "ex3_loss_curve.png"
+    saved.unlink(missing_ok=True)
+    assert ex3.run(module) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith("5 epochs: loss "), out
+    assert "minutes for 7 miles" in out and "figure saved: figures/ex3_loss_curve.png" in out, out
+    assert saved.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_result_of_another_kind_is_one_sentence(agg: None, capsys: pytest.CaptureFixture[str]) -> None:
+    module = ModuleType("quick_ex2")
+    module.__file__ = ex2_solution.__file__
+    module.compare_optimizers = lambda x, y: {"sgd": [3.0, 2.0], "adam": [3.0, 1.0]}
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = lambda histories: None  # no figure to save
+    assert ex2.run(module) == 1
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("Exercise 2 stopped with AttributeError"), err
+    assert "python -m pytest -m ex2, which says what each should take and return" in err, err
+
+
+def test_a_loss_over_mismatched_shapes_stops_the_run_as_it_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = learner_file(tmp_path, "    import torch\n    return torch.nn.functional.mse_loss(x.view(-1), y)\n")
+    with warnings.catch_warnings():
+        warnings.resetwarnings()  # without pyproject's filter: "run it" turns the warning into an error itself
+        assert ex2.run(module) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("compare_optimizers() raised UserWarning: Using a target size"), first
+    assert "ex2_optimizer_comparison.py, line 3: return torch.nn.functional.mse_loss(x.view(-1), y)" in first, first
+
+
+def test_numpy_losses_are_refused_with_the_checks_own_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = learner_file(
+        tmp_path,
+        "    import torch\n    loss = torch.tensor(1.0)\n"
+        "    return {'sgd': [loss.detach().numpy()] * epochs, 'adam': [loss.detach().numpy()] * epochs}\n",
+    )
+    assert ex2.run(module) == 1
+    err = capsys.readouterr().err
+    said = losses_problem([np.zeros(())], None, "histories['sgd']")
+    assert err == f"{said} Check your functions with: python -m pytest -m ex2.\n", err
+    assert "append loss.item()" in said
+
+
+def test_sys_exit_in_a_function_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(tmp_path, "    import sys\n    sys.exit('no data')\n")
+    assert ex2.run(module) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("compare_optimizers() ended the program with sys.exit('no data') at "), err
+    assert "ex2_optimizer_comparison.py, line 3: sys.exit('no data')" in err and "Traceback" not in err, err
+
+
+def test_exercise_4_prints_its_run_and_saves_the_model(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    module = ModuleType("quick_ex4")
+    module.__file__ = ex4_solution.__file__
+    for name in ("split_rows", "save_model", "load_model"):
+        setattr(module, name, getattr(ex4_solution, name))
+    losses = []
+
+    def train_with_validation(*data: object, **settings: object) -> list[float]:
+        losses.extend(ex4_solution.train_with_validation(*data, **{**settings, "epochs": 2}))
+        return list(losses)
+
+    module.train_with_validation = train_with_validation
+    figures = {}  # quick: the figure is built and checked, but not drawn
+    monkeypatch.setattr(ex4, "save_figure", lambda fig, name: figures.setdefault(name, fig))
+    saved = in_a_scratch_folder / "figures"
+    (saved / "ex4_model.pt").unlink(missing_ok=True)
+    assert ex4.run(module) == 0
+    out, err = capsys.readouterr()
+    x, y = ex4.run_data()
+    train_rows, validation_rows = ex4_solution.split_rows(len(x), len(x) // 5, seed=0)
+    weight, bias = ex4.least_squares_plane(x[train_rows], y[train_rows])
+    plane = f"least squares: w = [{weight[0, 0]:.4f}, {weight[0, 1]:.4f}]  b = {bias.item():.4f} (training rows)"
+    assert err == "" and f"{len(train_rows)} training rows and {len(validation_rows)} validation rows" in out, out
+    assert "Validation loss after each of 2 epochs, on cpu" in out and plane in out, out
+    assert (
+        "model saved: figures/ex4_model.pt; load_model gives a new model whose predictions differ by at most 0\n" in out
+    )
+    curve = figures["ex4_validation_loss"].axes[0].get_lines()[0]
+    assert list(curve.get_xdata()) == [1, 2] and list(curve.get_ydata()) == losses
+    assert sorted(ex4_solution.load_model(saved / "ex4_model.pt").state_dict()) == ["linear.bias", "linear.weight"]
+
+
+# --- each "run it" on its reference solution, its numbers against a reference computed here -----------
+
+
+EX2_EPOCHS, EX3_EPOCHS = 150, 60  # fewer than the defaults, for speed: Adam still reaches a loss of 1 by 150
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(number) for number in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+
+
+def _fit_with_numpy(x, y):
+    return np.polyfit(np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1), 1)
+
+
+def test_exercise_1_prints_its_fit_beside_the_least_squares_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    monkeypatch.setattr(ex1, "save_figure", lambda fig, name: None)  # quick: the figure is built, not drawn
+    assert ex1.run(ex1_solution) == 0
+    out = capsys.readouterr().out
+    table = np.loadtxt(ex1.HEIGHT_WEIGHT_CSV, delimiter=",", skiprows=1)
+    slope, bias = _fit_with_numpy(table[:, 0], table[:, 1])
+    lines = [line for line in out.splitlines() if " cm -> " in line]
+    assert len(lines) == 3, out
+    for line in lines:
+        height, predicted, least_squares = _numbers(line)
+        assert least_squares == pytest.approx(slope * height + bias, abs=0.006), line
+        assert predicted == pytest.approx(slope * height + bias, abs=ex1.PREDICTION_TOL_KG), line
+    heights = ex1_solution.make_height_weight_data(5, seed=0)[0].reshape(-1).tolist()
+    assert f"gives heights {[round(h, 1) for h in heights]}" in out, out
+
+
+def test_exercise_2_prints_the_losses_a_plain_loop_gives(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import lesson
+
+    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
+    module = ModuleType("quick_ex2")  # the reference, for fewer epochs than its 200
+    module.__file__ = ex2_solution.__file__
+    module.compare_optimizers = lambda x, y: ex2_solution.compare_optimizers(x, y, epochs=EX2_EPOCHS)
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = ex2_solution.plot_optimizer_comparison
+    assert ex2.run(module) == 0
+    out = capsys.readouterr().out
+    x, y = lesson.load_distance_time()
+    slope, bias = _fit_with_numpy(x, y)
+    best = float(np.mean((slope * x.numpy() + bias - y.numpy()) ** 2))
+    assert f"(the least-squares loss is {best:.5f})" in out, out
+    for name, optimizer, lr in (("sgd", torch.optim.SGD, 0.01), ("adam", torch.optim.Adam, 0.1)):
+        torch.manual_seed(0)
+        model = lesson.LinearRegression()
+        step = optimizer(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(EX2_EPOCHS):
+            step.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            losses.append(loss.item())
+            loss.backward()
+            step.step()
+        reached = [next((k for k, value in enumerate(losses) if value <= target), None) for target in (1.0, 0.05)]
+        line = next(line for line in out.splitlines() if line.strip().startswith(name))
+        assert f"final loss {losses[-1]:.5f}" in line, line
+        assert f"loss 1 at epoch {reached[0]}, loss 0.05 at epoch {reached[1]}" in line, line
+
+
+def test_exercise_3_prints_the_first_and_last_loss_of_a_plain_loop(
+    in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    import lesson
+
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=EX3_EPOCHS)
+    module.plot_loss_curve = lambda losses, path: None  # quick: nothing drawn
+    assert ex3.run(module) == 0
+    out = capsys.readouterr().out
+    x, y = lesson.load_distance_time()
+    torch.manual_seed(lesson.SEED)
+    model = lesson.LinearRegression()
+    step = torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(EX3_EPOCHS):
+        step.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        losses.append(loss.item())
+        loss.backward()
+        step.step()
+    assert f"{EX3_EPOCHS} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end" in out, out
+    assert f"predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles" in out, out
+
+
+def test_exercise_4_explains_where_the_losses_stop_with_numbers_measured_here(
+    agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    monkeypatch.setattr(ex4, "save_figure", lambda fig, name: None)
+    assert ex4.run(ex4_solution) == 0
+    out = capsys.readouterr().out
+    x, y = (tensor.double().numpy() for tensor in ex4.run_data())
+    train_rows, validation_rows = (rows.numpy() for rows in ex4_solution.split_rows(len(x), len(x) // 5, seed=0))
+    true = x @ np.array(ex4.PLANE_WEIGHTS) + ex4.PLANE_BIAS
+    own_noise = float(np.mean((y[validation_rows, 0] - true[validation_rows]) ** 2))
+    design = np.hstack([x, np.ones((len(x), 1))])
+    plane = np.linalg.lstsq(design[train_rows], y[train_rows, 0], rcond=None)[0]
+    best = float(np.mean((design[validation_rows] @ plane - y[validation_rows, 0]) ** 2))
+    assert own_noise < ex4.PLANE_NOISE**2, "200 rows' own noise is below σ² here: the run says why"
+    assert f"the true plane itself scores {own_noise:.3g} on these 200 validation rows" in out, out
+    assert f"scores {best:.3g} there" in out and f"bring the loss to about {best:.3g}, not lower" in out, out
+    losses = _numbers(out.splitlines()[3])
+    assert len(losses) == 10 and min(losses) == pytest.approx(best, rel=0.1), out
+
+
+def test_other_warnings_stay_warnings_in_a_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
+    module = ModuleType("warning_ex2")
+    module.__file__ = ex2_solution.__file__
+
+    def compare_optimizers(x, y):
+        warnings.warn("size_average and reduce args will be deprecated", UserWarning, stacklevel=1)
+        return {"sgd": [3.0, 2.0], "adam": [3.0, 0.5]}
+
+    module.compare_optimizers = compare_optimizers
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = lambda histories: None
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore")  # the learner's own warning, shown or not: it must not stop the run
+        assert ex2.run(module) == 0, capsys.readouterr().err
+    assert "final loss 0.50000" in capsys.readouterr().out

@@ -1,0 +1,184 @@
+"""The end-of-run summary and the verdicts (grader/plugin.py), end to end: real pytest runs of constructed checks.
+
+Each run is a pytest session of its own (pytester, in this process), with only the exercises'
+plugin: its graded tests carry an exercise's marker and a `who` parameter, as tests/test_exercises.py's do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.catalog import BY_MARKER
+from grader.plugin import SHIPPED_DATA, Tally
+
+CHECKS = """
+import pytest
+
+WHO = ["yours", "reference"]
+
+
+@pytest.mark.ex1
+@pytest.mark.parametrize("who", WHO)
+def test_ex1_first(who):
+    pass
+
+
+@pytest.mark.ex1
+@pytest.mark.parametrize("who", WHO)
+def test_ex1_second(who):
+    pass
+
+
+@pytest.mark.ex2
+@pytest.mark.parametrize("who", WHO)
+def test_ex2_passes(who):
+    pass
+
+
+@pytest.mark.ex2
+@pytest.mark.parametrize("who", WHO)
+def test_ex2_fails_for_the_learner(who):
+    if who == "yours":
+        pytest.fail("the loss at epoch 3 is off", pytrace=False)
+
+
+@pytest.mark.ex3
+@pytest.mark.parametrize("who", WHO)
+def test_ex3_stub(who):
+    if who == "yours":
+        pytest.skip("exercise 3 not attempted yet (a function still raises NotImplementedError)")
+
+
+@pytest.fixture
+def broken_setup():
+    raise RuntimeError("a fixture broke")
+
+
+@pytest.mark.ex4
+@pytest.mark.parametrize("who", WHO)
+def test_ex4_passes(who):
+    pass
+
+
+@pytest.mark.ex4
+@pytest.mark.parametrize("who", ["yours"])
+def test_ex4_setup_fails(who, broken_setup):
+    pass
+
+
+@pytest.mark.ex4
+@pytest.mark.parametrize("who", ["yours"])
+def test_ex4_teardown_fails(who, request):
+    request.addfinalizer(lambda: pytest.fail("teardown failed", pytrace=False))
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest('pytest_plugins = ["grader.plugin"]\n')
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider --strict-markers\n")
+    return pytester
+
+
+def summary_of(result: pytest.RunResult) -> list[str]:
+    lines = result.outlines
+    start = next(k for k, line in enumerate(lines) if "exercises" in line and "=" in line)
+    return [line for line in lines[start + 1 :] if line and not line.startswith("=")][:7]
+
+
+def test_the_summary_counts_only_exercises_whose_every_check_passes(project: pytest.Pytester) -> None:
+    project.makepyfile(test_constructed_checks=CHECKS)
+    result = project.runpytest_inprocess("-rs")
+    assert summary_of(result)[:5] == [
+        "exercises solved: 1/4 (ex1)",
+        "  ex1: solved, all 2 checks pass",
+        "  ex2: not solved yet: 1 of 2 checks fail (read their messages above)",
+        "  ex3: not attempted yet: open exercises/ex3_loss_curve.py",
+        "  ex4: not solved yet: 2 of 3 checks fail (read their messages above)",
+    ]
+    assert "  reference solutions: 6 checks, all pass" in result.outlines
+    # The skip is told at the learner's file, not at the line of the check that raised it.
+    assert any(
+        line.startswith("SKIPPED [1] exercises/ex3_loss_curve.py: exercise 3 not attempted") for line in result.outlines
+    )
+
+
+def test_a_failing_reference_check_is_counted_and_blamed_on_the_grader(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_constructed_checks=CHECKS.replace(
+            '    if who == "yours":\n        pytest.fail', '    if who == "reference":\n        pytest.fail'
+        )
+    )
+    result = project.runpytest_inprocess()
+    lines = summary_of(result)
+    assert "  ex2: solved, all 2 checks pass" in lines
+    assert "  reference solutions: 6 checks, 1 of 6 fail: the grader or the solutions are broken" in lines, lines
+
+
+def test_partly_done_and_not_checked(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_constructed_checks="""
+import pytest
+
+
+@pytest.mark.ex2
+@pytest.mark.parametrize("who", ["yours"])
+@pytest.mark.parametrize("part", ["written", "stub"])
+def test_ex2(who, part):
+    if part == "stub":
+        pytest.skip("not attempted")
+"""
+    )
+    lines = summary_of(project.runpytest_inprocess())
+    assert lines[0] == "exercises solved: 0/4"
+    assert "  ex1: not checked in this run (run it with: python -m pytest -m ex1)" in lines
+    assert "  ex2: partly done: 1 of 2 checks pass, the rest not attempted yet" in lines
+    assert not any("reference solutions" in line for line in lines), "no reference check ran"
+
+
+def test_a_run_without_graded_checks_prints_no_summary(project: pytest.Pytester) -> None:
+    project.makepyfile(test_constructed_plain="def test_plain():\n    pass\n")
+    result = project.runpytest_inprocess()
+    assert not any("exercises solved" in line for line in result.outlines)
+
+
+def test_a_changed_shipped_data_file_is_its_own_line(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_constructed_data=f"""
+import pytest
+
+
+@pytest.mark.ex1
+@pytest.mark.{SHIPPED_DATA}
+def test_csv():
+    pytest.fail("data/height_weight.csv has changed", pytrace=False)
+"""
+    )
+    lines = project.runpytest_inprocess().outlines
+    assert any(line.startswith("  shipped data: a file under data/ is not the one the lesson ships") for line in lines)
+    assert not any("reference solutions" in line for line in lines), "a data check is not the reference's"
+    assert "  ex1: not checked in this run (run it with: python -m pytest -m ex1)" in lines
+
+
+def test_another_plugin_reads_each_exercises_verdict_from_the_reports(project: pytest.Pytester) -> None:
+    project.makepyfile(test_constructed_checks=CHECKS)
+
+    class Watcher:
+        def __init__(self) -> None:
+            self.tally = Tally()
+
+        def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+            self.tally.add(report)
+
+    watcher = Watcher()
+    project.runpytest_inprocess("-m", "ex2 or ex4", plugins=[watcher])
+    ex2, ex4 = watcher.tally.verdict(BY_MARKER["ex2"]), watcher.tally.verdict(BY_MARKER["ex4"])
+    assert (ex2.state, ex2.solved, ex2.failed, ex2.first_failure) == (
+        "not solved",
+        False,
+        1,
+        "the loss at epoch 3 is off",
+    )
+    assert (ex4.state, ex4.passed, ex4.failed) == ("not solved", 1, 2)
+    assert "a fixture broke" in ex4.first_failure
+    assert watcher.tally.verdict(BY_MARKER["ex1"]).state == "not checked"
