@@ -110,6 +110,7 @@ class Reporter:
         self.out, self.go, self.config = out, go, None
 
     def send(self, **record: Any) -> None:
+        record["t"] = time.monotonic()  # one clock for every process of the machine: the benchmark reads it
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
 
@@ -379,7 +380,7 @@ class Verdict:
         failing = list(self.outcomes.values()).count("failed")
         skipped = list(self.outcomes.values()).count("skipped")
         return {
-            "checking": "checking ...",
+            "checking": "not solved yet: a check fails (checking the rest ...)" if self.failure else "checking ...",
             "stopped": "stopped: " + (self.problem or "").split(":")[0],
             "failing": f"not solved yet: {failing} of {checks} checks fail",
             "unfinished": f"not finished: {skipped} of {checks} checks skipped",
@@ -493,6 +494,7 @@ class Watcher:
         self.shown = ""
         self.dependencies: dict[Path, tuple[int, int] | None] = {}
         self.restart = False
+        self.told: set[tuple[str, int]] = set()  # the checks whose failure a log was shown before they ended
 
     # - starting -
 
@@ -661,16 +663,16 @@ class Watcher:
                             slot.child.remove()
                             slot.child = None
                         self.focus, self.note, dirty = slot, "", True
-                waiting = sorted((slot for slot in self.slots if slot.queued), key=lambda slot: slot.saved is None)
-                for slot in waiting:
-                    if len(self.running()) < self.most_at_once():
-                        self.start(slot)
-                        dirty = True
                 for slot in self.running():
                     if self.follow(slot):
                         dirty = True
                         if slot.verdict and slot.verdict.finished:
                             self._after(slot)
+                waiting = sorted((slot for slot in self.slots if slot.queued), key=lambda slot: slot.saved is None)
+                for slot in waiting:
+                    if len(self.running()) < self.most_at_once():
+                        self.start(slot)
+                        dirty = True
                 typed = keys.read()
                 for key in typed:
                     dirty |= self.key(key)
@@ -763,6 +765,8 @@ class Watcher:
             done = sum(verdict.counts[category] for category in CATEGORIES)
             of = f" of {verdict.total}" if verdict.total is not None else ""
             lines.append(f"check {slot.checks} of {exercise.name}, running for {_duration(elapsed)} ({done}{of} done)")
+            if verdict.failure:  # the verdict is settled: a failing check stays failing, whatever comes after it
+                lines += self.failure(verdict)
             return lines
         lines.append(
             f"check {slot.checks} of {exercise.name}, {_duration(verdict.seconds or 0)} {after}: {verdict.count_line()}"
@@ -770,9 +774,7 @@ class Watcher:
         if verdict.problem:
             lines.append(verdict.problem)
         elif verdict.failure:
-            nodeid, message = verdict.failure
-            lines.append(f"The first failing check, {nodeid.split('::')[-1]}:")
-            lines += ["    " + line for line in message.rstrip().splitlines()]
+            lines += self.failure(verdict)
         elif verdict.state == "unfinished" and verdict.skip:
             lines.append(f"Skipped: {verdict.skip[1]}")
         elif verdict.state == "pytest":
@@ -786,14 +788,29 @@ class Watcher:
             lines.append(f"Solved. Run it on real data with: python -m {module}")
         return lines
 
+    @staticmethod
+    def failure(verdict: Verdict) -> list[str]:
+        assert verdict.failure is not None
+        nodeid, message = verdict.failure
+        return [
+            f"The first failing check, {nodeid.split('::')[-1]}:",
+            *("    " + line for line in message.rstrip().splitlines()),
+        ]
+
     def render(self, final: bool) -> None:
         text = self.screen()
         if text == self.shown:
             return
         self.shown = text
+        focus = self.focus
+        settled = focus.verdict is not None and focus.verdict.failure is not None and not focus.verdict.finished
+        if settled and (focus.exercise.name, focus.checks) not in self.told:
+            self.told.add((focus.exercise.name, focus.checks))  # a log gets the screen once the verdict is known
+        else:
+            settled = False
         if self.clear:
             self.out.write("\x1b[H\x1b[2J" + text + "\n")
-        elif self.tty or final:
+        elif self.tty or final or settled:
             self.out.write("-" * 40 + "\n" + text + "\n")
         self.out.flush()
 
@@ -820,6 +837,10 @@ class Watcher:
 def _file(module: object) -> str | None:
     file = getattr(module, "__file__", None)
     return file if isinstance(file, str) else None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _can_fork() -> bool:
@@ -870,6 +891,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"there is no exercise {', '.join(unknown)}; the exercises are {names}")
     chosen = [exercise for exercise in known if not args.names or exercise.name in args.names]
     watcher = Watcher(chosen, args.time_limit, fork=_can_fork() and not args.no_fork, out=sys.stdout)
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminal closed or a kill: the same tidy end as Ctrl-C
     try:
         if watcher.fork is not None:
             print("Loading torch, matplotlib and the checks once ...", flush=True)
