@@ -232,3 +232,15 @@ def test_the_self_check_answers_are_what_the_lesson_prints(
     assert "sets it\n  to None," in lesson_output
     assert "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation." in lesson_output
     assert "a leaf Variable that requires grad is being used in an in-place\n   operation." in answers
+
+
+def test_an_epoch_count_that_would_run_for_hours_is_announced_from_a_measured_epoch() -> None:
+    from lesson_support import cli, runtime
+
+    sentence = cli.long_run_warning(runtime.Run(epochs=1_000_000_000))
+    assert sentence is not None, "a billion epochs must be announced at the start"
+    per_epoch = float(re.search(r"one epoch of its loop took (\d+) µs", sentence)[1])
+    assert per_epoch > 0, sentence
+    assert sentence.startswith("--epochs 1000000000: the training section would take at least "), sentence
+    assert "Ctrl-C stops it" in sentence
+    assert cli.long_run_warning(runtime.Run()) is None, "the default run must start without a warning"
