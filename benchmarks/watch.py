@@ -7,7 +7,7 @@ In a copy of the repository (your exercise files are never touched), one watcher
 exercises. Each round saves, into each exercise in turn, a stub, a wrong answer and the reference
 solution, and times each save from just before the file is replaced to the moment the watcher
 prints the screen with that check's verdict (its output is a pipe, so it prints each finished
-screen once). A learner pauses between saves; so does this, for a second. Each round also times
+screen once). A learner pauses between saves; so does this, for a second (five with --no-fork). Each round also times
 one cold `python -m pytest -m ex4` on the same copy while the watcher is idle, so both figures
 come from the same minutes of the machine. Then a second watcher with `--no-fork` does the same,
 the way checks run on Windows: there the stub is the first save after moving to another exercise,
@@ -48,6 +48,7 @@ WRONG = {  # one mistake in each reference solution: (text, replaced by)
 }
 STATES = ("stub", "wrong", "solution")
 PAUSE = 1.0  # seconds between two saves, as a learner reads the screen
+PAUSE_NO_FORK = 5.0  # long enough for a fresh Python to be ready and waiting, as it is while a learner types
 
 
 def stub_of(source: str) -> str:
@@ -165,7 +166,7 @@ def cold_pytest(repository: Path, name: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(repository: Path, rounds: int, options: tuple[str, ...], cold: list[float] | None) -> dict:
+def measure(repository: Path, rounds: int, options: tuple[str, ...], cold: list[float] | None, pause: float) -> dict:
     texts = {name: answers(name) for name in FILES}
     for name in FILES:
         save(repository / "exercises" / FILES[name], texts[name]["stub"])
@@ -179,7 +180,7 @@ def measure(repository: Path, rounds: int, options: tuple[str, ...], cold: list[
         for _ in range(rounds):
             for name in FILES:
                 for state in STATES:
-                    time.sleep(PAUSE)
+                    time.sleep(pause)
                     settled, whole = watcher.save_and_time(repository, name, texts[name][state])
                     times[name, state].append(settled)
                     counted[name, state].append(whole)
@@ -219,11 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="watch-bench-") as folder:
         repository = copy_repository(Path(folder) / "repository")
         cold: list[float] = []
-        forked = measure(repository, args.rounds, (), cold)
+        forked = measure(repository, args.rounds, (), cold, PAUSE)
         report("forked checks (Linux, macOS)", forked)
         print(f"cold python -m pytest -m ex4: median {statistics.median(cold):.2f} s of {len(cold)}")
         if args.no_fork_rounds:
-            fresh = measure(repository, args.no_fork_rounds, ("--no-fork",), None)
+            fresh = measure(repository, args.no_fork_rounds, ("--no-fork",), None, PAUSE_NO_FORK)
             report("a fresh Python per check, --no-fork (as on Windows)", fresh)
     return 0
 

@@ -110,7 +110,7 @@ class Reporter:
         self.out, self.go, self.config = out, go, None
 
     def send(self, **record: Any) -> None:
-        record["t"] = time.monotonic()  # one clock for every process of the machine: the benchmark reads it
+        record["t"] = time.monotonic()  # the machine's one monotonic clock: a check can be timed from outside
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
 
@@ -150,6 +150,25 @@ class Reporter:
             outcome=report.outcome,
             message=message,
         )
+
+
+def warm_libraries() -> None:
+    """Pay what torch and matplotlib cost the first time, before any check: imports, the first step, the first PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+    import torch
+
+    # The first optimizer step imports torch's compiler stack; the first PNG loads the fonts.
+    weight = torch.zeros(1, requires_grad=True)
+    for kind in (torch.optim.SGD, torch.optim.Adam):
+        optimizer = kind([weight], lr=0.1)
+        (weight * 2).sum().backward()
+        optimizer.step()
+    figure = matplotlib.figure.Figure()
+    figure.add_subplot().plot([1, 2], [1, 2])
+    figure.savefig(io.BytesIO(), format="png")
 
 
 def run_checks(exercise: str, go: int | None, report: Path, log: Path | None) -> int:
@@ -500,29 +519,14 @@ class Watcher:
 
     def warm_up(self) -> None:
         """Load torch, matplotlib and the tests once, so that every forked child starts with them loaded."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.figure
-        import torch
-
-        # The first optimizer step imports torch's compiler stack; the first PNG loads the fonts.
-        weight = torch.zeros(1, requires_grad=True)
-        for kind in (torch.optim.SGD, torch.optim.Adam):
-            optimizer = kind([weight], lr=0.1)
-            (weight * 2).sum().backward()
-            optimizer.step()
-        figure = matplotlib.figure.Figure()
-        figure.add_subplot().plot([1, 2], [1, 2])
-        figure.savefig(io.BytesIO(), format="png")
-
+        warm_libraries()
         path, learner = list(sys.path), {(ROOT / slot.exercise.file).resolve() for slot in self.slots}
         quiet = os.open(os.devnull, os.O_WRONLY)
         saved = os.dup(1), os.dup(2)
         try:
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
-            pytest.main(["-m", self.slots[0].exercise.name, "--collect-only", "-q", "-p", "no:cacheprovider"])
+            code = pytest.main(["-m", self.slots[0].exercise.name, "--collect-only", "-q", "-p", "no:cacheprovider"])
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -530,6 +534,8 @@ class Watcher:
             os.dup2(saved[1], 2)
             for fd in (quiet, *saved):
                 os.close(fd)
+        if code == pytest.ExitCode.INTERRUPTED:
+            raise KeyboardInterrupt  # Ctrl-C while loading: pytest took it, the watcher ends
         sys.path[:] = path  # a cold run starts from Python's own path; pytest adds to it in the child
         assert self.fork is not None
         self.fork["gc"] = gc.isenabled()  # the tests' conftest may switch the collector off; children keep that
@@ -558,6 +564,10 @@ class Watcher:
 
     def start(self, slot: Slot) -> None:
         """Check the exercise now: the spare goes on, or a new child starts."""
+        # Python trusts a cached .pyc whose source has the same size and the same whole second: two quick
+        # saves of a one-digit change would otherwise check the first one again.
+        with contextlib.suppress(OSError, NotImplementedError, ValueError):
+            Path(importlib.util.cache_from_source(str(ROOT / slot.exercise.file))).unlink(missing_ok=True)
         if slot.child is not None:
             slot.child.remove()
         slot.child, slot.spare = (slot.spare or self.new_child(slot)), None
@@ -713,6 +723,7 @@ class Watcher:
 
     def next_hint(self) -> None:
         slot = self.focus
+        self.hints = hints()  # read again: the file may have changed since
         found = self.hints.get(slot.exercise.number, [])
         if not found:
             self.note = f"exercises/README.md has no hints for exercise {slot.exercise.number}."
@@ -839,6 +850,16 @@ def _file(module: object) -> str | None:
     return file if isinstance(file, str) else None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds; try 20")
+    return value
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -862,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="exN", help="the exercises to watch (default: all)")
     parser.add_argument(
         "--time-limit",
-        type=float,
+        type=_seconds,
         default=TIME_LIMIT,
         metavar="S",
         help=f"seconds one exercise's checks may take in all (default {TIME_LIMIT:g})",
@@ -912,5 +933,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:  # a check in a fresh process: python -m grader.watch --child ex1 REPORT
         go = os.dup(0)
+        warm_libraries()  # as the forking watcher does, while this spare waits for a save
         sys.exit(run_checks(sys.argv[2], go, Path(sys.argv[3]), None))
     sys.exit(main())
