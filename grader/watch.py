@@ -343,6 +343,7 @@ class Verdict:
     ready: bool = False
     exitstatus: int | None = None
     problem: str | None = None  # the watcher's own sentence: stopped at the time limit, or the process died
+    stopped: str = ""  # the same in a few words, for the progress list
     seconds: float | None = None  # from the save (or the start) to the verdict
     log: str = ""  # the end of pytest's own output, kept when pytest ended without a failing check
 
@@ -400,7 +401,7 @@ class Verdict:
         skipped = list(self.outcomes.values()).count("skipped")
         return {
             "checking": "not solved yet: a check fails (checking the rest ...)" if self.failure else "checking ...",
-            "stopped": "stopped: " + (self.problem or "").split(":")[0],
+            "stopped": self.stopped or "stopped",
             "failing": f"not solved yet: {failing} of {checks} checks fail",
             "unfinished": f"not finished: {skipped} of {checks} checks skipped",
             "pytest": f"pytest ended with exit status {self.exitstatus} ({self.count_line()})",
@@ -603,9 +604,11 @@ class Watcher:
                     child.remove()
                     return True
                 verdict.problem = self._died(child, verdict)
+                verdict.stopped = "stopped: the checks' process ended before pytest finished"
             changed = True
         elif verdict.exitstatus is None and elapsed > self.time_limit:
             child.kill()
+            verdict.stopped = f"stopped after {self.time_limit:g} s"
             verdict.problem = (
                 f"stopped after {self.time_limit:g} s: that is the watcher's limit for all the checks of "
                 f"{slot.exercise.name} together (python -m pytest -m {slot.exercise.name} stops each check at its "

@@ -57,6 +57,12 @@ def test_an_endless_loop_is_stopped_and_the_watching_goes_on(session: Session) -
     assert counted(session.screens["right"]) == session.pytest_says["right"].counts
 
 
+def test_a_process_that_ends_in_the_middle_is_told_and_the_watching_goes_on(session: Session) -> None:
+    screen = session.screens["crash"]
+    assert "ended with exit status 3 before pytest finished" in screen, screen
+    assert "os._exit()" in screen, "the screen should name what ends a process so"
+
+
 def test_a_hint_comes_from_the_exercises_readme(session: Session) -> None:
     readme = (ROOT / "exercises" / "README.md").read_text(encoding="utf-8")
     hint = re.search(r"\*\*Hint 1\.1\.\*\* (.*?)\n\n", readme, re.DOTALL)[1]

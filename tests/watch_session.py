@@ -1,11 +1,12 @@
 """One session of `python -m exercises watch` in a copy of the repository, for tests/test_watch.py.
 
-The session saves a stub, a wrong answer, an endless loop that also changes torch's settings, a
-half-typed file and the reference answer into exercise 1, one after the other, and keeps the
-screen the watcher shows for each. For the stub, the wrong answer and the answer, a cold
-`python -m pytest -m ex1` runs on a copy holding the same file. All of it runs in other processes,
-started when collection ends (test_watch.py loads this plugin), and a thread here drives the saves,
-so the session overlaps the other tests instead of adding its length to theirs.
+The session saves into exercise 1, one after the other: a stub, a wrong answer, an endless loop
+that also changes torch's settings, a file that ends its process with os._exit(), a half-typed
+file and the reference answer, and keeps the screen the watcher shows for each. For the stub,
+the wrong answer and the answer, a cold `python -m pytest -m ex1` runs on a copy holding the
+same file. All of it runs in other processes at a lower priority, started when collection ends
+(test_watch.py loads this plugin), and a thread here drives the saves, so that the session takes
+the time the other tests leave free instead of adding its length to theirs.
 
 PYTEST_DONT_REWRITE: test_watch.py imports this module before pytest loads it as a plugin.
 """
@@ -58,6 +59,9 @@ ANSWERS = {  # what is saved, in this order; check 1 is the watcher's own at the
         "    torch.set_default_dtype(torch.float64)\n    generator = torch.Generator()",
     )
     .replace("    mean, std = heights.mean(), heights.std()\n", "    while True:\n        time.sleep(0.05)\n"),
+    "crash": SOLUTION.replace("import sys\n", "import os\nimport sys\n").replace(
+        "    generator = torch.Generator()", "    os._exit(3)\n    generator = torch.Generator()"
+    ),
     "half-typed": SOLUTION.split("def fit_height_weight(")[0] + "def fit_height_weight(heights, weights\n",
     "right": SOLUTION,
 }
