@@ -7,15 +7,19 @@ import difflib
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+import torch
 
 from lesson_support import figures, runtime
 from lesson_support.checks import DivergenceError
 from lesson_support.data import DISTANCE_COLUMN, DISTANCE_TIME_CSV, TIME_COLUMN, DatasetError
 
 OUTDIR = Path("figures")  # where figures are saved, relative to the working folder
+LONG_RUN = 180.0  # seconds: a training section expected to take longer is announced before it starts
 Section = Callable[[runtime.Run], Any]
 Deeper = Callable[[runtime.Run, Any], None]  # a section's optional part, given what the section returned
 
@@ -124,6 +128,51 @@ def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.Arg
     return parser
 
 
+def seconds_per_epoch(run: runtime.Run, epochs: int = 30) -> float:
+    """Time the training section's epoch on the run's own data and device: zero_grad, forward, loss, backward, step.
+
+    The section does a little more per epoch (its checks, a print now and then), so this is a
+    lower bound on its epoch.
+    """
+    distances, times = run.deliveries
+    model = torch.nn.Linear(1, 1).to(run.device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=run.lr)
+    loss_fn = torch.nn.MSELoss()
+
+    def epoch() -> None:
+        optimizer.zero_grad()
+        loss = loss_fn(model(distances), times)
+        loss.item()  # the section reads every loss, which waits for the device
+        loss.backward()
+        optimizer.step()
+
+    epoch()  # the first step loads what torch loads once
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    return (time.perf_counter() - start) / epochs
+
+
+def _spoken(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def long_run_warning(run: runtime.Run) -> str | None:
+    """A sentence for an --epochs that would keep the training section busy for more than a few minutes."""
+    per_epoch = seconds_per_epoch(run)
+    expected = per_epoch * run.epochs
+    if expected <= LONG_RUN:
+        return None
+    return (
+        f"--epochs {run.epochs}: the training section would take at least {_spoken(expected)} here (one epoch of its "
+        f"loop took {per_epoch * 1e6:.0f} µs just now, on these {len(run.deliveries[0])} deliveries). Ctrl-C stops it; "
+        f"a smaller --epochs (the default is {runtime.Run().epochs}) shows the same story sooner."
+    )
+
+
 def _prepare_outdir(outdir: Path) -> str | None:
     """Create the figure folder; return a sentence on what is wrong, or None."""
     try:
@@ -199,6 +248,8 @@ def run_command_line(
             _ = run.deliveries  # read now: a broken file stops the run before anything is printed or created
         except DatasetError as error:
             return _fail(parser, str(error), 2)
+    if "training" in names and (warning := long_run_warning(run)):
+        print(warning)
     if plots:
         problem = _prepare_outdir(args.outdir)
         if problem:

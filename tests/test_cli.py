@@ -263,3 +263,15 @@ def test_deeper_adds_each_optional_part_after_its_section(deeper_output: str, le
     deeper = [list(lesson.SECTIONS).index(name) + 1 for name in lesson.GOING_DEEPER]
     assert [n for h, n in zip(headings, numbers, strict=True) if h.startswith("--")] == deeper, headings
     assert GOING_DEEPER_MARK not in lesson_output
+
+
+def test_an_epoch_count_that_would_run_for_hours_is_announced_from_a_measured_epoch() -> None:
+    from lesson_support import cli, runtime
+
+    sentence = cli.long_run_warning(runtime.Run(epochs=1_000_000_000))
+    assert sentence is not None, "a billion epochs must be announced at the start"
+    per_epoch = float(re.search(r"one epoch of its loop took (\d+) µs", sentence)[1])
+    assert per_epoch > 0, sentence
+    assert sentence.startswith("--epochs 1000000000: the training section would take at least "), sentence
+    assert "Ctrl-C stops it" in sentence
+    assert cli.long_run_warning(runtime.Run()) is None, "the default run must start without a warning"

@@ -1,0 +1,230 @@
+"""One session of `python -m exercises watch` in a copy of the repository, for tests/test_watch.py.
+
+The session saves into exercise 1, one after the other: a stub, a wrong answer, an endless loop
+that also changes torch's settings, a file that ends its process with os._exit(), a half-typed
+file and the reference answer, and keeps the screen the watcher shows for each. For the stub,
+the wrong answer and the answer, a cold `python -m pytest -m ex1` runs on a copy holding the
+same file. All of it runs in other processes at a lower priority, started when collection ends
+(test_watch.py loads this plugin), and a thread here drives the saves, so that the session takes
+the time the other tests leave free instead of adding its length to theirs.
+
+PYTEST_DONT_REWRITE: test_watch.py imports this module before pytest loads it as a plugin.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+EXERCISE, FILE = "ex1", Path("exercises/ex1_height_weight.py")
+SOLUTION = (ROOT / "exercises" / "solutions" / FILE.name).read_text(encoding="utf-8")
+WAIT = 90.0  # seconds the session may take in all before the test gives up on it
+SEPARATOR = "-" * 40 + "\n"
+# At a lower priority, the session takes the time the other tests leave free instead of theirs.
+NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
+
+
+def stub_of(source: str) -> str:
+    """The file as a learner gets it: every function's body replaced by raise NotImplementedError."""
+    lines = source.splitlines()
+    functions = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    for function in reversed(functions):
+        body = function.body[1:] if ast.get_docstring(function) else function.body
+        indent = " " * body[0].col_offset
+        lines[body[0].lineno - 1 : body[-1].end_lineno] = [f'{indent}raise NotImplementedError("not written yet")']
+    return "\n".join(lines) + "\n"
+
+
+ANSWERS = {  # what is saved, in this order; check 1 is the watcher's own at the start, on the stub
+    "stub": stub_of(SOLUTION),
+    "wrong": SOLUTION.replace("HEIGHT_MEAN_CM = 170.0", "HEIGHT_MEAN_CM = 1.70").replace(
+        "HEIGHT_STD_CM = 9.0", "HEIGHT_STD_CM = 0.09"
+    ),  # metres
+    "endless": SOLUTION.replace("import torch\n", "import time\n\nimport torch\n")
+    .replace(
+        "    generator = torch.Generator()",
+        "    torch.set_default_dtype(torch.float64)\n    generator = torch.Generator()",
+    )
+    .replace("    mean, std = heights.mean(), heights.std()\n", "    while True:\n        time.sleep(0.05)\n"),
+    "crash": SOLUTION.replace("import sys\n", "import os\nimport sys\n").replace(
+        "    generator = torch.Generator()", "    os._exit(3)\n    generator = torch.Generator()"
+    ),
+    "half-typed": SOLUTION.split("def fit_height_weight(")[0] + "def fit_height_weight(heights, weights\n",
+    "right": SOLUTION,
+}
+COMPARED = ("stub", "wrong", "right")  # each a cold pytest run of its own: the costly part of this test
+
+
+def copy_repository(target: Path) -> Path:
+    skip = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "lesson.ipynb"}
+    shutil.copytree(
+        ROOT,
+        target,
+        ignore=lambda folder, names: [
+            name
+            for name in names
+            if name in skip or name.endswith(".egg-info") or (Path(folder) == ROOT and name == "figures")
+        ],
+    )
+    return target
+
+
+def save(path: Path, text: str) -> None:
+    """Save as an editor does: the whole new file at once."""
+    draft = path.with_suffix(".draft")
+    draft.write_text(text, encoding="utf-8")
+    os.replace(draft, path)
+
+
+@dataclass
+class PytestSays:
+    counts: dict[str, int]
+    first_failure: tuple[str, str] | None  # (test name, message)
+
+
+def junit(path: Path) -> PytestSays:
+    root = ElementTree.parse(path).getroot()
+    suite = root.find("testsuite") if root.tag == "testsuites" else root
+    assert suite is not None
+    numbers = {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
+    counts = {
+        "failed": numbers["failures"],
+        "error": numbers["errors"],
+        "skipped": numbers["skipped"],
+        "passed": numbers["tests"] - numbers["failures"] - numbers["errors"] - numbers["skipped"],
+    }
+    first = None
+    for case in suite.iter("testcase"):
+        problem = next((child for child in case if child.tag in ("failure", "error")), None)
+        if problem is not None:
+            first = (case.get("name", ""), (problem.text or "").strip())
+            break
+    return PytestSays({key: value for key, value in counts.items() if value}, first)
+
+
+@dataclass
+class Session:
+    screens: dict[str, str]  # answer -> the watcher's screen with its verdict
+    pytest_says: dict[str, PytestSays]
+    hint_screen: str
+    summary: str
+    returncode: int
+
+
+def wait_for(output: Path, pattern: str, process: subprocess.Popen[str], deadline: float) -> str:
+    """The first screen in the watcher's output that matches `pattern`."""
+    while time.monotonic() < deadline:
+        for screen in output.read_text(encoding="utf-8").split(SEPARATOR):
+            if re.search(pattern, screen):
+                return screen
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"the watcher never showed {pattern!r}; it printed:\n{output.read_text(encoding='utf-8')}")
+
+
+def run_session(base: Path) -> Session:
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.pop("DISPLAY", None)
+    cold = {}
+    for name in COMPARED:  # the cold runs start first and run beside the session
+        copy = copy_repository(base / f"pytest-{name}")
+        save(copy / FILE, ANSWERS[name])
+        command = [*NICE, sys.executable, "-m", "pytest", "-m", EXERCISE, f"--junitxml={copy / 'junit.xml'}"]
+        cold[name] = (
+            copy,
+            subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+        )
+    watched = copy_repository(base / "watched")
+    save(watched / FILE, ANSWERS["stub"])
+    output = base / "watcher.out"
+    with open(output, "w", encoding="utf-8") as out:
+        watcher = subprocess.Popen(
+            [*NICE, sys.executable, "-m", "exercises", "watch", EXERCISE, "--time-limit", "1"],
+            cwd=watched,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    assert watcher.stdin is not None
+    deadline = time.monotonic() + WAIT
+    try:
+        screens = {"stub": wait_for(output, rf"check 1 of {EXERCISE}, [^\n]* at the start: ", watcher, deadline)}
+        watcher.stdin.write("h")
+        watcher.stdin.flush()
+        hint_screen = wait_for(output, r"\(1 of \d+\) Hint 1\.1", watcher, deadline)
+        for number, name in enumerate(list(ANSWERS)[1:], start=2):
+            save(watched / FILE, ANSWERS[name])
+            screens[name] = wait_for(
+                output, rf"check {number} of {EXERCISE}, [^\n]* after your save: ", watcher, deadline
+            )
+        watcher.stdin.write("q")
+        watcher.stdin.close()
+        returncode = watcher.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    pytest_says = {}
+    for name, (copy, process) in cold.items():
+        process.wait(timeout=max(deadline - time.monotonic(), 1))
+        pytest_says[name] = junit(copy / "junit.xml")
+    summary = output.read_text(encoding="utf-8").rsplit(SEPARATOR, 1)[-1]
+    return Session(screens, pytest_says, hint_screen, summary, returncode)
+
+
+@dataclass
+class Background:
+    thread: threading.Thread
+    result: list[Session | BaseException]
+
+
+KEY = pytest.StashKey[Background]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = any(Path(item.path).name == "test_watch.py" for item in session.items)
+    if not wanted or session.config.option.collectonly:
+        return
+    base = Path(tempfile.mkdtemp(prefix="watch-session-"))
+    session.config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
+    result: list[Session | BaseException] = []
+
+    def drive() -> None:
+        try:
+            result.append(run_session(base))
+        except BaseException as error:  # handed to the test that waits for it
+            result.append(error)
+
+    thread = threading.Thread(target=drive, name="watch-session", daemon=True)
+    thread.start()
+    session.config.stash[KEY] = Background(thread, result)
+
+
+def finished_session(config: pytest.Config) -> Session:
+    """Wait for the session started when collection ended."""
+    background = config.stash.get(KEY, None)
+    if background is None:
+        pytest.skip("no watcher session was started in this run")
+    background.thread.join(WAIT)
+    if not background.result:
+        pytest.fail(f"the watcher session did not end within {WAIT:g} s", pytrace=False)
+    outcome = background.result[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
