@@ -75,7 +75,7 @@ NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
 SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
 
 # Section 6: the step-size study.
-SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 150
+SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 60
 
 # Section 7: a real training run on deliveries with two inputs, miles and stops.
 DELIVERIES = 400  # enough rows to hold some out and to batch
@@ -83,7 +83,7 @@ MILES_RANGE, MOST_STOPS = (0.5, 5.0), 4  # miles drawn uniformly in this range; 
 TRUE_WEIGHTS, TRUE_BIAS = (5.0, 3.0), 2.0  # minutes per mile, minutes per stop, fixed minutes
 DELIVERY_NOISE = 2.0  # σ of the Gaussian noise, in minutes
 HELD_OUT_SHARE = 0.2  # the share of rows held out for validation, and the same again for the test
-BATCH_SIZE, BATCH_EPOCHS = 32, 15
+BATCH_SIZE, BATCH_EPOCHS = 32, 10
 CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set chooses from
 JUDGED_EPOCHS = 5  # each is judged on its mean validation loss over the last epochs
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
