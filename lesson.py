@@ -1076,7 +1076,12 @@ def section_workflow(run: Run) -> Workflow:
 
     if run.plots:
         fig = figures.plot_workflow(
-            {lr: fit.val_losses for lr, fit in fits.items()}, chosen.lr, predicted.cpu(), y_test, baseline.item()
+            {lr: fit.val_losses for lr, fit in fits.items()},
+            chosen.lr,
+            predicted.cpu(),
+            y_test,
+            baseline.item(),
+            JUDGED_EPOCHS,
         )
         run.figures.emit(fig, "workflow")
     rows = {"training": train_rows, "validation": val_rows, "test": test_rows}

@@ -490,9 +490,10 @@ def plot_workflow(
     predicted: torch.Tensor,
     actual: torch.Tensor,
     baseline: float,
+    judged: int,
 ) -> Figure:
     """The validation loss of each candidate step size per epoch, and the chosen model's test predictions."""
-    from matplotlib.ticker import LogLocator
+    from matplotlib.ticker import LogLocator, MaxNLocator
 
     fig, (loss_ax, fit_ax) = new_figure(2, width=WIDE, height=3.8)
     for lr, losses in val_losses.items():
@@ -500,19 +501,26 @@ def plot_workflow(
         loss_ax.plot(
             range(1, len(losses) + 1), losses, label=f"lr {lr:g}" + (" (chosen)" if lr == chosen else ""), **style
         )
+    epochs = len(next(iter(val_losses.values())))
+    loss_ax.axvspan(epochs - judged + 0.5, epochs + 0.5, color="0.92", zorder=0, label=f"the {judged} epochs judged")
     log_scale(loss_ax)
     loss_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 2, 5, 10, 20, ...: the floor near σ² reads off
+    loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("validation loss (log scale)")
     loss_ax.set_title("the validation set chooses the step size")
     loss_ax.legend(loc="upper right")
     actual, predicted = actual.reshape(-1).cpu(), predicted.reshape(-1).cpu()
     ends = [float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))]
-    fit_ax.plot(ends, ends, color="0.7", linewidth=5, solid_capstyle="butt", zorder=1, label="prediction = actual")
-    fit_ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1.2, label="the baseline: training mean")
-    fit_ax.plot(actual, predicted, "o", markersize=4, color="tab:blue", label="chosen model", zorder=3)
+    fit_ax.plot(ends, ends, color="0.7", linewidth=5, solid_capstyle="butt", zorder=1)
+    fit_ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1.2)
+    fit_ax.plot(actual, predicted, "o", markersize=4, color="tab:blue", zorder=3)
+    fit_ax.locator_params(nbins=5)
     fit_ax.set_xlabel("actual minutes (test rows)")
     fit_ax.set_ylabel("predicted minutes")
     fit_ax.set_title("the test rows, predicted")
-    fit_ax.legend(loc="upper left")
+    note(
+        fit_ax,
+        f"dots: the chosen model\ngrey: prediction = actual\ndashed: the baseline,\nthe training mean {baseline:.1f}",
+    )
     return fig
