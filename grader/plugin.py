@@ -22,6 +22,7 @@ carry it in `report.user_properties` too, as ("exercise", "ex4") and ("who", "yo
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its wor
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if importlib.util.find_spec("torch") is None:  # a terminal whose environment was never activated
+        from lesson_support.environment import not_installed
+
+        missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+        pytest.exit(not_installed(missing, program="python -m pytest"), returncode=pytest.ExitCode.USAGE_ERROR)
     for exercise in EXERCISES:
         described = f"exercise {exercise.number}, {exercise.task}"
         config.addinivalue_line("markers", f"{exercise.marker}: {described} (run alone with: {exercise.check_command})")
