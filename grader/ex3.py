@@ -30,8 +30,8 @@ from grader.histories import (
     settings_problem,
 )
 from grader.plots import check_saved_png, plots_losses, series
-from grader.run_it import OUTDIR, run_safely
 from grader.run_it import expect_losses as expect_run_losses
+from grader.run_it import output_path, run_safely, shown_output
 from lesson_support.figures import use_files_only
 
 EXERCISE = BY_NUMBER[3]
@@ -123,11 +123,10 @@ def run(module: ModuleType) -> int:
         returned = module.train_with_history(model, distances, times)
         losses = expect_run_losses(returned, "the value train_with_history returned")
         use_files_only()
-        OUTDIR.mkdir(exist_ok=True)
-        path = OUTDIR / "ex3_loss_curve.png"
+        path = output_path("ex3_loss_curve.png")
         module.plot_loss_curve(losses, path)
         print(f"{len(losses)} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end")
         print(f"the model now predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles")
-        print(f"figure saved: {path}")
+        print(f"figure saved: {shown_output(path)}")
 
     return run_safely(EXERCISE, module, show)

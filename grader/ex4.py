@@ -30,7 +30,7 @@ import lesson
 from grader.catalog import BY_NUMBER
 from grader.harness import LOSS_RTOL, Answer, close, expect_float, expect_losses, expect_tensor, fail, kind
 from grader.messages import unreadable_weights
-from grader.run_it import OUTDIR, UnusableResult, run_safely, save_figure
+from grader.run_it import UnusableResult, output_path, run_safely, save_figure, shown_output, told_as_the_checks_tell_it
 from grader.run_it import expect_losses as expect_run_losses
 from lesson_support.figures import log_scale, new_figure, use_files_only
 
@@ -222,7 +222,11 @@ def _rows_of(calls: list[Call], x: torch.Tensor) -> list[list[int]]:
 def _split(answer: Answer, n: int, n_validation: int, global_seed: int, **seed: int) -> tuple[list[int], list[int]]:
     torch.manual_seed(global_seed)  # a split drawn from the global random state changes with it
     shown = f"split_rows({n}, {n_validation}{''.join(f', seed={s}' for s in seed.values())})"
-    parts = answer("split_rows", n, n_validation, **seed)
+    return check_split_rows(answer("split_rows", n, n_validation, **seed), n, n_validation, shown)
+
+
+def check_split_rows(parts: Any, n: int, n_validation: int, shown: str) -> tuple[list[int], list[int]]:
+    """What split_rows returned, as two lists of row numbers; fails naming the first thing wrong with it."""
     if not isinstance(parts, tuple | list) or len(parts) != 2:
         fail(f"{shown} should return two tensors, (train_rows, validation_rows), but it returned {kind(parts)}")
     rows = []
@@ -370,14 +374,9 @@ def _epochs(
     and is no batch (even with gradients on); any other call is left out too, but must not be
     followed by a change of the weights.
     """
+    check_no_leak(calls, rows, validation)
     epochs = [Epoch([], [])]
     for k, (call, given) in enumerate(zip(calls, rows, strict=True)):
-        if call.grad and set(given) & validation and not set(given) <= validation:
-            fail(
-                f"a training batch holds validation rows (call {k + 1} of the model mixes rows of both sets): "
-                "training saw rows it is later validated on. Build the TensorDataset from x[train_rows] and "
-                "y[train_rows] only."
-            )
         if set(given) <= validation:
             epochs[-1].validation.append(k)
         elif call.grad and set(given) <= train and not len(given) == len(train) > batch_size:
@@ -385,6 +384,17 @@ def _epochs(
                 epochs.append(Epoch([], []))
             epochs[-1].steps.append(k)
     return epochs if epochs[-1].steps or epochs[-1].validation else []
+
+
+def check_no_leak(calls: list[Call], rows: list[list[int]], validation: set[int]) -> None:
+    """No call with gradients recorded mixes training rows with validation rows; fails naming the first that does."""
+    for k, (call, given) in enumerate(zip(calls, rows, strict=True)):
+        if call.grad and set(given) & validation and not set(given) <= validation:
+            fail(
+                f"a training batch holds validation rows (call {k + 1} of the model mixes rows of both sets): "
+                "training saw rows it is later validated on. Build the TensorDataset from x[train_rows] and "
+                "y[train_rows] only."
+            )
 
 
 def _gradient(call: Call, rows: list[int], x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -882,13 +892,23 @@ def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
     x, y = run_data()
 
     def show() -> None:
-        train_rows, validation_rows = module.split_rows(len(x), len(x) // 5, seed=0)
+        n_validation = len(x) // 5
+        split = module.split_rows(len(x), n_validation, seed=0)
+        with told_as_the_checks_tell_it():  # an overlapping or uneven split, as the split check tells it
+            check_split_rows(split, len(x), n_validation, f"split_rows({len(x)}, {n_validation}, seed=0)")
+        train_rows, validation_rows = split
         plane = f"x·[{PLANE_WEIGHTS[0]:g}, {PLANE_WEIGHTS[1]:g}]ᵀ + {PLANE_BIAS:g}"
         print(f"{len(x)} rows of y = {plane} plus noise (σ {PLANE_NOISE:g}); your split_rows gives")
         print(f"  {len(train_rows)} training rows and {len(validation_rows)} validation rows")
-        torch.manual_seed(lesson.SEED)
-        model = lesson.LinearRegression(2, 1)
+        model = probe(lesson.SEED)  # a LinearRegression(2, 1) that notes the rows of every batch
         losses = module.train_with_validation(model, x, y, train_rows, validation_rows, device=device)
+        try:
+            rows = _rows_of(model.calls, x)
+        except pytest.fail.Exception:  # inputs that are not rows of x: no batch this run can judge
+            rows = None
+        if rows is not None:
+            with told_as_the_checks_tell_it():  # a batch holding validation rows, as the training checks tell it
+                check_no_leak(model.calls, rows, set(validation_rows.tolist()))
         losses = expect_run_losses(losses, "the value train_with_validation returned")
         floor = noise_floor(x, y, train_rows, validation_rows)
         print(f"Validation loss after each of {len(losses)} epochs, on {device}:")
@@ -905,8 +925,7 @@ def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
             f"so more epochs or another step size bring the loss to about {best:.3g}, not lower."
         )
 
-        OUTDIR.mkdir(exist_ok=True)
-        path = OUTDIR / "ex4_model.pt"
+        path = output_path("ex4_model.pt")
         module.save_model(model, path)
         problem = unreadable_weights(path)  # told here, or load_model would take the blame for save_model's file
         if problem:
@@ -914,7 +933,8 @@ def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
         loaded = module.load_model(path)
         with torch.no_grad():
             difference = (loaded(x).cpu() - model(x.to(device)).cpu()).abs().max().item()
-        print(f"model saved: {path}; load_model gives a new model whose predictions differ by at most {difference:.3g}")
+        same = "are identical" if difference == 0 else f"differ by at most {difference:.3g}"
+        print(f"model saved: {shown_output(path)}; load_model gives a new model whose predictions {same}")
 
         use_files_only()
         fig, (ax,) = new_figure(width=5.4, height=3.6)

@@ -22,6 +22,11 @@ carry it in `report.user_properties` too, as ("exercise", "ex4") and ("who", "yo
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import importlib.util
+import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +41,18 @@ _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its wor
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if importlib.util.find_spec("torch") is None:  # a terminal whose environment was never activated
+        from lesson_support.environment import not_installed
+
+        missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+        pytest.exit(not_installed(missing, program="python -m pytest"), returncode=pytest.ExitCode.USAGE_ERROR)
     for exercise in EXERCISES:
         described = f"exercise {exercise.number}, {exercise.task}"
         config.addinivalue_line("markers", f"{exercise.marker}: {described} (run alone with: {exercise.check_command})")
     config.addinivalue_line(
         "markers", f"{SHIPPED_DATA}: checks a data file the lesson ships; counted apart from the exercises' checks"
     )
-    config.pluginmanager.register(Summary(), "exercise-summary")
+    config.pluginmanager.register(Summary(config), "exercise-summary")
 
 
 # --- which exercise and which answer a test belongs to ---------------------------------------------
@@ -120,15 +130,50 @@ class Verdict:
 
     def line(self) -> str:
         exercise = self.exercise
+        waiting = f", {self.skipped} wait for functions {NOT_WRITTEN}" if self.skipped else ""
         return {
-            "not checked": f"{exercise.marker}: not checked in this run (run it with: {exercise.check_command})",
+            "not checked": f"{exercise.marker}: not checked in this run (check it with: {exercise.check_command})",
             "not attempted": f"{exercise.marker}: not attempted yet: open {exercise.file}",
-            "not solved": f"{exercise.marker}: not solved yet: {self.failed} of {self.checks} checks fail "
-            "(read their messages above)",
-            "partly done": f"{exercise.marker}: partly done: {self.passed} of {self.checks} checks pass, the rest not "
-            "attempted yet",
+            "not solved": f"{exercise.marker}: not solved yet: {self.failed} of {self.checks} checks fail (read their "
+            f"messages above){waiting}",
+            "partly done": f"{exercise.marker}: partly done: {self.passed} of {self.checks} checks pass{waiting}",
             "solved": f"{exercise.marker}: solved, all {self.checks} checks pass",
         }[self.state]
+
+
+NOT_WRITTEN = "not written yet"  # how a skip line and the summary both tell a function that raises NotImplementedError
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """An exercise's verdict from an earlier run that checked all of it, as pytest's cache keeps it."""
+
+    state: str  # a Verdict.state
+    checked: float  # when, as time.time()
+    file_hash: str  # the sha256 of the exercise file then
+
+    def line(self, exercise: Exercise, file_hash: str | None) -> str:
+        when = _when(self.checked)
+        if file_hash != self.file_hash:  # never "solved" for a file that changed since
+            again = f"check it with: {exercise.check_command}"
+            return f"{exercise.marker}: changed since it was last checked, {when} ({again})"
+        return f"{exercise.marker}: {self.state} when last checked, {when} (not checked in this run)"
+
+
+def _when(timestamp: float) -> str:
+    """ "10:31 today", "10:31 yesterday" or "3 Dec 10:31", in local time."""
+    moment = datetime.datetime.fromtimestamp(timestamp)
+    days = (datetime.date.today() - moment.date()).days
+    day = {0: "today", 1: "yesterday"}.get(days, f"on {moment.day} {moment:%b}")
+    return f"{moment:%H:%M} {day}"
+
+
+def file_hash(path: Path) -> str | None:
+    """The sha256 of a file's bytes, or None when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 @dataclass
@@ -163,14 +208,43 @@ class Tally:
     def outcomes_of(self, who: str) -> list[str]:
         return [outcome for (_, owner), checks in self.outcomes.items() if owner == who for outcome in checks.values()]
 
-    def summary(self) -> list[str]:
-        """The lines of the end-of-run summary; none when no graded check ran."""
+    def summary(
+        self,
+        earlier: Mapping[str, tuple[Remembered, str | None]] | None = None,
+        partly_checked: Collection[str] = (),
+    ) -> list[str]:
+        """The lines of the end-of-run summary; none when no graded check ran.
+
+        `earlier` holds, for exercises this run did not check, the verdict remembered from an
+        earlier run and the hash of the exercise file now; `partly_checked` the exercises of
+        which only some checks ran (-k, a node id, -x).
+        """
         if not self.outcomes:
             return []
+        earlier = earlier or {}
         verdicts = [self.verdict(exercise) for exercise in EXERCISES]
-        solved = [verdict.exercise.marker for verdict in verdicts if verdict.solved]
-        lines = [f"exercises solved: {len(solved)}/{len(verdicts)}" + (f" ({', '.join(solved)})" if solved else "")]
-        lines += [f"  {verdict.line()}" for verdict in verdicts]
+        solved, lines, checked = [], [], []
+        for verdict in verdicts:
+            marker = verdict.exercise.marker
+            if verdict.state != "not checked":
+                checked.append(marker)
+                partly = marker in partly_checked
+                if verdict.solved and not partly:
+                    solved.append(marker)
+                some = f" (only some of its checks ran; all of them: {verdict.exercise.check_command})"
+                lines.append(f"  {verdict.line()}{some if partly else ''}")
+            elif marker in earlier:
+                remembered, now = earlier[marker]
+                if remembered.state == "solved" and now == remembered.file_hash:
+                    solved.append(marker)
+                lines.append(f"  {remembered.line(verdict.exercise, now)}")
+            else:
+                lines.append(f"  {verdict.line()}")
+        lines.insert(
+            0, f"exercises solved: {len(solved)}/{len(verdicts)}" + (f" ({', '.join(solved)})" if solved else "")
+        )
+        if checked and len(checked) < len(verdicts):
+            lines.append(f"  checked in this run: {', '.join(checked)}")
         reference = self.outcomes_of("reference")
         if reference:
             broken = reference.count("failed")
@@ -192,17 +266,89 @@ def _failure_text(report: pytest.TestReport) -> str:
     return text.removeprefix("Failed: ")
 
 
-class Summary:
-    """The plugin object that counts this run's graded reports and prints the summary at its end."""
+MEMORY = "exercises/{marker}"  # the key of an exercise's last verdict in pytest's cache: .pytest_cache/v/exercises/ex4
 
-    def __init__(self) -> None:
+
+class Summary:
+    """The plugin object that counts this run's graded reports, remembers its verdicts and prints the summary.
+
+    An exercise's verdict is remembered in pytest's cache (one key per exercise, so that the
+    watcher's children, which run pytest for one exercise each, never overwrite each other's) when
+    this run checked every one of its checks on the learner's file, with the sha256 of that file as
+    it was when its first check started; a file that changed during the run is not remembered. The
+    summary tells an exercise this run did not check by its remembered verdict, unless its file has
+    changed since. Without the cache (-p no:cacheprovider) nothing is remembered or read.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.tally = Tally()
+        self.selected: dict[str, set[str]] = {}  # marker -> the nodeids of this run's checks on the learner's file
+        self.deselected: set[str] = set()  # the exercises with a check on the learner's file left out (-k, -m, --lf)
+        self.hashes: dict[str, str | None] = {}  # marker -> the file's hash when its first check started
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            found = _exercise_of_item(item)
+            if found is not None and found[1] == "yours":
+                self.deselected.add(found[0].marker)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            found = _exercise_of_item(item)
+            if found is not None and found[1] == "yours":
+                self.selected.setdefault(found[0].marker, set()).add(item.nodeid)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        for marker, nodeids in self.selected.items():
+            if nodeid in nodeids and marker not in self.hashes:  # just before the first check imports the file
+                self.hashes[marker] = file_hash(self._file(marker))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.tally.add(report)
 
+    def _file(self, marker: str) -> Path:
+        return self.config.rootpath / BY_MARKER[marker].file
+
+    def partly_checked(self) -> set[str]:
+        """The exercises of which this run checked only some checks on the learner's file."""
+        by_node_id = any("::" in arg for arg in self.config.args)  # pytest tests/...::test_exercise[ex4-split-yours]
+        partly = set()
+        for marker, nodeids in self.selected.items():
+            ran = self.tally.outcomes.get((marker, "yours"), {})
+            if by_node_id or marker in self.deselected or not nodeids <= ran.keys():
+                partly.add(marker)
+        return partly
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        cache = getattr(self.config, "cache", None)
+        if cache is None:
+            return
+        partly = self.partly_checked()
+        for marker in self.selected:
+            before, now = self.hashes.get(marker), file_hash(self._file(marker))
+            if marker in partly or before is None or before != now:
+                continue
+            state = self.tally.verdict(BY_MARKER[marker]).state
+            cache.set(MEMORY.format(marker=marker), {"state": state, "checked": time.time(), "file_hash": now})
+
+    def earlier(self) -> dict[str, tuple[Remembered, str | None]]:
+        """For each exercise this run did not check: its remembered verdict and its file's hash now."""
+        cache = getattr(self.config, "cache", None)
+        found = {}
+        for exercise in EXERCISES:
+            if cache is None or exercise.marker in self.selected:
+                continue
+            record = cache.get(MEMORY.format(marker=exercise.marker), None)
+            try:
+                remembered = Remembered(str(record["state"]), float(record["checked"]), str(record["file_hash"]))
+            except (TypeError, KeyError, ValueError):  # nothing remembered, or a file from another version
+                continue
+            found[exercise.marker] = (remembered, file_hash(self._file(exercise.marker)))
+        return found
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        lines = self.tally.summary()
+        lines = self.tally.summary(self.earlier(), self.partly_checked())
         if lines:
             terminalreporter.section("exercises")
             for line in lines:

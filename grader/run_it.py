@@ -7,18 +7,25 @@ exercise in the catalog by the file's name.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
+import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from grader.catalog import Exercise, exercise_of_file
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
+from grader.time_limit import EXERCISE_LIMIT, TimeLimitExceeded, time_limit
+from lesson_support.data import ROOT
 from lesson_support.runtime import printable_output
 
-OUTDIR = Path("figures")  # beside the lesson's figures
+OUTDIR = ROOT / "figures"  # the repository's, beside the lesson's figures, whatever the current folder
 
 
 class UnusableResult(Exception):
@@ -33,12 +40,36 @@ def expect_losses(value: object, what: str) -> list[float]:
     return value
 
 
+@contextlib.contextmanager
+def told_as_the_checks_tell_it() -> Iterator[None]:
+    """A check's own function used in "run it": its failure stops the run with the check's sentence."""
+    try:
+        yield
+    except pytest.fail.Exception as failure:
+        raise UnusableResult(str(failure.msg)) from None
+
+
 def run_it(module: ModuleType) -> int:
     """Run the exercise `module` is the stub or the reference solution of; return the exit code."""
     exercise = exercise_of_file(module.__file__ or "")
     if exercise is None:
         raise ValueError(f"{module.__file__} is not an exercise file named in grader/catalog.py")
-    return importlib.import_module(exercise.checks_module).run(module)
+    try:
+        return importlib.import_module(exercise.checks_module).run(module)
+    except KeyboardInterrupt:  # while the grader and the lesson load, before the learner's code runs
+        print(f"Exercise {exercise.number} stopped: you pressed Ctrl-C before it ran.", file=sys.stderr)
+        return 130
+
+
+def _where(error: BaseException, file: str | None) -> str:
+    """ "at exercises/ex4_....py, line 42: for ..." for the learner's innermost line the exception passed, or ""."""
+    frames = traceback.extract_tb(error.__traceback__)
+    frames = [frame for frame in frames if file and Path(frame.filename) == Path(file)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": {frame.line.strip().removesuffix(':')}" if frame.line else ""  # `while True`, not `while True:`
+    return f" in {frame.name}(), at {shown_path(frame.filename)}, line {frame.lineno}{code}"
 
 
 def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None]) -> int:
@@ -47,10 +78,25 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
     check = exercise.check_command
     printable_output()  # a learner's message may hold any character, and the output may go to a file
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), time_limit(EXERCISE_LIMIT):
             # As in the checks (pyproject.toml): a loss over mismatched shapes is an error, not a warning.
             warnings.filterwarnings("error", message=TARGET_SIZE_WARNING, category=UserWarning)
             show()
+    except TimeLimitExceeded as error:
+        print(
+            f"Exercise {exercise.number} stopped after {EXERCISE_LIMIT:g} s, the checks' own time limit, while it was "
+            f"running{_where(error, module.__file__) or ' your code'}; look for a loop that never ends or far more "
+            f"epochs than the exercise asks for, then run this again or check it with: {check}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt as error:
+        print(
+            f"Exercise {exercise.number} stopped: you pressed Ctrl-C while it was running"
+            f"{_where(error, module.__file__) or ' its run'}.",
+            file=sys.stderr,
+        )
+        return 130
     except UnusableResult as problem:
         print(f"{problem} Check your functions with: {check}.", file=sys.stderr)
         return 1
@@ -71,9 +117,20 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
     return 0
 
 
+def output_path(name: str) -> Path:
+    """Where "run it" saves the file `name`: the repository's figures/ folder, made if missing."""
+    OUTDIR.mkdir(parents=True, exist_ok=True)
+    return OUTDIR / name
+
+
+def shown_output(path: Path) -> str:
+    """A saved file's path as the learner can open it: relative to the current folder if it is inside it."""
+    here = Path.cwd().resolve()
+    return Path(os.path.relpath(path, here)).as_posix() if path.resolve().is_relative_to(here) else str(path)
+
+
 def save_figure(fig: object, name: str) -> Path:
-    OUTDIR.mkdir(exist_ok=True)
-    path = OUTDIR / f"{name}.png"
+    path = output_path(f"{name}.png")
     fig.savefig(path)
-    print(f"figure saved: {path}")
+    print(f"figure saved: {shown_output(path)}")
     return path

@@ -869,12 +869,6 @@ def _can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "win32"
 
 
-TORCH_MISSING = (
-    "torch is not installed for this Python ({python}): activate the lesson's environment first "
-    "(. .venv/bin/activate, or .venv\\Scripts\\activate on Windows), then run python -m exercises watch again."
-)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m exercises watch",
@@ -892,7 +886,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fork", action="store_true", help="start a fresh Python for every check, as on Windows")
     args = parser.parse_args(argv)
     if importlib.util.find_spec("torch") is None:
-        print(TORCH_MISSING.format(python=sys.executable), file=sys.stderr)
+        from lesson_support.environment import not_installed
+
+        missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+        print(not_installed(missing, program="python -m exercises watch"), file=sys.stderr)
         return 1
     os.chdir(ROOT)  # the checks run from the repository's top folder, as python -m pytest must
     if str(ROOT) not in sys.path:

@@ -245,6 +245,24 @@ def test_a_python_without_torch_gets_one_sentence_naming_the_activate_command() 
     assert ". .venv/bin/activate" in ran.stderr or r".venv\Scripts\activate" in ran.stderr, ran.stderr
 
 
+@pytest.mark.parametrize(
+    ("program", "call"),
+    [
+        ("python -m pytest", "import pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider', '-q']))"),
+        ("python -m exercises watch", "from exercises.__main__ import main; sys.exit(main(['watch']))"),
+    ],
+    ids=["pytest", "watch"],
+)
+def test_pytest_and_the_watcher_without_torch_say_the_same_one_sentence(program: str, call: str) -> None:
+    hide_torch = f"import sys; sys.modules['torch'] = None; {call}"
+    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.returncode != 0 and "Traceback" not in ran.stdout + ran.stderr, ran
+    said = ran.stderr.strip().removeprefix("Exit: ")
+    assert said.count("\n") == 0 and said.startswith(f"{program}: error: torch is not installed"), ran.stderr
+    assert ". .venv/bin/activate" in said or r".venv\Scripts\activate" in said, said
+    assert "error" not in ran.stdout, ran.stdout
+
+
 def test_a_section_by_its_number_is_the_section_by_its_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert lesson.main(["--no-plots", "--section", "6"]) == 0
     by_number = capsys.readouterr().out

@@ -17,9 +17,10 @@ import pytest
 from grader.catalog import EXERCISES, Exercise
 from grader.harness import Answer
 from grader.plugin import SHIPPED_DATA, WHO, checks_of
+from grader.time_limit import EXERCISE_LIMIT
 
 pytestmark = [
-    pytest.mark.time_limit(30),  # a learner's endless loop fails after 30 s with a message
+    pytest.mark.time_limit(EXERCISE_LIMIT),  # a learner's endless loop fails after 30 s with a message
     pytest.mark.usefixtures("in_a_scratch_folder"),  # files a learner's code writes land outside the repository
 ]
 

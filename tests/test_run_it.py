@@ -19,11 +19,18 @@ import pytest
 
 from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
-from grader import ex1, ex2, ex3, ex4
+from grader import ex1, ex2, ex3, ex4, run_it
 from grader.harness import PNG_MAGIC
 from grader.messages import losses_problem
 
-pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # what a run saves lands outside the repository
+pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # run from outside the repository
+
+
+@pytest.fixture(autouse=True)
+def figures_in_the_scratch_folder(in_a_scratch_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What a run saves lands in the scratch folder's figures/, not the repository's: the repository's root moved."""
+    monkeypatch.setattr(run_it, "OUTDIR", in_a_scratch_folder / "figures")
+    return in_a_scratch_folder / "figures"
 
 
 def learner_file(tmp_path: Path, body: str) -> ModuleType:
@@ -155,7 +162,7 @@ def test_exercise_4_prints_its_run_and_saves_the_model(
     module.train_with_validation = train_with_validation
     figures = {}  # quick: the figure is built and checked, but not drawn
     monkeypatch.setattr(ex4, "save_figure", lambda fig, name: figures.setdefault(name, fig))
-    saved = in_a_scratch_folder / "figures"
+    saved = run_it.OUTDIR
     (saved / "ex4_model.pt").unlink(missing_ok=True)
     assert ex4.run(module) == 0
     out, err = capsys.readouterr()
@@ -165,12 +172,90 @@ def test_exercise_4_prints_its_run_and_saves_the_model(
     plane = f"least squares: w = [{weight[0, 0]:.4f}, {weight[0, 1]:.4f}]  b = {bias.item():.4f} (training rows)"
     assert err == "" and f"{len(train_rows)} training rows and {len(validation_rows)} validation rows" in out, out
     assert "Validation loss after each of 2 epochs, on cpu" in out and plane in out, out
-    assert (
-        "model saved: figures/ex4_model.pt; load_model gives a new model whose predictions differ by at most 0\n" in out
-    )
+    assert "model saved: figures/ex4_model.pt; load_model gives a new model whose predictions are identical\n" in out
     curve = figures["ex4_validation_loss"].axes[0].get_lines()[0]
     assert list(curve.get_xdata()) == [1, 2] and list(curve.get_ydata()) == losses
     assert sorted(ex4_solution.load_model(saved / "ex4_model.pt").state_dict()) == ["linear.bias", "linear.weight"]
+
+
+def test_an_endless_loop_stops_at_the_checks_time_limit_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_it, "EXERCISE_LIMIT", 0.2)  # the checks' 30 s, shortened for the test
+    module = learner_file(tmp_path, "    while True:\n        pass\n")
+    assert ex2.run(module) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("Exercise 2 stopped after 0.2 s, the checks' own time limit, while it was running in "), err
+    where = ("ex2_optimizer_comparison.py, line 2: while True; look", "ex2_optimizer_comparison.py, line 3: pass; look")
+    assert "compare_optimizers(), at " in err and any(line in err for line in where), err
+    assert err.rstrip().endswith("check it with: python -m pytest -m ex2"), err
+
+
+def test_ctrl_c_ends_a_run_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = learner_file(tmp_path, "    raise KeyboardInterrupt  # as Ctrl-C raises it, wherever the run is\n")
+    assert ex2.run(module) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("Exercise 2 stopped: you pressed Ctrl-C while it was running in compare_optimizers(), at ")
+    assert "line 2: raise KeyboardInterrupt" in err, err
+
+
+def test_run_from_another_folder_saves_under_the_repositorys_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository_figures = tmp_path / "repository" / "figures"  # the repository's root, moved away from the folder
+    monkeypatch.setattr(run_it, "OUTDIR", repository_figures)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=2)
+    module.plot_loss_curve = lambda losses, path: Path(path).write_bytes(PNG_MAGIC)
+    assert ex3.run(module) == 0
+    out = capsys.readouterr().out
+    assert f"figure saved: {repository_figures / 'ex3_loss_curve.png'}\n" in out, out
+    assert (repository_figures / "ex3_loss_curve.png").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+def _quick_ex4(**functions: object) -> ModuleType:
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    module = ModuleType("quick_ex4")
+    module.__file__ = ex4_solution.__file__
+    for name in ("split_rows", "validation_loss", "train_with_validation", "save_model", "load_model"):
+        setattr(module, name, functions.get(name, getattr(ex4_solution, name)))
+    return module
+
+
+def test_an_overlapping_split_is_told_as_the_split_check_tells_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    module = _quick_ex4(split_rows=lambda n, n_validation, seed=0: (torch.arange(800), torch.arange(700, 900)))
+    assert ex4.run(module) == 1
+    out, err = capsys.readouterr()
+    with pytest.raises(pytest.fail.Exception) as check:
+        ex4.check_split_rows(module.split_rows(1000, 200), 1000, 200, "split_rows(1000, 200, seed=0)")
+    assert out == "" and err == f"{check.value.msg} Check your functions with: python -m pytest -m ex4.\n", err
+    assert "puts rows [700, 701, 702, 703, 704] in both sets" in err, err
+
+
+def test_training_on_validation_rows_is_told_as_the_training_check_tells_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import torch
+
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    def on_every_row(model, x, y, train_rows, validation_rows, **settings):
+        return ex4_solution.train_with_validation(model, x, y, torch.arange(len(x)), validation_rows, epochs=1)
+
+    assert ex4.run(_quick_ex4(train_with_validation=on_every_row)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("a training batch holds validation rows (call 1 of the model mixes rows of both sets)"), err
+    assert err.count("\n") == 1 and err.endswith("Check your functions with: python -m pytest -m ex4.\n"), err
 
 
 # --- each "run it" on its reference solution, its numbers against a reference computed here -----------

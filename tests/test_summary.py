@@ -6,10 +6,12 @@ plugin: its graded tests carry an exercise's marker and a `who` parameter, as te
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from grader.catalog import BY_MARKER
-from grader.plugin import SHIPPED_DATA, Tally
+from grader.plugin import NOT_WRITTEN, SHIPPED_DATA, Tally
 
 CHECKS = """
 import pytest
@@ -131,8 +133,8 @@ def test_ex2(who, part):
     )
     lines = summary_of(project.runpytest_inprocess())
     assert lines[0] == "exercises solved: 0/4"
-    assert "  ex1: not checked in this run (run it with: python -m pytest -m ex1)" in lines
-    assert "  ex2: partly done: 1 of 2 checks pass, the rest not attempted yet" in lines
+    assert "  ex1: not checked in this run (check it with: python -m pytest -m ex1)" in lines
+    assert "  ex2: partly done: 1 of 2 checks pass, 1 wait for functions not written yet" in lines
     assert not any("reference solutions" in line for line in lines), "no reference check ran"
 
 
@@ -157,7 +159,7 @@ def test_csv():
     lines = project.runpytest_inprocess().outlines
     assert any(line.startswith("  shipped data: a file under data/ is not the one the lesson ships") for line in lines)
     assert not any("reference solutions" in line for line in lines), "a data check is not the reference's"
-    assert "  ex1: not checked in this run (run it with: python -m pytest -m ex1)" in lines
+    assert "  ex1: not checked in this run (check it with: python -m pytest -m ex1)" in lines
 
 
 def test_another_plugin_reads_each_exercises_verdict_from_the_reports(project: pytest.Pytester) -> None:
@@ -182,3 +184,97 @@ def test_another_plugin_reads_each_exercises_verdict_from_the_reports(project: p
     assert (ex4.state, ex4.passed, ex4.failed) == ("not solved", 1, 2)
     assert "a fixture broke" in ex4.first_failure
     assert watcher.tally.verdict(BY_MARKER["ex1"]).state == "not checked"
+
+
+# --- the summary remembers: verdicts kept in pytest's cache, forgotten when the file changes ----------
+
+REMEMBERED = """
+import pytest
+
+
+@pytest.mark.ex1
+@pytest.mark.parametrize("who", ["yours"])
+def test_ex1(who):
+    pass
+
+
+@pytest.mark.ex4
+@pytest.mark.parametrize("who", ["yours"])
+@pytest.mark.parametrize("part", ["split", "training"])
+def test_ex4(who, part):
+    pass
+"""
+
+
+@pytest.fixture
+def remembering(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project whose runs keep pytest's cache, with the exercise files the memory hashes."""
+    pytester.makeconftest('pytest_plugins = ["grader.plugin"]\n')
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
+    pytester.makepyfile(test_constructed_checks=REMEMBERED)
+    for exercise in BY_MARKER.values():
+        path = pytester.path / exercise.file
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("# the learner's file\n", encoding="utf-8")
+    return pytester
+
+
+LAST_CHECKED = r"ex4: solved when last checked, \d\d:\d\d (today|yesterday) \(not checked in this run\)"
+
+
+def test_an_exercise_solved_in_an_earlier_run_stays_solved(remembering: pytest.Pytester) -> None:
+    summary_of(remembering.runpytest_inprocess("-m", "ex4"))
+    lines = summary_of(remembering.runpytest_inprocess("-m", "ex1"))
+    assert lines[0] == "exercises solved: 2/4 (ex1, ex4)", lines
+    assert re.fullmatch(LAST_CHECKED, lines[4].strip()), lines
+    assert "  ex2: not checked in this run (check it with: python -m pytest -m ex2)" in lines
+    assert "  checked in this run: ex1" in lines
+
+
+def test_a_file_changed_since_is_never_told_solved(remembering: pytest.Pytester) -> None:
+    remembering.runpytest_inprocess("-m", "ex4")
+    (remembering.path / BY_MARKER["ex4"].file).write_text("# changed\n", encoding="utf-8")
+    lines = summary_of(remembering.runpytest_inprocess("-m", "ex1"))
+    assert lines[0] == "exercises solved: 1/4 (ex1)", lines
+    assert re.fullmatch(
+        r"ex4: changed since it was last checked, \d\d:\d\d (today|yesterday) "
+        r"\(check it with: python -m pytest -m ex4\)",
+        lines[4].strip(),
+    ), lines
+
+
+@pytest.mark.parametrize(
+    ("first", "why"),
+    [(["-m", "ex4", "-k", "split"], "only some checks ran"), (["-m", "ex4", "-p", "no:cacheprovider"], "no cache")],
+)
+def test_a_partial_run_or_no_cache_remembers_nothing(remembering: pytest.Pytester, first: list[str], why: str) -> None:
+    lines = summary_of(remembering.runpytest_inprocess(*first))
+    if why == "only some checks ran":
+        some = "  ex4: solved, all 1 checks pass (only some of its checks ran; all of them: python -m pytest -m ex4)"
+        assert lines[0] == "exercises solved: 0/4" and some in lines, lines
+    lines = summary_of(remembering.runpytest_inprocess("-m", "ex1"))
+    assert "  ex4: not checked in this run (check it with: python -m pytest -m ex4)" in lines, lines
+
+
+def test_skip_lines_and_the_summary_both_say_not_written_yet(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_constructed_checks=f"""
+import pytest
+
+
+@pytest.mark.ex4
+@pytest.mark.parametrize("who", ["yours"])
+@pytest.mark.parametrize("part", ["written wrong", "stub", "another stub"])
+def test_ex4(who, part):
+    if part == "written wrong":
+        pytest.fail("the split overlaps", pytrace=False)
+    pytest.skip("exercise 4: load_model is {NOT_WRITTEN} (hint 4.4 in exercises/README.md)")
+"""
+    )
+    result = project.runpytest_inprocess("-rs")
+    line = "  ex4: not solved yet: 1 of 3 checks fail (read their messages above), 2 wait for functions not written yet"
+    assert line in summary_of(result)
+    assert any(
+        line.endswith("exercise 4: load_model is not written yet (hint 4.4 in exercises/README.md)")
+        for line in result.outlines
+    )
