@@ -78,7 +78,10 @@ def copy_repository(target: Path) -> Path:
         ignore=lambda folder, names: [
             name
             for name in names
-            if name in skip or name.endswith(".egg-info") or (Path(folder) == ROOT and name == "figures")
+            if name in skip
+            or name.endswith(".egg-info")
+            or (Path(folder) / name / "pyvenv.cfg").exists()  # a virtual environment, whatever its name
+            or (Path(folder) == ROOT and name == "figures")
         ],
     )
     return target
