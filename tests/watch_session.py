@@ -3,10 +3,12 @@
 The session saves into exercise 1, one after the other: a stub, a wrong answer, an endless loop
 that also changes torch's settings, a file that ends its process with os._exit(), a half-typed
 file and the reference answer, and keeps the screen the watcher shows for each. For the stub,
-the wrong answer and the answer, a cold `python -m pytest -m ex1` runs on a copy holding the
-same file. All of it runs in other processes at a lower priority, started when collection ends
-(test_watch.py loads this plugin), and a thread here drives the saves, so that the session takes
-the time the other tests leave free instead of adding its length to theirs.
+the wrong answer and the answer, `python -m pytest -m ex1` runs on a copy holding the same file
+(tests/pytest_verdicts.py: pytest's own main in a fresh process each, forked from one Python
+that imported only torch, numpy and matplotlib). All of it runs in other processes at a lower
+priority, started when collection ends (test_watch.py loads this plugin), and a thread here
+drives the saves, so that the session takes the time the other tests leave free instead of
+adding its length to theirs.
 
 PYTEST_DONT_REWRITE: test_watch.py imports this module before pytest loads it as a plugin.
 """
@@ -65,7 +67,7 @@ ANSWERS = {  # what is saved, in this order; check 1 is the watcher's own at the
     "half-typed": SOLUTION.split("def fit_height_weight(")[0] + "def fit_height_weight(heights, weights\n",
     "right": SOLUTION,
 }
-COMPARED = ("stub", "wrong", "right")  # each a cold pytest run of its own: the costly part of this test
+COMPARED = ("stub", "wrong", "right")  # each a pytest run of its own: the costly part of this test
 
 
 def copy_repository(target: Path) -> Path:
@@ -76,7 +78,10 @@ def copy_repository(target: Path) -> Path:
         ignore=lambda folder, names: [
             name
             for name in names
-            if name in skip or name.endswith(".egg-info") or (Path(folder) == ROOT and name == "figures")
+            if name in skip
+            or name.endswith(".egg-info")
+            or (Path(folder) / name / "pyvenv.cfg").exists()  # a virtual environment, whatever its name
+            or (Path(folder) == ROOT and name == "figures")
         ],
     )
     return target
@@ -139,15 +144,16 @@ def wait_for(output: Path, pattern: str, process: subprocess.Popen[str], deadlin
 def run_session(base: Path) -> Session:
     env = {key: value for key, value in os.environ.items() if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     env.pop("DISPLAY", None)
-    cold = {}
-    for name in COMPARED:  # the cold runs start first and run beside the session
-        copy = copy_repository(base / f"pytest-{name}")
-        save(copy / FILE, ANSWERS[name])
-        command = [*NICE, sys.executable, "-m", "pytest", "-m", EXERCISE, f"--junitxml={copy / 'junit.xml'}"]
-        cold[name] = (
-            copy,
-            subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
-        )
+    copies = {}
+    for name in COMPARED:  # pytest's runs start first and run beside the session
+        copies[name] = copy_repository(base / f"pytest-{name}")
+        save(copies[name] / FILE, ANSWERS[name])
+    verdicts = subprocess.Popen(
+        [*NICE, sys.executable, str(ROOT / "tests" / "pytest_verdicts.py"), EXERCISE, *map(str, copies.values())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     watched = copy_repository(base / "watched")
     save(watched / FILE, ANSWERS["stub"])
     output = base / "watcher.out"
@@ -180,10 +186,8 @@ def run_session(base: Path) -> Session:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
-    pytest_says = {}
-    for name, (copy, process) in cold.items():
-        process.wait(timeout=max(deadline - time.monotonic(), 1))
-        pytest_says[name] = junit(copy / "junit.xml")
+    verdicts.wait(timeout=max(deadline - time.monotonic(), 1))
+    pytest_says = {name: junit(copy / "junit.xml") for name, copy in copies.items()}
     summary = output.read_text(encoding="utf-8").rsplit(SEPARATOR, 1)[-1]
     return Session(screens, pytest_says, hint_screen, summary, returncode)
 
