@@ -9,7 +9,7 @@ import re
 
 import pytest
 from conftest import ROOT
-from watch_session import COMPARED, EXERCISE, Session, finished_session
+from watch_session import COMPARED, EXERCISE, WATCH_LIMIT, Session, finished_session
 
 pytest_plugins = ["watch_session"]  # starts the session when collection ends
 
@@ -51,7 +51,7 @@ def test_each_answer_gets_its_own_verdict(session: Session) -> None:
 
 def test_an_endless_loop_is_stopped_and_the_watching_goes_on(session: Session) -> None:
     screen = session.screens["endless"]
-    assert "stopped after 1 s: that is the watcher's limit" in screen, screen
+    assert f"stopped after {WATCH_LIMIT} s: that is the watcher's limit" in screen, screen
     assert "test_exercise[ex1-fit_on_the_shipped_csv-yours]" in screen, (
         "the screen should name the check that was running"
     )
