@@ -681,7 +681,8 @@ def section_training(run: Run) -> Trained:
     else:
         story = slow_direction(distances, times, start, run.lr, run.epochs)
         print(
-            f"Close, not on it: along the cost's {story.name}test direction, a mix of w and b, each step keeps "
+            f"Close, not on it: along the cost's {'flattest' if story.name == 'flat' else 'steepest'} direction, a mix "
+            "of w and b, each step keeps "
             f"{story.kept_per_step:.4f} of the error."
         )
 

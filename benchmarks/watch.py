@@ -22,7 +22,6 @@ import ast
 import os
 import re
 import select
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from repository_copy import copy_repository  # noqa: E402  (the watch test's copy, shared)
+
 PYTHON = sys.executable
 SEPARATOR = "-" * 40 + "\n"  # the watcher's line between two screens when its output is not a terminal
 FILES = {
@@ -66,20 +68,6 @@ def answers(name: str) -> dict[str, str]:
     old, new = WRONG[name]
     assert old in solution, f"the wrong answer of {name} no longer applies to its solution: {old!r}"
     return {"stub": stub_of(solution), "wrong": solution.replace(old, new, 1), "solution": solution}
-
-
-def copy_repository(target: Path) -> Path:
-    skip = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "lesson.ipynb"}
-    shutil.copytree(
-        ROOT,
-        target,
-        ignore=lambda folder, names: [
-            name
-            for name in names
-            if name in skip or name.endswith(".egg-info") or (Path(folder) == ROOT and name == "figures")
-        ],
-    )
-    return target
 
 
 def save(path: Path, text: str) -> None:

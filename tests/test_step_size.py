@@ -109,6 +109,10 @@ def test_narration_follows_the_numbers(factor: float, epochs: int, capsys: pytes
         assert "reached the closed-form line" in out and "Close, not on it" not in out, out
         return
     assert "Close, not on it" in out and "reached" not in out, out
+    story = (
+        "steepest" if abs(1 - lr * curvatures(DISTANCES)[1]) > abs(1 - lr * curvatures(DISTANCES)[0]) else "flattest"
+    )
+    assert f"along the cost's {story} direction" in out, out
     predicted = re.search(rf"predicts w = {NUMBER}, b = {NUMBER}", out)
     assert (float(predicted.group(1)), float(predicted.group(2))) == pytest.approx(end, abs=LINE_ATOL), out
     kept = re.search(rf"{epochs} steps keep {NUMBER}% of it", out)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from repository_copy import copy_repository
 
 EXERCISE, FILE = "ex1", Path("exercises/ex1_height_weight.py")
 SOLUTION = (ROOT / "exercises" / "solutions" / FILE.name).read_text(encoding="utf-8")
@@ -68,23 +69,6 @@ ANSWERS = {  # what is saved, in this order; check 1 is the watcher's own at the
     "right": SOLUTION,
 }
 COMPARED = ("stub", "wrong", "right")  # each a pytest run of its own: the costly part of this test
-
-
-def copy_repository(target: Path) -> Path:
-    skip = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "lesson.ipynb"}
-    shutil.copytree(
-        ROOT,
-        target,
-        ignore=lambda folder, names: [
-            name
-            for name in names
-            if name in skip
-            or name.endswith(".egg-info")
-            or (Path(folder) / name / "pyvenv.cfg").exists()  # a virtual environment, whatever its name
-            or (Path(folder) == ROOT and name == "figures")
-        ],
-    )
-    return target
 
 
 def save(path: Path, text: str) -> None:
