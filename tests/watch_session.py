@@ -3,12 +3,11 @@
 The session saves into exercise 1, one after the other: a stub, a wrong answer, an endless loop
 that also changes torch's settings, a file that ends its process with os._exit(), a half-typed
 file and the reference answer, and keeps the screen the watcher shows for each. For the stub,
-the wrong answer and the answer, `python -m pytest -m ex1` runs on a copy holding the same file
-(tests/pytest_verdicts.py: pytest's own main in a fresh process each, forked from one Python
-that imported only torch, numpy and matplotlib). All of it runs in other processes at a lower
-priority, started when collection ends (test_watch.py loads this plugin), and a thread here
-drives the saves, so that the session takes the time the other tests leave free instead of
-adding its length to theirs.
+the wrong answer and the answer, `python -m pytest -m ex1` runs on a copy holding the same file.
+The watcher and each pytest run are processes of their own at a lower priority (tests/project_process.py:
+forked from this one with torch loaded, where the platform forks), started when collection ends
+(test_watch.py loads this plugin); a thread here drives the saves, so that the session takes the
+time the other tests leave free instead of adding its length to theirs.
 
 PYTEST_DONT_REWRITE: test_watch.py imports this module before pytest loads it as a plugin.
 """
@@ -19,25 +18,23 @@ import ast
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
+from project_process import in_background, python_m, warm_libraries
 from repository_copy import copy_repository
 
 EXERCISE, FILE = "ex1", Path("exercises/ex1_height_weight.py")
 SOLUTION = (ROOT / "exercises" / "solutions" / FILE.name).read_text(encoding="utf-8")
 WAIT = 90.0  # seconds the session may take in all before the test gives up on it
 SEPARATOR = "-" * 40 + "\n"
-# At a lower priority, the session takes the time the other tests leave free instead of theirs.
-NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
 
 
 def stub_of(source: str) -> str:
@@ -113,7 +110,7 @@ class Session:
     returncode: int
 
 
-def wait_for(output: Path, pattern: str, process: subprocess.Popen[str], deadline: float) -> str:
+def wait_for(output: Path, pattern: str, process: Any, deadline: float) -> str:
     """The first screen in the watcher's output that matches `pattern`."""
     while time.monotonic() < deadline:
         for screen in output.read_text(encoding="utf-8").split(SEPARATOR):
@@ -128,53 +125,67 @@ def wait_for(output: Path, pattern: str, process: subprocess.Popen[str], deadlin
 WATCH_LIMIT = 5  # seconds for all of one save's checks: ex1's checks take about 0.3 s, over 1 s on a loaded machine
 
 
-def run_session(base: Path) -> Session:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    env.pop("DISPLAY", None)
-    copies = {}
-    for name in COMPARED:  # pytest's runs start first and run beside the session
-        copies[name] = copy_repository(base / f"pytest-{name}")
-        save(copies[name] / FILE, ANSWERS[name])
-    verdicts = subprocess.Popen(
-        [*NICE, sys.executable, str(ROOT / "tests" / "pytest_verdicts.py"), EXERCISE, *map(str, copies.values())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+@dataclass
+class Started:
+    """The processes of one session, started before the thread that drives them."""
+
+    base: Path
+    watched: Path
+    watcher: Any  # project_process.Forked or subprocess.Popen
+    keys: int  # the write end of the watcher's input
+    output: Path
+    copy: Path  # where verdicts_of_pytest runs
+    verdicts: Any  # project_process.Forked or Thread: verdicts_of_pytest
+
+
+def verdicts_of_pytest(copy: Path) -> None:
+    """`python -m pytest -m ex1` on each compared answer in turn, in one copy: later runs find the tests compiled."""
+    for name in COMPARED:
+        save(copy / FILE, ANSWERS[name])
+        with open(copy / f"pytest-{name}.out", "w", encoding="utf-8") as out:
+            python_m(copy, "pytest", ["-m", EXERCISE, f"--junitxml={copy / f'junit-{name}.xml'}"], out).wait()
+
+
+def start_session(base: Path) -> Started:
+    copy = copy_repository(base / "pytest")
+    verdicts = in_background(lambda: verdicts_of_pytest(copy))  # they start first and run beside the session
     watched = copy_repository(base / "watched")
     save(watched / FILE, ANSWERS["stub"])
     output = base / "watcher.out"
+    read_end, keys = os.pipe()
     with open(output, "w", encoding="utf-8") as out:
-        watcher = subprocess.Popen(
-            [*NICE, sys.executable, "-m", "exercises", "watch", EXERCISE, "--time-limit", str(WATCH_LIMIT)],
-            cwd=watched,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    assert watcher.stdin is not None
+        watcher = python_m(watched, "exercises", ["watch", EXERCISE, "--time-limit", str(WATCH_LIMIT)], out, read_end)
+    os.close(read_end)
+    return Started(base, watched, watcher, keys, output, copy, verdicts)
+
+
+def drive_session(started: Started) -> Session:
+    watched, watcher, output = started.watched, started.watcher, started.output
     deadline = time.monotonic() + WAIT
     try:
         screens = {"stub": wait_for(output, rf"check 1 of {EXERCISE}, [^\n]* at the start: ", watcher, deadline)}
-        watcher.stdin.write("h")
-        watcher.stdin.flush()
+        os.write(started.keys, b"h")
         hint_screen = wait_for(output, r"\(1 of \d+\) Hint 1\.1", watcher, deadline)
         for number, name in enumerate(list(ANSWERS)[1:], start=2):
             save(watched / FILE, ANSWERS[name])
             screens[name] = wait_for(
                 output, rf"check {number} of {EXERCISE}, [^\n]* after your save: ", watcher, deadline
             )
-        watcher.stdin.write("q")
-        watcher.stdin.close()
+        os.write(started.keys, b"q")
+        os.close(started.keys)
         returncode = watcher.wait(timeout=max(deadline - time.monotonic(), 1))
     finally:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
-    verdicts.wait(timeout=max(deadline - time.monotonic(), 1))
-    pytest_says = {name: junit(copy / "junit.xml") for name, copy in copies.items()}
+    started.verdicts.wait(timeout=max(deadline - time.monotonic(), 1))
+    pytest_says = {}
+    for name in COMPARED:
+        report = started.copy / f"junit-{name}.xml"
+        if not report.is_file():
+            printed = (started.copy / f"pytest-{name}.out").read_text(encoding="utf-8")
+            raise AssertionError(f"pytest -m {EXERCISE} wrote no report; it printed:\n{printed}")
+        pytest_says[name] = junit(report)
     summary = output.read_text(encoding="utf-8").rsplit(SEPARATOR, 1)[-1]
     return Session(screens, pytest_says, hint_screen, summary, returncode)
 
@@ -195,10 +206,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     base = Path(tempfile.mkdtemp(prefix="watch-session-"))
     session.config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
     result: list[Session | BaseException] = []
+    try:
+        warm_libraries()  # before the forks, so that no child pays for it
+        started = start_session(base)
+    except BaseException as error:
+        result.append(error)
 
     def drive() -> None:
+        if result:
+            return
         try:
-            result.append(run_session(base))
+            result.append(drive_session(started))
         except BaseException as error:  # handed to the test that waits for it
             result.append(error)
 
