@@ -355,6 +355,17 @@ def _plain(value: Any) -> Any:
 # --- one exercise file, called the way a learner's code should be -------------------------------------
 
 
+def forget_bytecode(file: str) -> None:
+    """Remove the cached .pyc of a learner's file, so that importing it compiles what the file holds now.
+
+    Python trusts a .pyc whose source has the same size and the same modification time in whole
+    seconds: two saves within one second that change `1.70` into `170.` look alike to it, and the
+    checks would run the earlier file.
+    """
+    with contextlib.suppress(OSError, ValueError, NotImplementedError):
+        os.remove(importlib.util.cache_from_source(file))
+
+
 class Answer:
     """One exercise file as the grader calls it: the learner's (`yours`) or the reference."""
 
@@ -387,6 +398,8 @@ class Answer:
         except (ImportError, ValueError):
             spec = None
         file = spec.origin if spec is not None else None
+        if yours and file:
+            forget_bytecode(file)
         try:
             with time_limit(IMPORT_LIMIT):
                 module = importlib.import_module(name)

@@ -14,13 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lanes
 import pytest
 
-pytest_plugins = ["grader.time_limit", "grader.plugin", "pytester"]
+pytest_plugins = ["grader.time_limit", "grader.plugin", "pytester", "lanes"]
 
 # This process lives for seconds and frees almost everything by reference counting: without the
 # garbage collector, importing torch and running the tests takes about a second less (and some
@@ -123,9 +125,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             _start(session.config, marker)
 
 
+# Tests that run in pytest's own process, never in the second lane (tests/lanes.py): those that
+# wait for a run this process started, and the exercises' checks, whose summary notes each
+# learner's file as its first check starts.
+MAIN_PROCESS_MODULES = ("test_watch.py", "test_exercises.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The tests that wait for a run go last, when the runs have had the most time.
     items.sort(key=lambda item: any(item.get_closest_marker(marker) for marker in BACKGROUND))
+    for item in items:
+        if item.path.name in MAIN_PROCESS_MODULES or any(item.get_closest_marker(marker) for marker in BACKGROUND):
+            item.add_marker(lanes.MARKER)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -207,9 +218,31 @@ def run_main(argv: list[str]) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
-@pytest.fixture(scope="session")
-def deeper_output() -> str:
-    """Everything `python lesson.py --no-plots --deeper` prints, run where matplotlib cannot be imported."""
+class Shared:
+    """A result the whole session shares, made once: before the two lanes part if they do, so neither repeats it."""
+
+    def __init__(self, fixture: str, build: Callable[[pytest.Config], Any]) -> None:
+        self.fixture, self.build = fixture, build
+        self.outcome: tuple[bool, Any] | None = None
+
+    def get(self, config: pytest.Config) -> Any:
+        if self.outcome is None:
+            try:
+                self.outcome = (True, self.build(config))
+            except BaseException as error:  # handed to every test that asks for it, as a fixture's error is
+                self.outcome = (False, error)
+        made, value = self.outcome
+        if not made:
+            raise value
+        return value
+
+    def before_fork(self, session: pytest.Session) -> None:
+        if any(self.fixture in getattr(item, "fixturenames", ()) for item in session.items):
+            with contextlib.suppress(BaseException):
+                self.get(session.config)
+
+
+def _deeper_output(config: pytest.Config) -> str:
     blocked = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "matplotlib"}
     sys.modules.update(dict.fromkeys([*blocked, "matplotlib"], None))  # `import matplotlib` now fails
     try:
@@ -222,6 +255,15 @@ def deeper_output() -> str:
         sys.modules.update(blocked)
     assert code == 0, f"python lesson.py --no-plots --deeper exited with {code}; its output:\n{text}"
     return text
+
+
+DEEPER_OUTPUT = Shared("deeper_output", _deeper_output)
+
+
+@pytest.fixture(scope="session")
+def deeper_output(pytestconfig: pytest.Config) -> str:
+    """Everything `python lesson.py --no-plots --deeper` prints, run where matplotlib cannot be imported."""
+    return DEEPER_OUTPUT.get(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -257,15 +299,15 @@ class SectionsAlone:
     folder: Path  # the working folder the sections ran in
 
 
-@pytest.fixture(scope="session")
-def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> SectionsAlone:
-    """One in-process pass over the sections with figures kept; the print, figure and mode checks share it."""
+def _sections_alone(config: pytest.Config) -> SectionsAlone:
     import torch
 
     import lesson
+    from lesson_support import figures
     from lesson_support.figures import FigureOutput
 
-    folder = tmp_path_factory.mktemp("sections-alone")
+    figures.use_files_only()  # as the agg fixture does
+    folder = config._tmp_path_factory.mktemp("sections-alone")
     kept: dict[str, Any] = {}
     by_section: dict[str, list[str]] = {}
     calls: list[ModelCall] = []
@@ -297,6 +339,24 @@ def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> Secti
     finally:
         hook.remove()
     return SectionsAlone("".join(pieces), kept, by_section, calls, folder)
+
+
+SECTIONS_ALONE = Shared("sections_alone", _sections_alone)
+
+
+@pytest.fixture(scope="session")
+def sections_alone(agg: None, pytestconfig: pytest.Config) -> SectionsAlone:
+    """One in-process pass over the sections with figures kept; the print, figure and mode checks share it."""
+    return SECTIONS_ALONE.get(pytestconfig)
+
+
+def _warm(session: pytest.Session) -> None:
+    from project_process import warm_libraries
+
+    warm_libraries()  # torch's first optimizer step and matplotlib's first PNG, paid once for both lanes
+
+
+lanes.BEFORE_FORK.extend([_warm, DEEPER_OUTPUT.before_fork, SECTIONS_ALONE.before_fork])
 
 
 def where_files_went_left_out(output: str) -> str:

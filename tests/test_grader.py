@@ -30,6 +30,8 @@ Failed = pytest.fail.Exception
 Skipped = pytest.skip.Exception
 pytestmark = pytest.mark.usefixtures("in_a_scratch_folder")  # no test here writes into the repository
 
+THREADS = torch.get_num_threads()  # when this module was imported
+
 
 def answer(number: int, solution: types.ModuleType, **replaced: object) -> Answer:
     """The reference solution with some functions replaced, as a learner's file."""
@@ -908,7 +910,8 @@ def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
     ("change", "hint"),
     [
         (lambda: torch.autograd.set_detect_anomaly(True), "torch.autograd.set_detect_anomaly(True)"),
-        (lambda: torch.set_num_threads(1), "torch.set_num_threads(1)"),
+        # one thread more than now, whatever the machine's cores: a setting that is already so is no change
+        (lambda: torch.set_num_threads(THREADS + 1), f"torch.set_num_threads({THREADS + 1})"),
         (lambda: torch.use_deterministic_algorithms(True), "torch.use_deterministic_algorithms(True)"),
         (lambda: torch.set_default_device("meta"), "torch.set_default_device('meta')"),
     ],
@@ -1356,3 +1359,22 @@ def same_heights_unseeded_weights(n=200, seed=0):
 def test_ex1_data_that_is_not_a_seeded_pair_fails(variant: object, hint: str) -> None:
     check = ex1.check_data_seed if variant is same_heights_unseeded_weights else ex1.check_data_contract
     expect_failure(check, answer(1, ex1_solution, make_height_weight_data=variant), hint=hint)
+
+
+def test_a_save_of_the_same_size_in_the_same_second_is_the_file_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python trusts a cached .pyc whose source has the same size and modification second; the
+    # grader must import what the file holds now.
+    import importlib.util
+    import os
+    import py_compile
+
+    name = learner_module(tmp_path, monkeypatch, "ex1_same_second", "HEIGHT_MEAN_CM = 1.70\n")
+    file = tmp_path / f"{name}.py"
+    os.utime(file, (1_700_000_000, 1_700_000_000))
+    cached = importlib.util.cache_from_source(str(file))
+    py_compile.compile(str(file), cfile=cached, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    file.write_text("HEIGHT_MEAN_CM = 170.\n", encoding="utf-8")  # the same size, saved in the same second
+    os.utime(file, (1_700_000_000, 1_700_000_000))
+    assert Answer.load(1, yours=True, name=name).module.HEIGHT_MEAN_CM == 170.0
