@@ -1,4 +1,4 @@
-"""A copy of the repository to run the watcher or pytest in, without its environments and caches."""
+"""A copy of the repository to run the watcher or pytest in, without its environments and tools' caches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def copy_repository(target: Path) -> Path:
-    skip = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "lesson.ipynb"}
+    # __pycache__ is kept: its .pyc files match the copied sources (same size and time), so runs in the
+    # copy need not compile them again; the grader never trusts a .pyc of an exercise file.
+    skip = {".git", ".venv", "venv", ".pytest_cache", ".ruff_cache", "lesson.ipynb"}
     shutil.copytree(
         ROOT,
         target,
