@@ -1,7 +1,10 @@
 """What every test shares: a time limit per test, the exercises' plugin, one real run of lesson.py, its output.
 
 The time limit (grader/time_limit.py) and the exercises' plugin (grader/plugin.py: markers, the
-scratch folder, the end-of-run summary) live in the grader package; this file loads them.
+scratch folder, the end-of-run summary) live in the grader package; this file loads them, and
+tests/lanes.py, which runs the whole suite in two processes. The in-process passes over the
+lesson that many tests read (`deeper_output`, `sections_alone`) are made once, before the two
+lanes part, so that neither repeats them.
 """
 
 from __future__ import annotations
