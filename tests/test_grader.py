@@ -1378,3 +1378,174 @@ def test_a_save_of_the_same_size_in_the_same_second_is_the_file_checked(
     file.write_text("HEIGHT_MEAN_CM = 170.\n", encoding="utf-8")  # the same size, saved in the same second
     os.utime(file, (1_700_000_000, 1_700_000_000))
     assert Answer.load(1, yours=True, name=name).module.HEIGHT_MEAN_CM == 170.0
+
+
+# --- the edges of exercise 1's diagnoses, and the grader's own data ------------------------------------
+
+
+@pytest.mark.parametrize("group", sorted(ex1.GRADER_ADULTS))
+def test_ex1_the_graded_fits_on_the_graders_own_adults_fail_a_line_a_kilogram_too_high(group: str) -> None:
+    graded = ex1.GRADED[f"fit_on_the_graders_{group.replace(' ', '_')}"]
+    too_high = answer(1, ex1_solution, fit_height_weight=shifted_line_fit(1.0))
+    expect_failure(graded, too_high, None, hint=f"On the grader's {group}, at ")
+
+
+def test_ex1_the_graders_adults_are_seeded_and_scatter_about_a_line_through_70_kg_at_170_cm() -> None:
+    heights, weights = ex1.adults(165.0, 8.0, 0.9, 20_000, seed=5)
+    again = ex1.adults(165.0, 8.0, 0.9, 20_000, seed=5)
+    assert torch.equal(heights, again[0]) and torch.equal(weights, again[1]), "the same seed gives the same adults"
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    assert h.mean() == pytest.approx(165.0, abs=0.3) and h.std() == pytest.approx(8.0, abs=0.2)
+    slope, bias = np.polyfit(h, w, 1)
+    assert slope == pytest.approx(0.9, abs=0.03)
+    assert slope * 170 + bias == pytest.approx(70.0, abs=0.3), "the line passes through 70 kg at 170 cm"
+    assert (w - (slope * h + bias)).std() == pytest.approx(7.0, abs=0.3), "each adult's noise is drawn on its own"
+
+
+def fixed_heights_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heights drawn from a generator seeded with 0 whatever the seed; only the weights' noise follows the seed."""
+    heights = 170 + 8 * torch.randn(n, 1, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+    return heights, 0.9 * heights - 83 + 7 * noise
+
+
+def test_ex1_heights_that_ignore_the_seed_fail() -> None:
+    expect_failure(
+        ex1.check_data_seed,
+        answer(1, ex1_solution, make_height_weight_data=fixed_heights_data),
+        hint="seeds 5 and 6 gave the same heights",
+    )
+
+
+def exactly_spread_data(mean: float, spread: float):
+    """make_height_weight_data whose float32 heights have exactly this mean and spread (a power-of-two multiple of 2
+    or a sum of such, so that no rounding moves them): integer offsets with mean 0 and sample standard deviation 2."""
+    offsets = torch.tensor([3.0] * 444 + [-3.0] * 444 + [1.0, 1.0, -1.0, -1.0] + [0.0] * 1108)
+
+    def make_height_weight_data(n=200, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        pattern = offsets[torch.randperm(len(offsets), generator=generator)][:n] if n == len(offsets) else None
+        pattern = pattern if pattern is not None else torch.randn(n, generator=generator)
+        heights = (mean + spread / 2 * pattern).view(-1, 1)
+        return heights, 0.9 * heights - 83 + 6 * torch.randn(n, 1, generator=generator)
+
+    return make_height_weight_data
+
+
+@pytest.mark.parametrize(("mean", "spread"), [(150.0, 8.0), (190.0, 8.0), (170.0, 3.0), (170.0, 15.0)])
+def test_ex1_heights_exactly_at_the_ends_of_the_adult_ranges_pass(mean: float, spread: float) -> None:
+    variant = exactly_spread_data(mean, spread)
+    heights, _ = variant(2000, seed=1)
+    assert (heights.mean().item(), heights.std().item()) == (mean, spread), "the data must sit exactly on the edge"
+    ex1.check_data_realistic(answer(1, ex1_solution, make_height_weight_data=variant))
+
+
+@pytest.mark.parametrize(
+    ("mean", "spread", "told"),
+    [
+        (1.205, 0.08, "That looks like metres"),
+        (1.195, 0.08, None),
+        (2.295, 0.08, "That looks like metres"),
+        (2.305, 0.08, None),
+        (50.05, 3.5, "That looks like inches"),
+        (49.95, 3.5, None),
+        (79.95, 3.5, "That looks like inches"),
+        (80.05, 3.5, None),
+        (0.99, 1.0, "That looks like standard-normal draws"),
+        (1.01, 1.0, None),
+        (0.0, 0.5, "That looks like standard-normal draws"),
+        (0.0, 0.49, None),
+        (0.0, 2.0, "That looks like standard-normal draws"),
+        (0.0, 2.01, None),
+    ],
+)
+def test_ex1_the_units_a_height_looks_like_are_named_only_inside_their_ranges(
+    mean: float, spread: float, told: str | None
+) -> None:
+    exact = spread in (0.5, 2.0)  # the ends of the standard-normal spreads, hit exactly
+    variant = exactly_spread_data(mean, spread) if exact else exact_adults(**{**ADULT, "mean": mean, "spread": spread})
+    message = expect_failure(
+        ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="the heights have mean"
+    )
+    if told is None:
+        assert "That looks like" not in message, message
+    else:
+        assert told in message, message
+
+
+@pytest.mark.parametrize(
+    ("setting", "outside"), [("slope", 0.199), ("slope", 2.001), ("level", 44.99), ("level", 250.01)]
+)
+def test_ex1_weights_outside_the_adult_ranges_are_not_called_pounds(setting: str, outside: float) -> None:
+    variant = exact_adults(**{**ADULT, setting: outside})
+    message = expect_failure(
+        ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="adults gain roughly"
+    )
+    assert "pounds" not in message, message
+
+
+def tilted_line_fit(extra_slope: float, offset_kg: float):
+    """numpy's least-squares line (np.polyfit), turned by extra_slope kg/cm about the mean height and raised there
+    by offset_kg."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        slope, bias = np.polyfit(h, w, 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope + extra_slope))
+            layer.bias.fill_(float(bias + offset_kg - extra_slope * h.mean()))
+        return layer
+
+    return fit_height_weight
+
+
+@pytest.mark.parametrize(("share", "told_bias"), [(0.8, True), (1.2, False)])
+def test_ex1_a_slope_is_called_right_only_while_it_moves_the_line_by_less_than_half_the_tolerance(
+    share: float, told_bias: bool
+) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    half_range = (heights.max() - heights.min()).item() / 2
+    extra = share * (ex1.PREDICTION_TOL_KG / 2) / half_range  # how far the line's ends move from the slope alone
+    variant = tilted_line_fit(extra, offset_kg=1.0)
+    message = expect_failure(
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint="off by"
+    )
+    assert ("the bias is wrong" in message) == told_bias, message
+    if not told_bias:  # the line's MSE and the least-squares line's, as numpy computes them
+        model = variant(heights, weights)
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        slope, bias = np.polyfit(h, w, 1)
+        own = model.weight.item() * h + model.bias.item()
+        loss, best = ((own - w) ** 2).mean(), ((slope * h + bias - w) ** 2).mean()
+        assert f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²" in message, message
+
+
+def standardised_output_fit(both: bool, offset: float):
+    """numpy's least-squares line in standardised weights (of standardised heights too if `both`), moved by offset
+    standard deviations of the weights."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        x = (h - h.mean()) / h.std(ddof=1) if both else h
+        slope, bias = np.polyfit(x, (w - w.mean()) / w.std(ddof=1), 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias + offset))
+        return layer
+
+    return fit_height_weight
+
+
+@pytest.mark.parametrize("both", [False, True], ids=["weights standardised", "both standardised"])
+@pytest.mark.parametrize(("offset", "told"), [(0.03, True), (0.1, False)])
+def test_ex1_outputs_are_called_standardised_weights_only_within_a_twentieth_of_a_standard_deviation(
+    both: bool, offset: float, told: bool
+) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    variant = standardised_output_fit(both, offset)
+    message = expect_failure(
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint="off by"
+    )
+    assert ("standardised weights" in message) == told, message
