@@ -1549,3 +1549,77 @@ def test_ex1_outputs_are_called_standardised_weights_only_within_a_twentieth_of_
         ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint="off by"
     )
     assert ("standardised weights" in message) == told, message
+
+
+# --- what the harness compares, records and loads ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "now", "same"),
+    [
+        (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]), False),
+        (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, float("nan")]), True),
+        (np.array([1.0, 2.0]), np.array([1.0, 2.0]), True),
+        (np.array([1.0, 2.0]), np.array([1.0, 3.0]), False),
+        (np.array([1.0, 2.0]), np.array([[1.0, 2.0]]), False),
+        (float("2.5"), float("2.5"), True),  # two float objects of one value
+        (1.0, float("nan"), False),
+        (float("nan"), float("nan"), True),
+    ],
+    ids=["tensor changed", "tensor with nan", "array", "array changed", "array reshaped", "float", "nan", "nan again"],
+)
+def test_an_input_is_the_same_value_only_when_it_holds_the_same_numbers(
+    original: object, now: object, same: bool
+) -> None:
+    assert harness.same_value(original, now) is same
+
+
+def test_saved_figures_are_recorded_with_the_file_they_went_to(agg: None, tmp_path: Path) -> None:
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=10)
+    with harness.figures_saved() as saved, (tmp_path / "opened.png").open("wb") as opened:
+        fig.savefig(tmp_path / "named.png", format="rgba")  # raw pixels: quick to write
+        fig.savefig(opened, format="rgba")
+        fig.savefig(io.BytesIO(), format="rgba")  # a buffer has no file name
+    targets = [target for _, target, _ in saved]
+    assert targets == [str((tmp_path / "named.png").resolve()), str((tmp_path / "opened.png").resolve()), None]
+
+
+def test_forgetting_bytecode_where_python_keeps_none_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.implementation, "cache_tag", None)  # cache_from_source raises NotImplementedError
+    harness.forget_bytecode(__file__)
+
+
+def test_loading_the_learners_exercise_imports_the_exercise_file_not_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = learner_module(tmp_path, monkeypatch, "learners_own_ex1", "MARK = 'the learner'\n")
+    exercise = types.SimpleNamespace(
+        module=name, file=f"{name}.py", solution_module=ex1_solution.__name__, solution_file="solution.py"
+    )
+    monkeypatch.setitem(harness.BY_NUMBER, 1, exercise)
+    assert Answer.load(1, yours=True).module.MARK == "the learner"
+    assert Answer.load(1, yours=False).module is ex1_solution
+
+
+def test_a_file_that_raises_after_changing_the_default_dtype_is_told_both_and_not_kept_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import torch\n\ntorch.set_default_dtype(torch.float64)\nprint(undefined_name)\n"
+    name = learner_module(tmp_path, monkeypatch, "float64_raising_ex2", source)
+    message = load_failure(name)
+    assert message.startswith("importing float64_raising_ex2.py raised NameError: name 'undefined_name'"), message
+    assert "Also: importing float64_raising_ex2.py left torch's default dtype at torch.float64" in message, message
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_a_file_that_imports_but_changes_a_setting_is_not_kept_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import torch\n\ntorch.set_default_dtype(torch.float64)\n"
+    name = learner_module(tmp_path, monkeypatch, "float64_kept_ex2", source)
+    load_failure(name)
+    assert name not in sys.modules, "a file that broke a rule as it imported must be imported afresh next time"
