@@ -1623,3 +1623,13 @@ def test_a_file_that_imports_but_changes_a_setting_is_not_kept_imported(
     name = learner_module(tmp_path, monkeypatch, "float64_kept_ex2", source)
     load_failure(name)
     assert name not in sys.modules, "a file that broke a rule as it imported must be imported afresh next time"
+
+
+def test_a_call_that_returns_gives_its_result_and_is_not_skipped() -> None:
+    right = answer(1, ex1_solution)
+    try:
+        heights, weights = right("make_height_weight_data", 5, seed=0)
+    except Skipped as skipped:  # a skip here would turn every check of a right answer into a skip, never a failure
+        pytest.fail(f"a call that returned was skipped: {skipped}")
+    expected = ex1_solution.make_height_weight_data(5, seed=0)
+    assert torch.equal(heights, expected[0]) and torch.equal(weights, expected[1])
