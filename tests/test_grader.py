@@ -1417,26 +1417,45 @@ def test_ex1_heights_that_ignore_the_seed_fail() -> None:
     )
 
 
-def exactly_spread_data(mean: float, spread: float):
-    """make_height_weight_data whose float32 heights have exactly this mean and spread (a power-of-two multiple of 2
-    or a sum of such, so that no rounding moves them): integer offsets with mean 0 and sample standard deviation 2."""
+def exactly_placed_data(mean: float, spread: float, level: float = 70.0, slope: float = 0.5):
+    """make_height_weight_data(2000) whose heights have exactly this mean and spread, and whose weights have exactly
+    this least-squares slope and level at the mean height: offsets of whole numbers (mean 0, standard deviation 2)
+    scaled by powers of two, so that no rounding moves them, and noise of ±3 kg where the height offset is 0."""
     offsets = torch.tensor([3.0] * 444 + [-3.0] * 444 + [1.0, 1.0, -1.0, -1.0] + [0.0] * 1108)
+    noise = torch.zeros(len(offsets))
+    noise[offsets == 0] = torch.tensor([3.0, -3.0]).repeat(554)
 
     def make_height_weight_data(n=200, seed=0):
         generator = torch.Generator().manual_seed(seed)
-        pattern = offsets[torch.randperm(len(offsets), generator=generator)][:n] if n == len(offsets) else None
-        pattern = pattern if pattern is not None else torch.randn(n, generator=generator)
-        heights = (mean + spread / 2 * pattern).view(-1, 1)
-        return heights, 0.9 * heights - 83 + 6 * torch.randn(n, 1, generator=generator)
+        if n != len(offsets):  # only the realistic-data check is asked of this answer
+            heights = mean + spread * torch.randn(n, 1, generator=generator)
+            return heights, level + slope * (heights - mean) + 3 * torch.randn(n, 1, generator=generator)
+        order = torch.randperm(len(offsets), generator=generator)
+        centred = (spread / 2 * offsets[order]).view(-1, 1)
+        return mean + centred, level + slope * centred + noise[order].view(-1, 1)
 
     return make_height_weight_data
 
 
-@pytest.mark.parametrize(("mean", "spread"), [(150.0, 8.0), (190.0, 8.0), (170.0, 3.0), (170.0, 15.0)])
-def test_ex1_heights_exactly_at_the_ends_of_the_adult_ranges_pass(mean: float, spread: float) -> None:
-    variant = exactly_spread_data(mean, spread)
-    heights, _ = variant(2000, seed=1)
-    assert (heights.mean().item(), heights.std().item()) == (mean, spread), "the data must sit exactly on the edge"
+EXACT_EDGES = [
+    {"mean": 150.0, "spread": 8.0},
+    {"mean": 190.0, "spread": 8.0},
+    {"mean": 170.0, "spread": 3.0},
+    {"mean": 170.0, "spread": 15.0},
+    {"mean": 170.0, "spread": 8.0, "level": 45.0},
+    {"mean": 170.0, "spread": 8.0, "level": 110.0},
+    {"mean": 170.0, "spread": 8.0, "slope": 2.0},
+]
+
+
+@pytest.mark.parametrize("placed", EXACT_EDGES, ids=lambda placed: ",".join(f"{k}={v:g}" for k, v in placed.items()))
+def test_ex1_data_exactly_at_the_ends_of_the_adult_ranges_passes(placed: dict[str, float]) -> None:
+    variant = exactly_placed_data(**placed)
+    heights, weights = variant(2000, seed=1)
+    slope, bias = lesson.least_squares(heights, weights)
+    measured = {"mean": heights.mean().item(), "spread": heights.std().item()}
+    measured |= {"level": slope * measured["mean"] + bias, "slope": slope}
+    assert all(measured[k] == v for k, v in placed.items()), f"the data must sit exactly on the edge: {measured}"
     ex1.check_data_realistic(answer(1, ex1_solution, make_height_weight_data=variant))
 
 
@@ -1463,7 +1482,7 @@ def test_ex1_the_units_a_height_looks_like_are_named_only_inside_their_ranges(
     mean: float, spread: float, told: str | None
 ) -> None:
     exact = spread in (0.5, 2.0)  # the ends of the standard-normal spreads, hit exactly
-    variant = exactly_spread_data(mean, spread) if exact else exact_adults(**{**ADULT, "mean": mean, "spread": spread})
+    variant = exactly_placed_data(mean, spread) if exact else exact_adults(**{**ADULT, "mean": mean, "spread": spread})
     message = expect_failure(
         ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="the heights have mean"
     )
@@ -1474,10 +1493,12 @@ def test_ex1_the_units_a_height_looks_like_are_named_only_inside_their_ranges(
 
 
 @pytest.mark.parametrize(
-    ("setting", "outside"), [("slope", 0.199), ("slope", 2.001), ("level", 44.99), ("level", 250.01)]
+    "placed",
+    [{"slope": 0.199}, {"slope": 2.001}, {"level": 44.99}, {"level": 250.0}],
+    ids=["0.199", "2.001", "44.99", "250"],
 )
-def test_ex1_weights_outside_the_adult_ranges_are_not_called_pounds(setting: str, outside: float) -> None:
-    variant = exact_adults(**{**ADULT, setting: outside})
+def test_ex1_weights_outside_the_adult_ranges_are_not_called_pounds(placed: dict[str, float]) -> None:
+    variant = exactly_placed_data(170.0, 8.0, **placed)  # 250 kg exactly: the top of the pounds range, not in it
     message = expect_failure(
         ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="adults gain roughly"
     )
@@ -1633,3 +1654,23 @@ def test_a_call_that_returns_gives_its_result_and_is_not_skipped() -> None:
         pytest.fail(f"a call that returned was skipped: {skipped}")
     expected = ex1_solution.make_height_weight_data(5, seed=0)
     assert torch.equal(heights, expected[0]) and torch.equal(weights, expected[1])
+
+
+def test_ex1_a_line_with_the_reciprocal_slope_through_the_swapped_line_is_told_swapped() -> None:
+    # The slope of heights against weights is r² / slope; at r² near 0.5 only the reciprocal 1 / slope names the swap.
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    slope, _ = np.polyfit(h, w, 1)
+    swapped_slope, swapped_bias = np.polyfit(w, h, 1)
+    assert not 0.8 <= (1 / slope) / swapped_slope <= 1.25, "the two references must be told apart here"
+    middle = (h.min() + h.max()) / 2
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        layer = nn.Linear(1, 1)  # the reciprocal slope, through the swapped line at the middle height
+        with torch.no_grad():
+            layer.weight.fill_(float(1 / slope))
+            layer.bias.fill_(float(swapped_slope * middle + swapped_bias - middle / slope))
+        return layer
+
+    variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
+    expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="heights and weights are swapped")
