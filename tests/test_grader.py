@@ -912,7 +912,10 @@ def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
         (lambda: torch.autograd.set_detect_anomaly(True), "torch.autograd.set_detect_anomaly(True)"),
         # one thread more than now, whatever the machine's cores: a setting that is already so is no change
         (lambda: torch.set_num_threads(THREADS + 1), f"torch.set_num_threads({THREADS + 1})"),
-        (lambda: torch.use_deterministic_algorithms(True), "torch.use_deterministic_algorithms(True)"),
+        (
+            lambda: torch.use_deterministic_algorithms(True),
+            "deterministic algorithms at True (torch.use_deterministic_algorithms(True))",
+        ),
         (lambda: torch.set_default_device("meta"), "torch.set_default_device('meta')"),
     ],
 )
@@ -1674,3 +1677,44 @@ def test_ex1_a_line_with_the_reciprocal_slope_through_the_swapped_line_is_told_s
 
     variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
     expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="heights and weights are swapped")
+
+
+def test_matplotlib_settings_a_call_changes_are_put_back_without_a_word(agg: None) -> None:
+    import matplotlib
+
+    width = matplotlib.rcParams["lines.linewidth"]
+
+    def restyle() -> str:
+        matplotlib.rcParams["lines.linewidth"] = width + 3
+        return "drawn"
+
+    assert answer(1, ex1_solution).run("restyle()", restyle) == "drawn"
+    assert matplotlib.rcParams["lines.linewidth"] == width
+
+
+def test_a_numpy_input_sorted_in_place_is_named_and_the_callers_array_is_untouched() -> None:
+    values = np.array([3.0, 1.0, 2.0])
+
+    def sort_in_place(values):
+        values.sort()
+        return values
+
+    expect_failure(
+        answer(1, ex1_solution).run,
+        "sort_in_place()",
+        sort_in_place,
+        values,
+        hint="sort_in_place() changed `values`, the ndarray passed to it",
+    )
+    assert values.tolist() == [3.0, 1.0, 2.0]
+
+
+def test_two_settings_left_changed_are_each_named_once() -> None:
+    def change_two() -> None:
+        torch.set_default_dtype(torch.float64)
+        torch.autograd.set_detect_anomaly(True)
+
+    message = expect_failure(answer(1, ex1_solution).run, "change_two()", change_two, hint="change_two() left")
+    assert message.count("default dtype at torch.float64") == 1, message
+    assert message.count("anomaly detection at True") == 1 and "It also left torch's anomaly detection" in message
+    assert torch.get_default_dtype() == torch.float32 and not torch.is_anomaly_enabled()
