@@ -10,6 +10,7 @@ import copy
 import signal
 import sys
 import time
+import traceback
 import types
 from pathlib import Path
 
@@ -1718,3 +1719,14 @@ def test_two_settings_left_changed_are_each_named_once() -> None:
     assert message.count("default dtype at torch.float64") == 1, message
     assert message.count("anomaly detection at True") == 1 and "It also left torch's anomaly detection" in message
     assert torch.get_default_dtype() == torch.float32 and not torch.is_anomaly_enabled()
+
+
+def test_an_error_raised_inside_a_library_shows_the_librarys_last_lines() -> None:
+    import shlex
+
+    message = expect_failure(answer(1, ex1_solution).run, "split()", shlex.split, '"', hint="which is not your code")
+    with pytest.raises(ValueError) as raised:  # the same call, its traceback as Python tells it
+        shlex.split('"')
+    frames = traceback.extract_tb(raised.value.__traceback__)[1:]  # from shlex.split on, without this test's line
+    shown = "".join(traceback.format_list(frames[-harness.messages.SHOWN_FRAMES :])).rstrip()
+    assert message.endswith(f"(not your code):\n{shown}"), message

@@ -488,3 +488,14 @@ def test_a_warning_of_another_category_with_the_target_size_text_stays_a_warning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ex2.run(module) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("epochs", "count"), [(12, "a list of 12 floats"), (None, "a list of floats, one per epoch")])
+def test_a_history_that_is_not_a_list_is_told_how_many_floats_to_return(epochs: int | None, count: str) -> None:
+    assert f"losses should be {count}, but it is a str." in losses_problem("0.5, 0.4", epochs, "losses")
+
+
+def test_a_torch_object_that_is_not_a_tensor_is_refused_as_a_loss() -> None:
+    import torch
+
+    assert losses_problem([torch.Size([])], None, "losses").startswith("entry 0 of losses is ")  # loss.shape, say
