@@ -499,3 +499,30 @@ def test_a_torch_object_that_is_not_a_tensor_is_refused_as_a_loss() -> None:
     import torch
 
     assert losses_problem([torch.Size([])], None, "losses").startswith("entry 0 of losses is ")  # loss.shape, say
+
+
+def test_exercise_1s_figure_names_the_adults_and_the_learners_model_in_its_legend(
+    agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+    from torch import nn
+
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        slope, bias = _fit_with_numpy(heights, weights)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias))
+        return layer
+
+    figures = []
+    monkeypatch.setattr(ex1, "save_figure", lambda fig, name: figures.append(fig))
+    module = ModuleType("quick_ex1")
+    module.__file__ = ex1_solution.__file__
+    module.make_height_weight_data = ex1_solution.make_height_weight_data
+    module.fit_height_weight = fit_height_weight
+    assert ex1.run(module) == 0, capsys.readouterr().err
+    (ax,) = figures[0].axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["adults", "your model"]
