@@ -1480,12 +1480,14 @@ def test_ex1_data_exactly_at_the_ends_of_the_adult_ranges_passes(placed: dict[st
         (0.0, 0.49, None),
         (0.0, 2.0, "That looks like standard-normal draws"),
         (0.0, 2.01, None),
+        (50.0, 4.0, "That looks like inches"),
+        (80.0, 4.0, "That looks like inches"),
     ],
 )
 def test_ex1_the_units_a_height_looks_like_are_named_only_inside_their_ranges(
     mean: float, spread: float, told: str | None
 ) -> None:
-    exact = spread in (0.5, 2.0)  # the ends of the standard-normal spreads, hit exactly
+    exact = mean in (0.0, 50.0, 80.0)  # the ends of the inch means and the standard-normal spreads, hit exactly
     variant = exactly_placed_data(mean, spread) if exact else exact_adults(**{**ADULT, "mean": mean, "spread": spread})
     message = expect_failure(
         ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="the heights have mean"
@@ -1584,6 +1586,7 @@ def test_ex1_outputs_are_called_standardised_weights_only_within_a_twentieth_of_
     [
         (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]), False),
         (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, float("nan")]), True),
+        (torch.tensor([1.0]), torch.tensor([1.000001]), False),  # nudged by less than allclose's default rtol
         (np.array([1.0, 2.0]), np.array([1.0, 2.0]), True),
         (np.array([1.0, 2.0]), np.array([1.0, 3.0]), False),
         (np.array([1.0, 2.0]), np.array([[1.0, 2.0]]), False),
@@ -1591,7 +1594,17 @@ def test_ex1_outputs_are_called_standardised_weights_only_within_a_twentieth_of_
         (1.0, float("nan"), False),
         (float("nan"), float("nan"), True),
     ],
-    ids=["tensor changed", "tensor with nan", "array", "array changed", "array reshaped", "float", "nan", "nan again"],
+    ids=[
+        "tensor changed",
+        "tensor with nan",
+        "tensor nudged",
+        "array",
+        "array changed",
+        "array reshaped",
+        "float",
+        "nan",
+        "nan again",
+    ],
 )
 def test_an_input_is_the_same_value_only_when_it_holds_the_same_numbers(
     original: object, now: object, same: bool
@@ -1660,24 +1673,30 @@ def test_a_call_that_returns_gives_its_result_and_is_not_skipped() -> None:
     assert torch.equal(heights, expected[0]) and torch.equal(weights, expected[1])
 
 
-def test_ex1_a_line_with_the_reciprocal_slope_through_the_swapped_line_is_told_swapped() -> None:
-    # The slope of heights against weights is r² / slope; at r² near 0.5 only the reciprocal 1 / slope names the swap.
+@pytest.mark.parametrize(("towards_heights", "told"), [(1.0, True), (0.5, False)])
+def test_ex1_a_line_with_the_reciprocal_slope_is_told_swapped_only_at_the_level_of_heights(
+    towards_heights: float, told: bool
+) -> None:
+    # The slope of heights against weights is r² / slope; at r² near 0.5 only the reciprocal 1 / slope names the swap,
+    # and only a line that also sits at the swapped line's level (heights, not weights) is told as swapped.
     heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
     h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
-    slope, _ = np.polyfit(h, w, 1)
+    slope, bias = np.polyfit(h, w, 1)
     swapped_slope, swapped_bias = np.polyfit(w, h, 1)
     assert not 0.8 <= (1 / slope) / swapped_slope <= 1.25, "the two references must be told apart here"
     middle = (h.min() + h.max()) / 2
+    level = (1 - towards_heights) * (slope * middle + bias) + towards_heights * (swapped_slope * middle + swapped_bias)
 
     def fit_height_weight(heights, weights, epochs=200, lr=0.1):
-        layer = nn.Linear(1, 1)  # the reciprocal slope, through the swapped line at the middle height
+        layer = nn.Linear(1, 1)  # the reciprocal slope, through `level` at the middle height
         with torch.no_grad():
             layer.weight.fill_(float(1 / slope))
-            layer.bias.fill_(float(swapped_slope * middle + swapped_bias - middle / slope))
+            layer.bias.fill_(float(level - middle / slope))
         return layer
 
     variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
-    expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="heights and weights are swapped")
+    message = expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="off by")
+    assert ("heights and weights are swapped" in message) == told, message
 
 
 def test_matplotlib_settings_a_call_changes_are_put_back_without_a_word(agg: None) -> None:
@@ -1730,3 +1749,82 @@ def test_an_error_raised_inside_a_library_shows_the_librarys_last_lines() -> Non
     frames = traceback.extract_tb(raised.value.__traceback__)[1:]  # from shlex.split on, without this test's line
     shown = "".join(traceback.format_list(frames[-harness.messages.SHOWN_FRAMES :])).rstrip()
     assert message.endswith(f"(not your code):\n{shown}"), message
+
+
+@pytest.mark.parametrize(("ratio", "told"), [(50.5, True), (49.5, False), (199.0, True), (201.0, False)])
+def test_ex1_a_slope_is_told_as_metres_only_from_50_to_200_times_the_right_one(ratio: float, told: bool) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    slope, _ = np.polyfit(h, w, 1)
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        layer = nn.Linear(1, 1)  # ratio times the slope, through the mean weight at the mean height
+        with torch.no_grad():
+            layer.weight.fill_(float(ratio * slope))
+            layer.bias.fill_(float(w.mean() - ratio * slope * h.mean()))
+        return layer
+
+    variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
+    message = expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="off by")
+    assert ("the model expects heights in metres" in message) == told, message
+
+
+@pytest.mark.parametrize("failed", ["", "rate limited"])
+def test_the_current_check_is_named_from_pytests_variable(failed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if failed:  # a parameter with a space in it, inside a class
+        node = f"tests/test_exercises.py::TestPlots::test_ex3_plot[{failed}] (call)"
+        monkeypatch.setenv("PYTEST_CURRENT_TEST", node)
+        assert harness._current_test() == f"test_ex3_plot[{failed}]"
+    else:
+        monkeypatch.delenv("PYTEST_CURRENT_TEST")
+        assert harness._current_test() == "an earlier check"
+
+
+@pytest.mark.parametrize("warn_only", [True, False])
+def test_deterministic_algorithms_turned_off_are_put_back_with_their_warn_only(warn_only: bool) -> None:
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    try:
+        expect_failure(
+            answer(1, ex1_solution).run,
+            "turn_off()",
+            lambda: torch.use_deterministic_algorithms(False),
+            hint="left torch's deterministic algorithms at False",
+        )
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled() == warn_only
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_a_checks_failure_is_told_without_the_graders_traceback() -> None:
+    with pytest.raises(Failed) as caught:
+        harness.fail("the heights should be float32")
+    assert caught.value.pytrace is False and str(caught.value) == "the heights should be float32"
+
+
+def test_a_module_that_cannot_be_found_fails_with_its_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Answer, "broken", {})
+    message = load_failure("no_such_exercise_module")
+    assert message.startswith("importing no_such_exercise_module.py raised ModuleNotFoundError"), message
+
+
+def test_sys_exit_without_a_code_is_shown_as_it_was_written() -> None:
+    expect_failure(answer(1, ex1_solution).run, "quit()", sys.exit, hint="quit() ended the program with sys.exit();")
+
+
+def raises_with_trailing_whitespace() -> None:
+    raise ValueError("bad value.\n")
+
+
+def test_an_error_message_is_trimmed_at_its_end_and_no_advice_leaves_no_space() -> None:
+    message = expect_failure(
+        answer(1, ex1_solution).run, "f()", raises_with_trailing_whitespace, hint="raised ValueError: bad value at "
+    )
+    first = message.splitlines()[0]
+    assert first == first.rstrip() and first.endswith("Fix it there and run the check again."), first
+
+
+def test_a_call_with_arguments_a_function_does_not_take_is_told_even_without_a_file() -> None:
+    module = types.ModuleType("made_in_memory")  # no __file__: a notebook's, say
+    message = expect_failure(Answer(1, module, yours=True).run, "f()", lambda: None, 1, hint="f() raised TypeError: ")
+    assert "takes 0 positional arguments but 1 was given. Keep the names and arguments" in message, message
