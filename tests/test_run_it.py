@@ -498,7 +498,8 @@ def test_a_history_that_is_not_a_list_is_told_how_many_floats_to_return(epochs: 
 def test_a_torch_object_that_is_not_a_tensor_is_refused_as_a_loss() -> None:
     import torch
 
-    assert losses_problem([torch.Size([])], None, "losses").startswith("entry 0 of losses is ")  # loss.shape, say
+    said = losses_problem([torch.Size([])], None, "losses")  # loss.shape, say
+    assert said.startswith("entry 0 of losses is ") and "requires grad" not in said, said
 
 
 def test_exercise_1s_figure_names_the_adults_and_the_learners_model_in_its_legend(
@@ -526,3 +527,8 @@ def test_exercise_1s_figure_names_the_adults_and_the_learners_model_in_its_legen
     assert ex1.run(module) == 0, capsys.readouterr().err
     (ax,) = figures[0].axes
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["adults", "your model"]
+    table = np.loadtxt(ex1.HEIGHT_WEIGHT_CSV, delimiter=",", skiprows=1)
+    slope, bias = _fit_with_numpy(table[:, 0], table[:, 1])
+    (line,) = ax.lines  # the model's line, drawn across the data's heights
+    ends = [table[:, 0].min(), table[:, 0].max()]
+    assert np.allclose(line.get_xdata(), ends) and np.allclose(line.get_ydata(), [slope * x + bias for x in ends])
