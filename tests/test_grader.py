@@ -10,6 +10,7 @@ import copy
 import signal
 import sys
 import time
+import traceback
 import types
 from pathlib import Path
 
@@ -912,7 +913,10 @@ def test_ex3_grad_mode_left_off_is_named_and_put_back() -> None:
         (lambda: torch.autograd.set_detect_anomaly(True), "torch.autograd.set_detect_anomaly(True)"),
         # one thread more than now, whatever the machine's cores: a setting that is already so is no change
         (lambda: torch.set_num_threads(THREADS + 1), f"torch.set_num_threads({THREADS + 1})"),
-        (lambda: torch.use_deterministic_algorithms(True), "torch.use_deterministic_algorithms(True)"),
+        (
+            lambda: torch.use_deterministic_algorithms(True),
+            "deterministic algorithms at True (torch.use_deterministic_algorithms(True))",
+        ),
         (lambda: torch.set_default_device("meta"), "torch.set_default_device('meta')"),
     ],
 )
@@ -1378,3 +1382,449 @@ def test_a_save_of_the_same_size_in_the_same_second_is_the_file_checked(
     file.write_text("HEIGHT_MEAN_CM = 170.\n", encoding="utf-8")  # the same size, saved in the same second
     os.utime(file, (1_700_000_000, 1_700_000_000))
     assert Answer.load(1, yours=True, name=name).module.HEIGHT_MEAN_CM == 170.0
+
+
+# --- the edges of exercise 1's diagnoses, and the grader's own data ------------------------------------
+
+
+@pytest.mark.parametrize("group", sorted(ex1.GRADER_ADULTS))
+def test_ex1_the_graded_fits_on_the_graders_own_adults_fail_a_line_a_kilogram_too_high(group: str) -> None:
+    graded = ex1.GRADED[f"fit_on_the_graders_{group.replace(' ', '_')}"]
+    too_high = answer(1, ex1_solution, fit_height_weight=shifted_line_fit(1.0))
+    expect_failure(graded, too_high, None, hint=f"On the grader's {group}, at ")
+
+
+def test_ex1_the_graders_adults_are_seeded_and_scatter_about_a_line_through_70_kg_at_170_cm() -> None:
+    heights, weights = ex1.adults(165.0, 8.0, 0.9, 20_000, seed=5)
+    again = ex1.adults(165.0, 8.0, 0.9, 20_000, seed=5)
+    assert torch.equal(heights, again[0]) and torch.equal(weights, again[1]), "the same seed gives the same adults"
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    assert h.mean() == pytest.approx(165.0, abs=0.3) and h.std() == pytest.approx(8.0, abs=0.2)
+    slope, bias = np.polyfit(h, w, 1)
+    assert slope == pytest.approx(0.9, abs=0.03)
+    assert slope * 170 + bias == pytest.approx(70.0, abs=0.3), "the line passes through 70 kg at 170 cm"
+    assert (w - (slope * h + bias)).std() == pytest.approx(7.0, abs=0.3), "each adult's noise is drawn on its own"
+
+
+def fixed_heights_data(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heights drawn from a generator seeded with 0 whatever the seed; only the weights' noise follows the seed."""
+    heights = 170 + 8 * torch.randn(n, 1, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+    return heights, 0.9 * heights - 83 + 7 * noise
+
+
+def test_ex1_heights_that_ignore_the_seed_fail() -> None:
+    expect_failure(
+        ex1.check_data_seed,
+        answer(1, ex1_solution, make_height_weight_data=fixed_heights_data),
+        hint="seeds 5 and 6 gave the same heights",
+    )
+
+
+def exactly_placed_data(mean: float, spread: float, level: float = 70.0, slope: float = 0.5):
+    """make_height_weight_data(2000) whose heights have exactly this mean and spread, and whose weights have exactly
+    this least-squares slope and level at the mean height: offsets of whole numbers (mean 0, standard deviation 2)
+    scaled by powers of two, so that no rounding moves them, and noise of ±3 kg where the height offset is 0."""
+    offsets = torch.tensor([3.0] * 444 + [-3.0] * 444 + [1.0, 1.0, -1.0, -1.0] + [0.0] * 1108)
+    noise = torch.zeros(len(offsets))
+    noise[offsets == 0] = torch.tensor([3.0, -3.0]).repeat(554)
+
+    def make_height_weight_data(n=200, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        if n != len(offsets):  # only the realistic-data check is asked of this answer
+            heights = mean + spread * torch.randn(n, 1, generator=generator)
+            return heights, level + slope * (heights - mean) + 3 * torch.randn(n, 1, generator=generator)
+        order = torch.randperm(len(offsets), generator=generator)
+        centred = (spread / 2 * offsets[order]).view(-1, 1)
+        return mean + centred, level + slope * centred + noise[order].view(-1, 1)
+
+    return make_height_weight_data
+
+
+EXACT_EDGES = [
+    {"mean": 150.0, "spread": 8.0},
+    {"mean": 190.0, "spread": 8.0},
+    {"mean": 170.0, "spread": 3.0},
+    {"mean": 170.0, "spread": 15.0},
+    {"mean": 170.0, "spread": 8.0, "level": 45.0},
+    {"mean": 170.0, "spread": 8.0, "level": 110.0},
+    {"mean": 170.0, "spread": 8.0, "slope": 2.0},
+]
+
+
+@pytest.mark.parametrize("placed", EXACT_EDGES, ids=lambda placed: ",".join(f"{k}={v:g}" for k, v in placed.items()))
+def test_ex1_data_exactly_at_the_ends_of_the_adult_ranges_passes(placed: dict[str, float]) -> None:
+    variant = exactly_placed_data(**placed)
+    heights, weights = variant(2000, seed=1)
+    slope, bias = lesson.least_squares(heights, weights)
+    measured = {"mean": heights.mean().item(), "spread": heights.std().item()}
+    measured |= {"level": slope * measured["mean"] + bias, "slope": slope}
+    assert all(measured[k] == v for k, v in placed.items()), f"the data must sit exactly on the edge: {measured}"
+    ex1.check_data_realistic(answer(1, ex1_solution, make_height_weight_data=variant))
+
+
+@pytest.mark.parametrize(
+    ("mean", "spread", "told"),
+    [
+        (1.205, 0.08, "That looks like metres"),
+        (1.195, 0.08, None),
+        (2.295, 0.08, "That looks like metres"),
+        (2.305, 0.08, None),
+        (50.05, 3.5, "That looks like inches"),
+        (49.95, 3.5, None),
+        (79.95, 3.5, "That looks like inches"),
+        (80.05, 3.5, None),
+        (0.99, 1.0, "That looks like standard-normal draws"),
+        (1.01, 1.0, None),
+        (0.0, 0.5, "That looks like standard-normal draws"),
+        (0.0, 0.49, None),
+        (0.0, 2.0, "That looks like standard-normal draws"),
+        (0.0, 2.01, None),
+        (50.0, 4.0, "That looks like inches"),
+        (80.0, 4.0, "That looks like inches"),
+    ],
+)
+def test_ex1_the_units_a_height_looks_like_are_named_only_inside_their_ranges(
+    mean: float, spread: float, told: str | None
+) -> None:
+    exact = mean in (0.0, 50.0, 80.0)  # the ends of the inch means and the standard-normal spreads, hit exactly
+    variant = exactly_placed_data(mean, spread) if exact else exact_adults(**{**ADULT, "mean": mean, "spread": spread})
+    message = expect_failure(
+        ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="the heights have mean"
+    )
+    if told is None:
+        assert "That looks like" not in message, message
+    else:
+        assert told in message, message
+
+
+@pytest.mark.parametrize(
+    "placed",
+    [{"slope": 0.199}, {"slope": 2.001}, {"level": 44.99}, {"level": 250.0}],
+    ids=["0.199", "2.001", "44.99", "250"],
+)
+def test_ex1_weights_outside_the_adult_ranges_are_not_called_pounds(placed: dict[str, float]) -> None:
+    variant = exactly_placed_data(170.0, 8.0, **placed)  # 250 kg exactly: the top of the pounds range, not in it
+    message = expect_failure(
+        ex1.check_data_realistic, answer(1, ex1_solution, make_height_weight_data=variant), hint="adults gain roughly"
+    )
+    assert "pounds" not in message, message
+
+
+def tilted_line_fit(extra_slope: float, offset_kg: float):
+    """numpy's least-squares line (np.polyfit), turned by extra_slope kg/cm about the mean height and raised there
+    by offset_kg."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        slope, bias = np.polyfit(h, w, 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope + extra_slope))
+            layer.bias.fill_(float(bias + offset_kg - extra_slope * h.mean()))
+        return layer
+
+    return fit_height_weight
+
+
+@pytest.mark.parametrize(("share", "told_bias"), [(0.8, True), (1.2, False)])
+def test_ex1_a_slope_is_called_right_only_while_it_moves_the_line_by_less_than_half_the_tolerance(
+    share: float, told_bias: bool
+) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    half_range = (heights.max() - heights.min()).item() / 2
+    extra = share * (ex1.PREDICTION_TOL_KG / 2) / half_range  # how far the line's ends move from the slope alone
+    variant = tilted_line_fit(extra, offset_kg=1.0)
+    message = expect_failure(
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint="off by"
+    )
+    assert ("the bias is wrong" in message) == told_bias, message
+    if not told_bias:  # the line's MSE and the least-squares line's, as numpy computes them
+        model = variant(heights, weights)
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        slope, bias = np.polyfit(h, w, 1)
+        own = model.weight.item() * h + model.bias.item()
+        loss, best = ((own - w) ** 2).mean(), ((slope * h + bias - w) ** 2).mean()
+        assert f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²" in message, message
+
+
+def standardised_output_fit(both: bool, offset: float):
+    """numpy's least-squares line in standardised weights (of standardised heights too if `both`), moved by offset
+    standard deviations of the weights."""
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+        x = (h - h.mean()) / h.std(ddof=1) if both else h
+        slope, bias = np.polyfit(x, (w - w.mean()) / w.std(ddof=1), 1)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias + offset))
+        return layer
+
+    return fit_height_weight
+
+
+@pytest.mark.parametrize("both", [False, True], ids=["weights standardised", "both standardised"])
+@pytest.mark.parametrize(("offset", "told"), [(0.03, True), (0.1, False)])
+def test_ex1_outputs_are_called_standardised_weights_only_within_a_twentieth_of_a_standard_deviation(
+    both: bool, offset: float, told: bool
+) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    variant = standardised_output_fit(both, offset)
+    message = expect_failure(
+        ex1.check_fit, answer(1, ex1_solution, fit_height_weight=variant), heights, weights, "data", hint="off by"
+    )
+    assert ("standardised weights" in message) == told, message
+
+
+# --- what the harness compares, records and loads ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "now", "same"),
+    [
+        (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]), False),
+        (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, float("nan")]), True),
+        (torch.tensor([1.0]), torch.tensor([1.000001]), False),  # nudged by less than allclose's default rtol
+        (np.array([1.0, 2.0]), np.array([1.0, 2.0]), True),
+        (np.array([1.0, 2.0]), np.array([1.0, 3.0]), False),
+        (np.array([1.0, 2.0]), np.array([[1.0, 2.0]]), False),
+        (float("2.5"), float("2.5"), True),  # two float objects of one value
+        (1.0, float("nan"), False),
+        (float("nan"), float("nan"), True),
+    ],
+    ids=[
+        "tensor changed",
+        "tensor with nan",
+        "tensor nudged",
+        "array",
+        "array changed",
+        "array reshaped",
+        "float",
+        "nan",
+        "nan again",
+    ],
+)
+def test_an_input_is_the_same_value_only_when_it_holds_the_same_numbers(
+    original: object, now: object, same: bool
+) -> None:
+    assert harness.same_value(original, now) is same
+
+
+def test_saved_figures_are_recorded_with_the_file_they_went_to(agg: None, tmp_path: Path) -> None:
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=10)
+    with harness.figures_saved() as saved, (tmp_path / "opened.png").open("wb") as opened:
+        fig.savefig(tmp_path / "named.png", format="rgba")  # raw pixels: quick to write
+        fig.savefig(opened, format="rgba")
+        fig.savefig(io.BytesIO(), format="rgba")  # a buffer has no file name
+    targets = [target for _, target, _ in saved]
+    assert targets == [str((tmp_path / "named.png").resolve()), str((tmp_path / "opened.png").resolve()), None]
+
+
+def test_forgetting_bytecode_where_python_keeps_none_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.implementation, "cache_tag", None)  # cache_from_source raises NotImplementedError
+    harness.forget_bytecode(__file__)
+
+
+def test_loading_the_learners_exercise_imports_the_exercise_file_not_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = learner_module(tmp_path, monkeypatch, "learners_own_ex1", "MARK = 'the learner'\n")
+    exercise = types.SimpleNamespace(
+        module=name, file=f"{name}.py", solution_module=ex1_solution.__name__, solution_file="solution.py"
+    )
+    monkeypatch.setitem(harness.BY_NUMBER, 1, exercise)
+    assert Answer.load(1, yours=True).module.MARK == "the learner"
+    assert Answer.load(1, yours=False).module is ex1_solution
+
+
+def test_a_file_that_raises_after_changing_the_default_dtype_is_told_both_and_not_kept_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import torch\n\ntorch.set_default_dtype(torch.float64)\nprint(undefined_name)\n"
+    name = learner_module(tmp_path, monkeypatch, "float64_raising_ex2", source)
+    message = load_failure(name)
+    assert message.startswith("importing float64_raising_ex2.py raised NameError: name 'undefined_name'"), message
+    assert "Also: importing float64_raising_ex2.py left torch's default dtype at torch.float64" in message, message
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_a_file_that_imports_but_changes_a_setting_is_not_kept_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import torch\n\ntorch.set_default_dtype(torch.float64)\n"
+    name = learner_module(tmp_path, monkeypatch, "float64_kept_ex2", source)
+    load_failure(name)
+    assert name not in sys.modules, "a file that broke a rule as it imported must be imported afresh next time"
+
+
+def test_a_call_that_returns_gives_its_result_and_is_not_skipped() -> None:
+    right = answer(1, ex1_solution)
+    try:
+        heights, weights = right("make_height_weight_data", 5, seed=0)
+    except Skipped as skipped:  # a skip here would turn every check of a right answer into a skip, never a failure
+        pytest.fail(f"a call that returned was skipped: {skipped}")
+    expected = ex1_solution.make_height_weight_data(5, seed=0)
+    assert torch.equal(heights, expected[0]) and torch.equal(weights, expected[1])
+
+
+@pytest.mark.parametrize(("towards_heights", "told"), [(1.0, True), (0.5, False)])
+def test_ex1_a_line_with_the_reciprocal_slope_is_told_swapped_only_at_the_level_of_heights(
+    towards_heights: float, told: bool
+) -> None:
+    # The slope of heights against weights is r² / slope; at r² near 0.5 only the reciprocal 1 / slope names the swap,
+    # and only a line that also sits at the swapped line's level (heights, not weights) is told as swapped.
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    slope, bias = np.polyfit(h, w, 1)
+    swapped_slope, swapped_bias = np.polyfit(w, h, 1)
+    assert not 0.8 <= (1 / slope) / swapped_slope <= 1.25, "the two references must be told apart here"
+    middle = (h.min() + h.max()) / 2
+    level = (1 - towards_heights) * (slope * middle + bias) + towards_heights * (swapped_slope * middle + swapped_bias)
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        layer = nn.Linear(1, 1)  # the reciprocal slope, through `level` at the middle height
+        with torch.no_grad():
+            layer.weight.fill_(float(1 / slope))
+            layer.bias.fill_(float(level - middle / slope))
+        return layer
+
+    variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
+    message = expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="off by")
+    assert ("heights and weights are swapped" in message) == told, message
+
+
+def test_matplotlib_settings_a_call_changes_are_put_back_without_a_word(agg: None) -> None:
+    import matplotlib
+
+    width = matplotlib.rcParams["lines.linewidth"]
+
+    def restyle() -> str:
+        matplotlib.rcParams["lines.linewidth"] = width + 3
+        return "drawn"
+
+    assert answer(1, ex1_solution).run("restyle()", restyle) == "drawn"
+    assert matplotlib.rcParams["lines.linewidth"] == width
+
+
+def test_a_numpy_input_sorted_in_place_is_named_and_the_callers_array_is_untouched() -> None:
+    values = np.array([3.0, 1.0, 2.0])
+
+    def sort_in_place(values):
+        values.sort()
+        return values
+
+    expect_failure(
+        answer(1, ex1_solution).run,
+        "sort_in_place()",
+        sort_in_place,
+        values,
+        hint="sort_in_place() changed `values`, the ndarray passed to it",
+    )
+    assert values.tolist() == [3.0, 1.0, 2.0]
+
+
+def test_two_settings_left_changed_are_each_named_once() -> None:
+    def change_two() -> None:
+        torch.set_default_dtype(torch.float64)
+        torch.autograd.set_detect_anomaly(True)
+
+    message = expect_failure(answer(1, ex1_solution).run, "change_two()", change_two, hint="change_two() left")
+    assert message.count("default dtype at torch.float64") == 1, message
+    assert message.count("anomaly detection at True") == 1 and "It also left torch's anomaly detection" in message
+    assert torch.get_default_dtype() == torch.float32 and not torch.is_anomaly_enabled()
+
+
+def test_an_error_raised_inside_a_library_shows_the_librarys_last_lines() -> None:
+    import shlex
+
+    message = expect_failure(answer(1, ex1_solution).run, "split()", shlex.split, '"', hint="which is not your code")
+    with pytest.raises(ValueError) as raised:  # the same call, its traceback as Python tells it
+        shlex.split('"')
+    frames = traceback.extract_tb(raised.value.__traceback__)[1:]  # from shlex.split on, without this test's line
+    shown = "".join(traceback.format_list(frames[-harness.messages.SHOWN_FRAMES :])).rstrip()
+    assert message.endswith(f"(not your code):\n{shown}"), message
+
+
+@pytest.mark.parametrize(("ratio", "told"), [(50.5, True), (49.5, False), (199.0, True), (201.0, False)])
+def test_ex1_a_slope_is_told_as_metres_only_from_50_to_200_times_the_right_one(ratio: float, told: bool) -> None:
+    heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
+    h, w = heights.reshape(-1).double().numpy(), weights.reshape(-1).double().numpy()
+    slope, _ = np.polyfit(h, w, 1)
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        layer = nn.Linear(1, 1)  # ratio times the slope, through the mean weight at the mean height
+        with torch.no_grad():
+            layer.weight.fill_(float(ratio * slope))
+            layer.bias.fill_(float(w.mean() - ratio * slope * h.mean()))
+        return layer
+
+    variant = answer(1, ex1_solution, fit_height_weight=fit_height_weight)
+    message = expect_failure(ex1.check_fit, variant, heights, weights, "data", hint="off by")
+    assert ("the model expects heights in metres" in message) == told, message
+
+
+@pytest.mark.parametrize("failed", ["", "rate limited"])
+def test_the_current_check_is_named_from_pytests_variable(failed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if failed:  # a parameter with a space in it, inside a class
+        node = f"tests/test_exercises.py::TestPlots::test_ex3_plot[{failed}] (call)"
+        monkeypatch.setenv("PYTEST_CURRENT_TEST", node)
+        assert harness._current_test() == f"test_ex3_plot[{failed}]"
+    else:
+        monkeypatch.delenv("PYTEST_CURRENT_TEST")
+        assert harness._current_test() == "an earlier check"
+
+
+@pytest.mark.parametrize("warn_only", [True, False])
+def test_deterministic_algorithms_turned_off_are_put_back_with_their_warn_only(warn_only: bool) -> None:
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    try:
+        expect_failure(
+            answer(1, ex1_solution).run,
+            "turn_off()",
+            lambda: torch.use_deterministic_algorithms(False),
+            hint="left torch's deterministic algorithms at False",
+        )
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled() == warn_only
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_a_checks_failure_is_told_without_the_graders_traceback() -> None:
+    with pytest.raises(Failed) as caught:
+        harness.fail("the heights should be float32")
+    assert caught.value.pytrace is False and str(caught.value) == "the heights should be float32"
+
+
+def test_a_module_that_cannot_be_found_fails_with_its_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Answer, "broken", {})
+    message = load_failure("no_such_exercise_module")
+    assert message.startswith("importing no_such_exercise_module.py raised ModuleNotFoundError"), message
+
+
+def test_sys_exit_without_a_code_is_shown_as_it_was_written() -> None:
+    expect_failure(answer(1, ex1_solution).run, "quit()", sys.exit, hint="quit() ended the program with sys.exit();")
+
+
+def raises_with_trailing_whitespace() -> None:
+    raise ValueError("bad value.\n")
+
+
+def test_an_error_message_is_trimmed_at_its_end_and_no_advice_leaves_no_space() -> None:
+    message = expect_failure(
+        answer(1, ex1_solution).run, "f()", raises_with_trailing_whitespace, hint="raised ValueError: bad value at "
+    )
+    first = message.splitlines()[0]
+    assert first == first.rstrip() and first.endswith("Fix it there and run the check again."), first
+
+
+def test_a_call_with_arguments_a_function_does_not_take_is_told_even_without_a_file() -> None:
+    module = types.ModuleType("made_in_memory")  # no __file__: a notebook's, say
+    message = expect_failure(Answer(1, module, yours=True).run, "f()", lambda: None, 1, hint="f() raised TypeError: ")
+    assert "takes 0 positional arguments but 1 was given. Keep the names and arguments" in message, message

@@ -775,3 +775,18 @@ def test_a_fit_at_the_edge_of_its_tolerance(data: tuple[torch.Tensor, torch.Tens
                 lr=lr,
                 hint=f"more than the {ex4.FIT_TOL} allowed",
             )
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 cut short"], ids=["empty", "a broken zip"])
+def test_a_saved_file_torch_cannot_read_is_told_with_the_first_line_of_torchs_error(
+    content: bytes, tmp_path: Path
+) -> None:
+    from grader import messages
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(content)
+    with pytest.raises(Exception) as raised:  # what torch itself says of the file
+        torch.load(path, weights_only=True)
+    first_line = (str(raised.value).strip().splitlines() or [""])[0]
+    told = messages.unreadable_weights(path)
+    assert f"cannot read the saved file ({type(raised.value).__name__}: {first_line})" in told, told

@@ -397,3 +397,138 @@ def test_other_warnings_stay_warnings_in_a_run(
         warnings.simplefilter("ignore")  # the learner's own warning, shown or not: it must not stop the run
         assert ex2.run(module) == 0, capsys.readouterr().err
     assert "final loss 0.50000" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_the_checks_load_says_it_came_before_the_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(module: ModuleType) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex2, "run", interrupted)
+    assert run_it.run_it(ex2_solution) == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err == "Exercise 2 stopped: you pressed Ctrl-C before it ran.\n", (out, err)
+
+
+@pytest.mark.parametrize("has_file", [True, False], ids=["a file", "no file"])
+def test_an_unwritten_exercise_names_the_file_to_fill_in(
+    has_file: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = learner_file(tmp_path, "    raise NotImplementedError('compare_optimizers is not written yet')\n")
+    if not has_file:
+        module.__file__ = None  # a module made in memory, as a notebook's
+    assert ex2.run(module) == 2
+    fill_in = capsys.readouterr().err.splitlines()[1]
+    shown = str(tmp_path / "ex2_optimizer_comparison.py") if has_file else module.__name__
+    assert fill_in == f"Fill in {shown}, then run this again or check it with: python -m pytest -m ex2", fill_in
+
+
+def test_ctrl_c_in_a_line_whose_source_is_gone_names_the_line_without_its_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "ex2_optimizer_comparison.py")  # never written: the source of its lines cannot be read
+    module = ModuleType("gone_ex2")
+    source = "def compare_optimizers(x, y, epochs=200, lr_sgd=0.01, lr_adam=0.1, seed=0):\n"
+    source += "    raise KeyboardInterrupt\n"
+    exec(compile(source, path, "exec"), module.__dict__)
+    module.__file__ = path
+    assert ex2.run(module) == 130
+    err = capsys.readouterr().err
+    where = f"in compare_optimizers(), at {path}, line 2"
+    assert err == f"Exercise 2 stopped: you pressed Ctrl-C while it was running {where}.\n", err
+
+
+def test_an_exception_in_a_models_forward_names_the_learners_line_not_torchs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ex1, "save_figure", lambda fig, name: None)
+    path = tmp_path / "ex1_height_weight.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n\n\n"
+        "def make_height_weight_data(n=200, seed=0):\n"
+        "    return torch.full((n, 1), 170.0), torch.full((n, 1), 70.0)\n\n\n"
+        "class Broken(nn.Module):\n    def forward(self, x):\n        return self.layer(x)\n\n\n"
+        "def fit_height_weight(heights, weights, epochs=200, lr=0.1):\n    return Broken()\n",
+        "utf-8",
+    )
+    spec = importlib.util.spec_from_file_location("learners_ex1", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert ex1.run(module) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("forward() raised AttributeError: "), first
+    assert f"at {path}, line 11: return self.layer(x) (raised inside " in first, first
+
+
+def test_a_saved_figure_is_a_png_in_the_figures_folder_and_named_from_here(
+    agg: None, figures_in_the_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from matplotlib.figure import Figure
+
+    path = run_it.save_figure(Figure(figsize=(1, 1)), "tiny")
+    assert path == figures_in_the_scratch_folder / "tiny.png" and path.read_bytes().startswith(PNG_MAGIC)
+    assert capsys.readouterr().out == "figure saved: figures/tiny.png\n"
+
+
+def test_a_warning_of_another_category_with_the_target_size_text_stays_a_warning(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
+    module = ModuleType("warning_ex2")
+    module.__file__ = ex2_solution.__file__
+
+    def compare_optimizers(x, y):
+        warnings.warn("Using a target size that only looks like the loss's warning", FutureWarning, stacklevel=1)
+        return {"sgd": [3.0, 2.0], "adam": [3.0, 0.5]}
+
+    module.compare_optimizers = compare_optimizers
+    module.epochs_to_reach = ex2_solution.epochs_to_reach
+    module.plot_optimizer_comparison = lambda histories: None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ex2.run(module) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("epochs", "count"), [(12, "a list of 12 floats"), (None, "a list of floats, one per epoch")])
+def test_a_history_that_is_not_a_list_is_told_how_many_floats_to_return(epochs: int | None, count: str) -> None:
+    assert f"losses should be {count}, but it is a str." in losses_problem("0.5, 0.4", epochs, "losses")
+
+
+def test_a_torch_object_that_is_not_a_tensor_is_refused_as_a_loss() -> None:
+    import torch
+
+    said = losses_problem([torch.Size([])], None, "losses")  # loss.shape, say
+    assert said.startswith("entry 0 of losses is ") and "requires grad" not in said, said
+
+
+def test_exercise_1s_figure_names_the_adults_and_the_learners_model_in_its_legend(
+    agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+    from torch import nn
+
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    def fit_height_weight(heights, weights, epochs=200, lr=0.1):
+        slope, bias = _fit_with_numpy(heights, weights)
+        layer = nn.Linear(1, 1)
+        with torch.no_grad():
+            layer.weight.fill_(float(slope))
+            layer.bias.fill_(float(bias))
+        return layer
+
+    figures = []
+    monkeypatch.setattr(ex1, "save_figure", lambda fig, name: figures.append(fig))
+    module = ModuleType("quick_ex1")
+    module.__file__ = ex1_solution.__file__
+    module.make_height_weight_data = ex1_solution.make_height_weight_data
+    module.fit_height_weight = fit_height_weight
+    assert ex1.run(module) == 0, capsys.readouterr().err
+    (ax,) = figures[0].axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["adults", "your model"]
+    table = np.loadtxt(ex1.HEIGHT_WEIGHT_CSV, delimiter=",", skiprows=1)
+    slope, bias = _fit_with_numpy(table[:, 0], table[:, 1])
+    (line,) = ax.lines  # the model's line, drawn across the data's heights
+    ends = [table[:, 0].min(), table[:, 0].max()]
+    assert np.allclose(line.get_xdata(), ends) and np.allclose(line.get_ydata(), [slope * x + bias for x in ends])
