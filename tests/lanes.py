@@ -28,12 +28,14 @@ import os
 import signal
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from project_process import fork
 
 MARKER = "main_process"
 FEWEST_TESTS = 60  # below this the fork is not worth its bookkeeping
@@ -246,8 +248,6 @@ class Replay:
             self.read()
             if self.done or self.ended():
                 break
-            import time
-
             time.sleep(0.01)
         if not self.ended():
             self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
@@ -301,11 +301,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     path = folder / "reports.jsonl"
     path.touch()
     queue = Queue(len(groups))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: torch's idle threads count
-        pid = os.fork()
+    pid = fork()
     if pid == 0:
         code = 1
         try:
@@ -337,6 +333,10 @@ class Timer:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.left_out: set[str] = set()  # collected but deselected (-m, -k): their timings stay
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.left_out.update(item.nodeid for item in items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
@@ -344,7 +344,11 @@ class Timer:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         cache = getattr(session.config, "cache", None)
         if cache is not None and self.seconds:
-            known = cache.get(DURATIONS, {}) or {}
+            # Tests this run left out keep their last timing; tests that no longer exist are forgotten.
+            collected = {item.nodeid for item in session.items} | self.left_out | set(self.seconds)
+            known = {
+                nodeid: seconds for nodeid, seconds in (cache.get(DURATIONS, {}) or {}).items() if nodeid in collected
+            }
             known.update({nodeid: round(seconds, 4) for nodeid, seconds in self.seconds.items()})
             cache.set(DURATIONS, known)
 

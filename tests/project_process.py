@@ -105,7 +105,8 @@ class Thread:
         pass  # a thread ends with its work
 
 
-def _fork() -> int:
+def fork() -> int:
+    """os.fork(), with this process's output flushed first and Python 3.12's warning about threads kept quiet."""
     sys.stdout.flush()
     sys.stderr.flush()
     with warnings.catch_warnings():
@@ -119,7 +120,7 @@ def in_background(work: Callable[[], None]) -> Forked | Thread:
     """Do `work` beside the tests: in a forked child where there is fork (it may start python_m runs), else a thread."""
     if not FORKS:
         return Thread(work)
-    pid = _fork()
+    pid = fork()
     if pid:
         return Forked(pid)
     code = 1
@@ -149,7 +150,7 @@ def python_m(
             stderr=subprocess.STDOUT,
             text=True,
         )
-    pid = _fork()
+    pid = fork()
     if pid:
         return Forked(pid)
     code = 1

@@ -378,20 +378,26 @@ def test_exercise_4_explains_where_the_losses_stop_with_numbers_measured_here(
     assert len(losses) == 10 and min(losses) == pytest.approx(best, rel=0.1), out
 
 
-def test_other_warnings_stay_warnings_in_a_run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def ex2_module_that_warns(monkeypatch: pytest.MonkeyPatch, message: str, category: type[Warning]) -> ModuleType:
+    """An exercise 2 whose compare_optimizers warns with `message` and returns two short histories."""
     monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
     module = ModuleType("warning_ex2")
     module.__file__ = ex2_solution.__file__
 
     def compare_optimizers(x, y):
-        warnings.warn("size_average and reduce args will be deprecated", UserWarning, stacklevel=1)
+        warnings.warn(message, category, stacklevel=1)
         return {"sgd": [3.0, 2.0], "adam": [3.0, 0.5]}
 
     module.compare_optimizers = compare_optimizers
     module.epochs_to_reach = ex2_solution.epochs_to_reach
     module.plot_optimizer_comparison = lambda histories: None
+    return module
+
+
+def test_other_warnings_stay_warnings_in_a_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = ex2_module_that_warns(monkeypatch, "size_average and reduce args will be deprecated", UserWarning)
     with warnings.catch_warnings():
         warnings.resetwarnings()
         warnings.simplefilter("ignore")  # the learner's own warning, shown or not: it must not stop the run
@@ -474,17 +480,9 @@ def test_a_saved_figure_is_a_png_in_the_figures_folder_and_named_from_here(
 def test_a_warning_of_another_category_with_the_target_size_text_stays_a_warning(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
-    module = ModuleType("warning_ex2")
-    module.__file__ = ex2_solution.__file__
-
-    def compare_optimizers(x, y):
-        warnings.warn("Using a target size that only looks like the loss's warning", FutureWarning, stacklevel=1)
-        return {"sgd": [3.0, 2.0], "adam": [3.0, 0.5]}
-
-    module.compare_optimizers = compare_optimizers
-    module.epochs_to_reach = ex2_solution.epochs_to_reach
-    module.plot_optimizer_comparison = lambda histories: None
+    module = ex2_module_that_warns(
+        monkeypatch, "Using a target size that only looks like the loss's warning", FutureWarning
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ex2.run(module) == 0, capsys.readouterr().err

@@ -131,7 +131,6 @@ WATCH_LIMIT = 3
 class Started:
     """The processes of one session, started before the thread that drives them."""
 
-    base: Path
     watched: Path
     watcher: Any  # project_process.Forked or subprocess.Popen
     keys: int  # the write end of the watcher's input
@@ -160,7 +159,7 @@ def start_session(base: Path) -> Started:
             watched, "exercises", ["watch", EXERCISE, "--time-limit", str(WATCH_LIMIT)], out, read_end, nice=0
         )
     os.close(read_end)
-    return Started(base, watched, watcher, keys, output, copy, verdicts)
+    return Started(watched, watcher, keys, output, copy, verdicts)
 
 
 def drive_session(started: Started) -> Session:
