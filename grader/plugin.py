@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import importlib.util
+import re
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ import pytest
 
 from grader.catalog import BY_MARKER, EXERCISES, Exercise
 
+GRADED_TESTS = "test_exercises.py"  # the one test module (in tests/) that holds every graded check
 SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference
 WHO = ("yours", "reference")
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
@@ -55,6 +57,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Summary(config), "exercise-summary")
 
 
+def exercises_alone(config: pytest.Config) -> bool:
+    """Whether -m picks exercises' checks and nothing else: `-m ex2`, `-m "ex1 or ex3"`, never with `not`."""
+    words = re.findall(r"\w+", config.option.markexpr or "")
+    return bool(words) and set(words) <= {*BY_MARKER, "or", "and"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # `python -m pytest -m ex2` runs checks of GRADED_TESTS alone, so the other test modules are not
+    # even imported, and a learner's check answers sooner. (pytest never asks this of a path typed
+    # on the command line.) pytest_collection_modifyitems holds every graded check to that module.
+    if (
+        collection_path.suffix == ".py"
+        and collection_path.name.startswith("test_")
+        and collection_path.name != GRADED_TESTS
+        and exercises_alone(config)
+    ):
+        return True
+    return None
+
+
 # --- which exercise and which answer a test belongs to ---------------------------------------------
 
 
@@ -72,8 +94,15 @@ def _exercise_of_item(item: pytest.Item) -> tuple[Exercise, str] | None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         found = _exercise_of_item(item)
-        if found is not None:
-            item.user_properties += [("exercise", found[0].marker), ("who", found[1])]
+        if found is None:
+            continue
+        if item.path.name != GRADED_TESTS:
+            marker = found[0].marker
+            raise pytest.UsageError(
+                f"{item.nodeid} carries the exercise marker {marker} outside {GRADED_TESTS}, so "
+                f"`python -m pytest -m {marker}` would never run it: move it into {GRADED_TESTS}."
+            )
+        item.user_properties += [("exercise", found[0].marker), ("who", found[1])]
 
 
 def graded(report: pytest.TestReport) -> tuple[Exercise, str] | None:

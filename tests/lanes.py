@@ -344,11 +344,16 @@ class Timer:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         cache = getattr(session.config, "cache", None)
         if cache is not None and self.seconds:
-            # Tests this run left out keep their last timing; tests that no longer exist are forgotten.
+            # Tests this run left out keep their last timing, also those of modules it did not collect
+            # (`-m ex1` collects one module); tests that no longer exist are forgotten.
             collected = {item.nodeid for item in session.items} | self.left_out | set(self.seconds)
-            known = {
-                nodeid: seconds for nodeid, seconds in (cache.get(DURATIONS, {}) or {}).items() if nodeid in collected
-            }
+            modules = {nodeid.split("::")[0] for nodeid in collected}
+
+            def exists(nodeid: str) -> bool:
+                module = nodeid.split("::")[0]
+                return nodeid in collected if module in modules else (session.config.rootpath / module).is_file()
+
+            known = {nodeid: seconds for nodeid, seconds in (cache.get(DURATIONS, {}) or {}).items() if exists(nodeid)}
             known.update({nodeid: round(seconds, 4) for nodeid, seconds in self.seconds.items()})
             cache.set(DURATIONS, known)
 

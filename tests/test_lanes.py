@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -99,3 +100,24 @@ def test_a_second_process_that_dies_is_told_and_its_tests_run_here(pytester: pyt
     assert {ran[name] for name in after} == {main_pid}
     result.assert_outcomes(passed=3 * (COUNT - 2) + 3 - 1, failed=3 + 1, skipped=3, warnings=3)
     result.stdout.fnmatch_lines([f"FAILED test_{died[1]}.py::test_{died[1]}[[]11[]]*"])
+
+
+def test_the_timings_kept_for_the_next_run_forget_only_tests_that_no_longer_exist(pytester: pytest.Pytester) -> None:
+    def module(count: int) -> str:
+        return f"import pytest\n\n\n@pytest.mark.parametrize('n', range({count}))\ndef test_it(n):\n    pass\n"
+
+    def timed() -> set[str]:
+        pytester.runpytest_inprocess("-p", "lanes", *argv)
+        return set(json.loads((pytester.path / ".pytest_cache" / "v" / lanes.DURATIONS).read_text()))
+
+    pytester.makepyfile(test_alpha=module(3), test_beta=module(2))
+    alpha = [f"test_alpha.py::test_it[{n}]" for n in range(3)]
+    beta = [f"test_beta.py::test_it[{n}]" for n in range(2)]
+    argv: list[str] = []
+    assert timed() == {*alpha, *beta}
+    argv = ["-k", "not 0", "--ignore", "test_beta.py"]  # one test deselected, one module not collected: both kept
+    assert timed() == {*alpha, *beta}
+    (pytester.path / "test_beta.py").unlink()
+    pytester.makepyfile(test_alpha=module(2))
+    argv = []
+    assert timed() == set(alpha[:2])

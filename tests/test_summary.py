@@ -82,6 +82,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def write_checks(pytester: pytest.Pytester, checks: str, **others: str) -> None:
+    """Write constructed checks into a test_exercises.py, where graded checks must be, and other modules beside it.
+
+    The file sits in a package of its own, so it is never taken for the suite's tests/test_exercises.py.
+    """
+    pytester.makepyfile(**{"graded/__init__": "", "graded/test_exercises": checks}, **others)
+
+
 def summary_of(result: pytest.RunResult) -> list[str]:
     lines = result.outlines
     start = next(k for k, line in enumerate(lines) if "exercises" in line and "=" in line)
@@ -89,7 +97,7 @@ def summary_of(result: pytest.RunResult) -> list[str]:
 
 
 def test_the_summary_counts_only_exercises_whose_every_check_passes(project: pytest.Pytester) -> None:
-    project.makepyfile(test_constructed_checks=CHECKS)
+    write_checks(project, CHECKS)
     result = project.runpytest_inprocess("-rs")
     assert summary_of(result)[:5] == [
         "exercises solved: 1/4 (ex1)",
@@ -106,10 +114,11 @@ def test_the_summary_counts_only_exercises_whose_every_check_passes(project: pyt
 
 
 def test_a_failing_reference_check_is_counted_and_blamed_on_the_grader(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        test_constructed_checks=CHECKS.replace(
+    write_checks(
+        project,
+        CHECKS.replace(
             '    if who == "yours":\n        pytest.fail', '    if who == "reference":\n        pytest.fail'
-        )
+        ),
     )
     result = project.runpytest_inprocess()
     lines = summary_of(result)
@@ -118,8 +127,9 @@ def test_a_failing_reference_check_is_counted_and_blamed_on_the_grader(project: 
 
 
 def test_partly_done_and_not_checked(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        test_constructed_checks="""
+    write_checks(
+        project,
+        """
 import pytest
 
 
@@ -129,7 +139,7 @@ import pytest
 def test_ex2(who, part):
     if part == "stub":
         pytest.skip("not attempted")
-"""
+""",
     )
     lines = summary_of(project.runpytest_inprocess())
     assert lines[0] == "exercises solved: 0/4"
@@ -145,8 +155,9 @@ def test_a_run_without_graded_checks_prints_no_summary(project: pytest.Pytester)
 
 
 def test_a_changed_shipped_data_file_is_its_own_line(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        test_constructed_data=f"""
+    write_checks(
+        project,
+        f"""
 import pytest
 
 
@@ -154,7 +165,7 @@ import pytest
 @pytest.mark.{SHIPPED_DATA}
 def test_csv():
     pytest.fail("data/height_weight.csv has changed", pytrace=False)
-"""
+""",
     )
     lines = project.runpytest_inprocess().outlines
     assert any(line.startswith("  shipped data: a file under data/ is not the one the lesson ships") for line in lines)
@@ -163,7 +174,7 @@ def test_csv():
 
 
 def test_another_plugin_reads_each_exercises_verdict_from_the_reports(project: pytest.Pytester) -> None:
-    project.makepyfile(test_constructed_checks=CHECKS)
+    write_checks(project, CHECKS)
 
     class Watcher:
         def __init__(self) -> None:
@@ -184,6 +195,32 @@ def test_another_plugin_reads_each_exercises_verdict_from_the_reports(project: p
     assert (ex4.state, ex4.passed, ex4.failed) == ("not solved", 1, 2)
     assert "a fixture broke" in ex4.first_failure
     assert watcher.tally.verdict(BY_MARKER["ex1"]).state == "not checked"
+
+
+IMPORTED = 'raise RuntimeError("this module was imported")\n'
+
+
+def test_an_exercise_alone_collects_only_the_graded_module(project: pytest.Pytester) -> None:
+    write_checks(project, CHECKS, test_lesson_math=IMPORTED)
+    for chosen, outcomes in (("ex1", {"passed": 4}), ("ex3 or ex1", {"passed": 5, "skipped": 1})):
+        result = project.runpytest_inprocess("-m", chosen)
+        result.assert_outcomes(**outcomes, deselected=14 - sum(outcomes.values()))  # no error: not imported
+    # Anything else is collected as usual: every module, or one typed on the command line.
+    for argv in (["-m", "not ex1"], [], ["-m", "ex1", "test_lesson_math.py"]):
+        result = project.runpytest_inprocess(*argv)
+        assert result.ret == pytest.ExitCode.INTERRUPTED and "this module was imported" in result.stdout.str(), argv
+
+
+def test_a_graded_check_outside_the_graded_module_is_refused_in_one_sentence(project: pytest.Pytester) -> None:
+    elsewhere = CHECKS.split("@pytest.mark.ex2")[0].replace("test_ex1_", "test_stray_ex1_")
+    write_checks(project, CHECKS, test_more_checks=elsewhere)
+    result = project.runpytest_inprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "ERROR: test_more_checks.py::test_stray_ex1_first[yours] carries the exercise marker ex1 outside "
+        "test_exercises.py, so `python -m pytest -m ex1` would never run it: move it into test_exercises.py."
+    ) in result.stderr.lines
+    assert "Traceback" not in result.stderr.str()
 
 
 # --- the summary remembers: verdicts kept in pytest's cache, forgotten when the file changes ----------
@@ -211,7 +248,7 @@ def remembering(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project whose runs keep pytest's cache, with the exercise files the memory hashes."""
     pytester.makeconftest('pytest_plugins = ["grader.plugin"]\n')
     pytester.makeini("[pytest]\naddopts = --strict-markers\n")
-    pytester.makepyfile(test_constructed_checks=REMEMBERED)
+    write_checks(pytester, REMEMBERED)
     for exercise in BY_MARKER.values():
         path = pytester.path / exercise.file
         path.parent.mkdir(exist_ok=True)
@@ -257,8 +294,9 @@ def test_a_partial_run_or_no_cache_remembers_nothing(remembering: pytest.Pyteste
 
 
 def test_skip_lines_and_the_summary_both_say_not_written_yet(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        test_constructed_checks=f"""
+    write_checks(
+        project,
+        f"""
 import pytest
 
 
@@ -269,7 +307,7 @@ def test_ex4(who, part):
     if part == "written wrong":
         pytest.fail("the split overlaps", pytrace=False)
     pytest.skip("exercise 4: load_model is {NOT_WRITTEN} (hint 4.4 in exercises/README.md)")
-"""
+""",
     )
     result = project.runpytest_inprocess("-rs")
     line = "  ex4: not solved yet: 1 of 3 checks fail (read their messages above), 2 wait for functions not written yet"
