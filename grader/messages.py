@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import pickle
 import re
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
 
 from lesson_support.data import ROOT
 
-# The grader's own files: their frames are never shown as the learner's.
-GRADER_FILES = frozenset(path.name for path in Path(__file__).parent.glob("*.py"))
+# The grader's own files, by full path: their frames are never shown as the learner's.
+GRADER_FILES = frozenset(os.path.realpath(path) for path in Path(__file__).parent.glob("*.py"))
 SHOWN_FRAMES = 4  # the learner's last frames shown under the message
 # nn.MSELoss and F.mse_loss warn with this text when predictions and targets differ in shape, and
 # return a broadcast (wrong) number. The grader (pyproject.toml) and an exercise's own run both
@@ -69,11 +71,11 @@ def describe_exception(
     what: str | None,
     error: BaseException,
     own_file: str | None,
-    outer_files: set[str],
+    outer_files: Collection[str],
     then: str,
     advice: str = "",
 ) -> str:
-    """One message for `error`, raised in a learner's code that was called from `outer_files`.
+    """One message for `error`, raised in a learner's code that was called from `outer_files` (full paths).
 
     `what` names the call ("fit_height_weight()"); None names the learner's function that raised.
     `own_file` is the learner's file: the message points at the innermost line of it that ran.
@@ -82,7 +84,7 @@ def describe_exception(
     again"); `advice`, if any, follows that sentence. SystemExit gets a message of its own.
     """
     frames = traceback.extract_tb(error.__traceback__)
-    first = next((k for k, frame in enumerate(frames) if Path(frame.filename).name not in outer_files), len(frames))
+    first = next((k for k, f in enumerate(frames) if os.path.realpath(f.filename) not in outer_files), len(frames))
     frames = frames[first:]
     own_file = own_file or (frames[0].filename if frames else None)
     own = _in_file(frames, own_file)

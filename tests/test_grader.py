@@ -1751,6 +1751,19 @@ def test_an_error_raised_inside_a_library_shows_the_librarys_last_lines() -> Non
     assert message.endswith(f"(not your code):\n{shown}"), message
 
 
+def test_a_library_file_named_as_a_grader_file_is_still_told_as_the_library(tmp_path: Path) -> None:
+    import importlib.util
+
+    package = tmp_path / "helpers"
+    package.mkdir()
+    (package / "__init__.py").write_text('def split(text):\n    raise ValueError("no closing quotation")\n')
+    spec = importlib.util.spec_from_file_location("helpers", package / "__init__.py")
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    message = expect_failure(answer(1, ex1_solution).run, "split()", helpers.split, '"', hint="which is not your code")
+    assert "inside " in message and "__init__.py, line 2" in message, message
+
+
 @pytest.mark.parametrize(("ratio", "told"), [(50.5, True), (49.5, False), (199.0, True), (201.0, False)])
 def test_ex1_a_slope_is_told_as_metres_only_from_50_to_200_times_the_right_one(ratio: float, told: bool) -> None:
     heights, weights = ex1.adults(170.0, 8.0, 0.9, 120, seed=3)
