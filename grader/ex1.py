@@ -20,7 +20,7 @@ import lesson
 from grader import messages
 from grader.catalog import BY_NUMBER
 from grader.harness import Answer, expect_tensor, fail, kind
-from grader.run_it import run_safely, save_figure
+from grader.run_it import UnusableResult, run_safely, save_figure
 from lesson_support.figures import use_files_only
 
 EXERCISE = BY_NUMBER[1]
@@ -227,6 +227,15 @@ def _fit_diagnosis(
     )
 
 
+def diverged(source: str, heights: torch.Tensor) -> str:
+    """What a model that predicts nan or inf after training on `heights` says of the training."""
+    return (
+        f"On {source}, your model predicts nan or inf: training diverged. The likely cause is a step size too "
+        f"large for raw centimetres, where only steps below {lesson.max_stable_lr(heights):.2g} are stable; "
+        "standardise the heights first, then train (hint 1.2)."
+    )
+
+
 def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, source: str) -> None:
     raw_cm = "On raw centimetres only tiny steps are stable: standardise the heights first (hint 1.2)."
     model = answer("fit_height_weight", heights, weights, advice={lesson.DivergenceError: raw_cm})
@@ -235,11 +244,7 @@ def check_fit(answer: Answer, heights: torch.Tensor, weights: torch.Tensor, sour
     grid = torch.linspace(heights.min().item(), heights.max().item(), 9).view(-1, 1)
     predicted = _predict(answer, model, grid, "model(heights) for 9 heights of shape (9, 1)")
     if predicted.is_floating_point() and not torch.isfinite(predicted).all():
-        fail(
-            f"On {source}, your model predicts nan or inf: training diverged. The likely cause is a step size too "
-            f"large for raw centimetres, where only steps below {lesson.max_stable_lr(heights):.2g} are stable; "
-            "standardise the heights first, then train (hint 1.2)."
-        )
+        fail(diverged(source, heights))
     predicted = expect_tensor(predicted, (9, 1), "model(heights) for 9 heights of shape (9, 1)")
     slope, bias = lesson.least_squares(heights, weights)
     expected = slope * grid.double() + bias
@@ -296,7 +301,7 @@ def run(module: ModuleType) -> int:
 
     def show() -> None:
         own_heights, _ = module.make_height_weight_data(5, seed=0)
-        model = module.fit_height_weight(heights, weights)
+        model = module.fit_height_weight(heights.clone(), weights.clone())  # copies: the line below uses the data
         print(
             f"Your make_height_weight_data(5) gives heights {[round(h, 1) for h in own_heights.reshape(-1).tolist()]}"
         )
@@ -304,7 +309,10 @@ def run(module: ModuleType) -> int:
         slope, bias = lesson.least_squares(heights, weights)
         probe = torch.tensor([[160.0], [170.0], [180.0]])
         with torch.no_grad():
-            predicted = model(probe).reshape(-1).tolist()
+            predicted = model(probe).reshape(-1)
+        if predicted.is_floating_point() and not torch.isfinite(predicted).all():
+            raise UnusableResult(diverged(HEIGHT_WEIGHT_CSV.name, heights))
+        predicted = predicted.tolist()
         for height, kg in zip(probe.reshape(-1).tolist(), predicted, strict=True):
             print(f"  {height:g} cm -> {kg:.2f} kg   (least squares: {slope * height + bias:.2f} kg)")
 

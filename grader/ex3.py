@@ -19,7 +19,7 @@ from torch import optim
 
 import lesson
 from grader.catalog import BY_NUMBER
-from grader.harness import Answer, close, expect_figure, expect_losses, fail, same_losses
+from grader.harness import Answer, close, expect_figure, expect_losses, fail, figures_saved, same_losses
 from grader.histories import (
     NO_STEP_HINT,
     explain_history,
@@ -31,7 +31,7 @@ from grader.histories import (
 )
 from grader.plots import check_saved_png, plots_losses, series
 from grader.run_it import expect_losses as expect_run_losses
-from grader.run_it import output_path, run_safely, shown_output
+from grader.run_it import output_path, run_safely, shown_output, told_as_the_checks_tell_it
 from lesson_support.figures import use_files_only
 
 EXERCISE = BY_NUMBER[3]
@@ -91,7 +91,7 @@ def check_plot_loss_curve(answer: Answer, losses: list[float], path: Path | None
     if not ax.get_xlabel() or not ax.get_ylabel():
         fail("label both axes, e.g. ax.set_xlabel('epoch') and ax.set_ylabel('loss').")
     if path is not None:
-        check_saved_png(answer, fig, Path(path), "plot_loss_curve(losses, path)")
+        check_saved_png(answer.saved_figures, fig, Path(path), "plot_loss_curve(losses, path)")
 
 
 # --- the graded tests: each runs on the learner's file and on the reference ----------------------
@@ -122,11 +122,16 @@ def run(module: ModuleType) -> int:
     def show() -> None:
         returned = module.train_with_history(model, distances, times)
         losses = expect_run_losses(returned, "the value train_with_history returned")
-        use_files_only()
-        path = output_path("ex3_loss_curve.png")
-        module.plot_loss_curve(losses, path)
         print(f"{len(losses)} epochs: loss {losses[0]:.4f} at the start, {losses[-1]:.5f} at the end")
         print(f"the model now predicts {model(torch.tensor([[7.0]])).item():.2f} minutes for 7 miles")
+        use_files_only()
+        importlib.import_module("matplotlib.figure")  # loaded before the call, so that its savefig calls are seen
+        path = output_path("ex3_loss_curve.png")
+        path.unlink(missing_ok=True)  # an earlier run's file is not this run's
+        with figures_saved() as saved:
+            fig = module.plot_loss_curve(losses, path)
+        with told_as_the_checks_tell_it():  # the figure told "saved" only when it is: the checks' own test of it
+            check_saved_png(saved, expect_figure(fig, "plot_loss_curve"), path, "plot_loss_curve(losses, path)")
         print(f"figure saved: {shown_output(path)}")
 
     return run_safely(EXERCISE, module, show)

@@ -887,6 +887,34 @@ def noise_floor(x: torch.Tensor, y: torch.Tensor, train_rows: torch.Tensor, vali
     }
 
 
+REACHED = 1.25  # a last validation loss within this factor of the least-squares plane's has reached it
+
+
+def where_the_losses_stop(losses: list[float], own: float, best: float, rows: int) -> str:
+    """Why the validation losses stop where they do, or, when they stop far above, what that says of the run."""
+    floor = (
+        f"the true plane itself scores {own:.3g} on these {rows} validation rows, their own noise\n  (σ² = "
+        f"{PLANE_NOISE**2:g} is its average over many rows); the least-squares plane of the training rows scores "
+        f"{best:.3g} there."
+    )
+    if losses[-1] <= REACHED * best:
+        return (
+            f"Why they stop near {own:.2g}: {floor}\n  Training approaches that plane, so more epochs or another step "
+            f"size bring the loss to about {best:.3g}, not lower."
+        )
+    falling = len(losses) >= 3 and losses[-1] < losses[-2] < losses[-3]
+    why = (
+        "It is still falling: more epochs or a larger step size take it further."
+        if falling
+        else "It is not settling, as a right loop's does: look at the loop\n  (optimizer.zero_grad() before each "
+        "backward(), one step per mini-batch, the batches shuffled each epoch)."
+    )
+    return (
+        f"This run stops far above that plane: its last loss, {losses[-1]:.3g}, is {losses[-1] / best:.3g} times the "
+        f"least-squares plane's.\n  For comparison, {floor}\n  {why}"
+    )
+
+
 def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
     """Split, train and validate on 1,000 rows of a plane; print the losses beside the rows' own noise; save, load."""
     x, y = run_data()
@@ -917,13 +945,7 @@ def run(module: ModuleType, device: str | torch.device = "cpu") -> int:
         solution = [*floor["plane"][0].reshape(-1).tolist(), floor["plane"][1].item()]
         print(f"  trained:       w = [{weight[0]:.4f}, {weight[1]:.4f}]  b = {bias:.4f}")
         print(f"  least squares: w = [{solution[0]:.4f}, {solution[1]:.4f}]  b = {solution[2]:.4f} (training rows)")
-        own, best = floor["own noise"], floor["least squares"]
-        print(
-            f"Why they stop near {own:.2g}: the true plane itself scores {own:.3g} on these {len(validation_rows)} "
-            f"validation rows, their own noise\n  (σ² = {PLANE_NOISE**2:g} is its average over many rows); the "
-            f"least-squares plane of the training rows scores {best:.3g} there.\n  Training approaches that plane, "
-            f"so more epochs or another step size bring the loss to about {best:.3g}, not lower."
-        )
+        print(where_the_losses_stop(losses, floor["own noise"], floor["least squares"], len(validation_rows)))
 
         path = output_path("ex4_model.pt")
         module.save_model(model, path)

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from grader.harness import PNG_MAGIC, Answer, close, drawn, fail
+from grader.harness import PNG_MAGIC, close, drawn, fail
 
 
 def _floats(values: Any) -> list[float] | None:
@@ -43,14 +43,17 @@ def legend_texts(fig: Any) -> list[str]:
     return [text.get_text().lower() for legend in legends for text in legend.get_texts()]
 
 
-def check_saved_png(answer: Answer, fig: Any, path: Path, what: str) -> None:
-    """The PNG at `path` holds `fig`, the figure returned: saved from it, after it was drawn, and not blank."""
+def check_saved_png(saved_figures: list[tuple[Any, str | None, Any]], fig: Any, path: Path, what: str) -> None:
+    """The PNG at `path` holds `fig`, the figure returned: saved from it, after it was drawn, and not blank.
+
+    `saved_figures` is what harness.figures_saved() recorded during the call (an Answer's `saved_figures`).
+    """
     if not path.is_file():
         fail(f"{what} should save the figure at {path}, but no file is there: call fig.savefig(path).")
     content = path.read_bytes()
     if not content.startswith(PNG_MAGIC):
         fail(f"{path} is not a PNG file; save with fig.savefig(path) and a path ending in .png.")
-    into_path = [(figure, held) for figure, target, held in answer.saved_figures if target == str(path.resolve())]
+    into_path = [(figure, held) for figure, target, held in saved_figures if target == str(path.resolve())]
     if into_path and not any(figure is fig for figure, _ in into_path):
         fail(
             f"{path} was saved from another figure than the one {what} returned. plt.savefig(path) saves pyplot's "

@@ -13,9 +13,11 @@ import re
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
@@ -82,12 +84,11 @@ def test_a_result_it_cannot_use_is_one_sentence(tmp_path: Path, capsys: pytest.C
 def test_a_finished_exercise_prints_and_saves_its_figure(
     agg: None, in_a_scratch_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from matplotlib.figure import Figure
 
     module = ModuleType("quick_ex3")
     module.__file__ = ex3_solution.__file__
     module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=5)
-    module.plot_loss_curve = lambda losses, path: Figure(figsize=(1, 1)).savefig(path)  # quick: no text to draw
+    module.plot_loss_curve = lambda losses, path: quick_curve(figure(), losses, path)
     saved = in_a_scratch_folder / "figures" / "ex3_loss_curve.png"
     saved.unlink(missing_ok=True)
     assert ex3.run(module) == 0
@@ -95,6 +96,52 @@ def test_a_finished_exercise_prints_and_saves_its_figure(
     assert err == "" and out.startswith("5 epochs: loss "), out
     assert "minutes for 7 miles" in out and "figure saved: figures/ex3_loss_curve.png" in out, out
     assert saved.read_bytes().startswith(PNG_MAGIC)
+
+
+def figure() -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(1, 1))
+
+
+def quick_curve(fig: Any, losses: list[float], path: Path | str, save_first: bool = False) -> Any:
+    """A loss curve drawn with no text (quick to save): saved into `path`, before drawing if `save_first`."""
+    if save_first:
+        fig.savefig(path)
+    fig.add_subplot().plot(losses)
+    if not save_first:
+        fig.savefig(path)
+    return fig
+
+
+def _plt_savefig(losses: list[float], path: Path) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig = quick_curve(figure(), losses, Path(path).with_name("elsewhere.png"))
+    plt.savefig(path)  # pyplot's current figure, not the one drawn on
+    return fig
+
+
+@pytest.mark.parametrize(
+    ("plot", "told"),
+    [
+        (lambda losses, path: quick_curve(figure(), losses, "loss_curve.png"), "but no file is there"),
+        (_plt_savefig, "was saved from another figure than the one plot_loss_curve(losses, path) returned"),
+        (lambda losses, path: quick_curve(figure(), losses, path, save_first=True), "saved before the figure was"),
+    ],
+    ids=["another path", "plt.savefig", "saved before drawing"],
+)
+def test_exercise_3_says_figure_saved_only_of_the_figure_it_returned(
+    agg: None, plot: Any, told: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=2)
+    module.plot_loss_curve = plot
+    assert ex3.run(module) == 1
+    out, err = capsys.readouterr()
+    assert "figure saved" not in out and out.startswith("2 epochs: loss "), out
+    assert told in err and err.rstrip().endswith("Check your functions with: python -m pytest -m ex3."), err
 
 
 def test_a_result_of_another_kind_is_one_sentence(agg: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -212,7 +259,7 @@ def test_run_from_another_folder_saves_under_the_repositorys_figures(
     module = ModuleType("quick_ex3")
     module.__file__ = ex3_solution.__file__
     module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=2)
-    module.plot_loss_curve = lambda losses, path: Path(path).write_bytes(PNG_MAGIC)
+    module.plot_loss_curve = lambda losses, path: quick_curve(figure(), losses, path)
     assert ex3.run(module) == 0
     out = capsys.readouterr().out
     assert f"figure saved: {repository_figures / 'ex3_loss_curve.png'}\n" in out, out
@@ -272,13 +319,33 @@ def _fit_with_numpy(x, y):
     return np.polyfit(np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1), 1)
 
 
+def _quick_ex1(fit: object) -> ModuleType:
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    module = ModuleType("quick_ex1")
+    module.__file__ = ex1_solution.__file__
+    module.make_height_weight_data, module.fit_height_weight = ex1_solution.make_height_weight_data, fit
+    return module
+
+
+def _fit_that_centres_its_inputs_in_place(heights: torch.Tensor, weights: torch.Tensor) -> torch.nn.Module:
+    from exercises.solutions import ex1_height_weight as ex1_solution
+
+    model = ex1_solution.fit_height_weight(heights, weights)
+    heights -= heights.mean()  # the learner's tensors change; the run's own line must not
+    weights -= weights.mean()
+    return model
+
+
+@pytest.mark.parametrize("fit", ["the reference", "one that changes its inputs"])
 def test_exercise_1_prints_its_fit_beside_the_least_squares_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    fit: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from exercises.solutions import ex1_height_weight as ex1_solution
 
     monkeypatch.setattr(ex1, "save_figure", lambda fig, name: None)  # quick: the figure is built, not drawn
-    assert ex1.run(ex1_solution) == 0
+    module = ex1_solution if fit == "the reference" else _quick_ex1(_fit_that_centres_its_inputs_in_place)
+    assert ex1.run(module) == 0
     out = capsys.readouterr().out
     table = np.loadtxt(ex1.HEIGHT_WEIGHT_CSV, delimiter=",", skiprows=1)
     slope, bias = _fit_with_numpy(table[:, 0], table[:, 1])
@@ -290,6 +357,20 @@ def test_exercise_1_prints_its_fit_beside_the_least_squares_line(
         assert predicted == pytest.approx(slope * height + bias, abs=ex1.PREDICTION_TOL_KG), line
     heights = ex1_solution.make_height_weight_data(5, seed=0)[0].reshape(-1).tolist()
     assert f"gives heights {[round(h, 1) for h in heights]}" in out, out
+
+
+def test_exercise_1_tells_a_diverged_fit_in_the_checks_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    def fit_height_weight(heights: torch.Tensor, weights: torch.Tensor) -> torch.nn.Module:
+        model = torch.nn.Linear(1, 1)
+        torch.nn.init.constant_(model.weight, float("nan"))
+        return model
+
+    assert ex1.run(_quick_ex1(fit_height_weight)) == 1
+    out, err = capsys.readouterr()
+    heights, _ = ex1.lesson.load_csv(ex1.HEIGHT_WEIGHT_CSV, "height_cm", "weight_kg")
+    told = ex1.diverged(ex1.HEIGHT_WEIGHT_CSV.name, heights)
+    assert err == f"{told} Check your functions with: python -m pytest -m ex1.\n", err
+    assert " cm -> " not in out and "nan" not in out, out
 
 
 def test_exercise_2_prints_the_losses_a_plain_loop_gives(
@@ -338,7 +419,7 @@ def test_exercise_3_prints_the_first_and_last_loss_of_a_plain_loop(
     module = ModuleType("quick_ex3")
     module.__file__ = ex3_solution.__file__
     module.train_with_history = lambda model, x, y: ex3_solution.train_with_history(model, x, y, epochs=EX3_EPOCHS)
-    module.plot_loss_curve = lambda losses, path: None  # quick: nothing drawn
+    module.plot_loss_curve = lambda losses, path: quick_curve(figure(), losses, path)
     assert ex3.run(module) == 0
     out = capsys.readouterr().out
     x, y = lesson.load_distance_time()
@@ -376,6 +457,38 @@ def test_exercise_4_explains_where_the_losses_stop_with_numbers_measured_here(
     assert f"scores {best:.3g} there" in out and f"bring the loss to about {best:.3g}, not lower" in out, out
     losses = _numbers(out.splitlines()[3])
     assert len(losses) == 10 and min(losses) == pytest.approx(best, rel=0.1), out
+
+
+@pytest.mark.parametrize(
+    ("settings", "returned", "told"),
+    [
+        ({"epochs": 3, "lr": 0.001}, None, "It is still falling: more epochs or a larger step size take it further."),
+        ({"epochs": 1}, [8.0, 30.0, 17.0], "It is not settling, as a right loop's does: look at the loop"),
+    ],
+    ids=["still falling", "jumping about"],
+)
+def test_exercise_4_says_when_the_losses_stop_far_above_the_plane(
+    agg: None,
+    settings: dict[str, float],
+    returned: list[float] | None,
+    told: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from exercises.solutions import ex4_train_validate_save as ex4_solution
+
+    def train_with_validation(*args: object, **kwargs: object) -> list[float]:
+        losses = ex4_solution.train_with_validation(*args, **kwargs, **settings)
+        return returned or losses
+
+    monkeypatch.setattr(ex4, "save_figure", lambda fig, name: None)
+    assert ex4.run(_quick_ex4(train_with_validation=train_with_validation)) == 0
+    out = capsys.readouterr().out
+    last = _numbers(out.splitlines()[3])[-1]
+    best = float(re.search(r"training rows scores ([\d.e-]+) there", out)[1])
+    told_ratio = re.search(rf"its last loss, {last:.3g}, is ([\d.e+]+) times the least-squares plane's\.", out)
+    assert told_ratio and float(told_ratio[1]) == pytest.approx(last / best, rel=0.01), out  # both printed rounded
+    assert told in out and "Why they stop near" not in out and "not lower" not in out, out
 
 
 def ex2_module_that_warns(monkeypatch: pytest.MonkeyPatch, message: str, category: type[Warning]) -> ModuleType:
