@@ -6,12 +6,13 @@ plugin: its graded tests carry an exercise's marker and a `who` parameter, as te
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from grader.catalog import BY_MARKER
-from grader.plugin import NOT_WRITTEN, SHIPPED_DATA, Tally
+from grader.plugin import MEMORY, NOT_WRITTEN, SHIPPED_DATA, Tally, file_hash
 
 CHECKS = """
 import pytest
@@ -241,6 +242,37 @@ def test_a_file_changed_since_is_never_told_solved(remembering: pytest.Pytester)
         r"\(check it with: python -m pytest -m ex4\)",
         lines[4].strip(),
     ), lines
+
+
+def test_a_file_saved_before_its_first_check_is_remembered_as_its_checks_saw_it(remembering: pytest.Pytester) -> None:
+    saved = "# saved while exercise 1 was checked\n"
+    ex4 = BY_MARKER["ex4"].file
+    remembering.makepyfile(
+        test_constructed_checks=REMEMBERED.replace(
+            "def test_ex1(who):\n    pass", f"def test_ex1(who):\n    open({ex4!r}, 'w').write({saved!r})"
+        )
+    )
+    remembering.runpytest_inprocess()
+    remembered = json.loads((remembering.path / ".pytest_cache/v" / MEMORY.format(marker="ex4")).read_text())
+    assert (remembered["state"], remembered["file_hash"]) == ("solved", file_hash(remembering.path / ex4)), (
+        f"ex4 should be remembered solved, with the hash of the file its checks ran on: {remembered}"
+    )
+
+
+def test_a_failure_told_in_plain_text_is_the_first_failure_as_written() -> None:
+    told = "[XPASS(strict)] the check was expected to fail"  # a report with no crash location, only its text
+    report = pytest.TestReport(
+        "test_constructed_checks.py::test_ex2[yours]",
+        ("test_constructed_checks.py", 0, "test_ex2[yours]"),
+        {},
+        "failed",
+        told,
+        "call",
+        user_properties=[("exercise", "ex2"), ("who", "yours")],
+    )
+    tally = Tally()
+    tally.add(report)
+    assert tally.verdict(BY_MARKER["ex2"]).first_failure == told
 
 
 @pytest.mark.parametrize(
