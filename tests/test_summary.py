@@ -244,19 +244,26 @@ def test_a_file_changed_since_is_never_told_solved(remembering: pytest.Pytester)
     ), lines
 
 
-def test_a_file_saved_before_its_first_check_is_remembered_as_its_checks_saw_it(remembering: pytest.Pytester) -> None:
-    saved = "# saved while exercise 1 was checked\n"
+@pytest.mark.parametrize(
+    ("check", "remembered"),
+    [("def test_ex1(who):", True), ("def test_ex4(who, part):", False)],
+    ids=["before its first check", "between its checks"],
+)
+def test_a_file_saved_during_the_run_is_remembered_only_if_saved_before_its_first_check(
+    remembering: pytest.Pytester, check: str, remembered: bool
+) -> None:
     ex4 = BY_MARKER["ex4"].file
-    remembering.makepyfile(
-        test_constructed_checks=REMEMBERED.replace(
-            "def test_ex1(who):\n    pass", f"def test_ex1(who):\n    open({ex4!r}, 'w').write({saved!r})"
-        )
-    )
+    saves = f"{check}\n    open({ex4!r}, 'w').write('# saved during the run\\n')"  # as an editor saves it
+    remembering.makepyfile(test_constructed_checks=REMEMBERED.replace(f"{check}\n    pass", saves))
     remembering.runpytest_inprocess()
-    remembered = json.loads((remembering.path / ".pytest_cache/v" / MEMORY.format(marker="ex4")).read_text())
-    assert (remembered["state"], remembered["file_hash"]) == ("solved", file_hash(remembering.path / ex4)), (
-        f"ex4 should be remembered solved, with the hash of the file its checks ran on: {remembered}"
-    )
+    memory = remembering.path / ".pytest_cache/v" / MEMORY.format(marker="ex4")
+    if remembered:
+        kept = json.loads(memory.read_text())
+        assert (kept["state"], kept["file_hash"]) == ("solved", file_hash(remembering.path / ex4)), (
+            f"ex4 should be remembered solved, with the hash of the file its checks ran on: {kept}"
+        )
+    else:
+        assert not memory.exists(), "a file that changed between its own checks was remembered"
 
 
 def test_a_failure_told_in_plain_text_is_the_first_failure_as_written() -> None:
