@@ -143,7 +143,7 @@ class Probe(lesson.LinearRegression):
         super().__init__(*sizes)
         self.calls: list[Call] = []
         self.moved_to: torch.device | None = None
-        self.register_forward_pre_hook(_note_call)
+        self.register_forward_pre_hook(_note_call, with_kwargs=True)
 
     def to(self, *args: Any, **kwargs: Any) -> Probe:
         device = torch._C._nn._parse_to(*args, **kwargs)[0]
@@ -178,8 +178,9 @@ def _caller() -> str:
 GRADER_FOLDER = str(Path(__file__).parent)
 
 
-def _note_call(model: nn.Module, inputs: tuple[Any, ...]) -> None:
-    x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else torch.empty(0)
+def _note_call(model: nn.Module, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> None:
+    given = inputs[0] if inputs else keywords.get("x")  # model(x_batch) or model(x=x_batch)
+    x = given if isinstance(given, torch.Tensor) else torch.empty(0)
     model.calls.append(
         Call(
             x.detach().cpu().float().numpy().copy(),
@@ -653,6 +654,11 @@ def _check_steps(
         before = (call.weight, call.bias)
         after = (calls[k + 1].weight, calls[k + 1].bias) if k + 1 < len(calls) else _parameters(model)
         if k not in steps:
+            if not _same(after, before) and k + 1 == len(calls):
+                fail(
+                    "Something changed the model after its last call, the last validation: the last validation loss "
+                    "must describe the model train_with_validation leaves, so no step may follow the epochs."
+                )
             if not _same(after, before):
                 fail(
                     "The model changed between a validation (or another call without a training batch) and the next "

@@ -411,7 +411,10 @@ def comparison(
         (comparison(after_step=True), "one epoch late"),
         (comparison(reseed=False), "did not start from torch.manual_seed(seed); LinearRegression()"),
         (comparison(as_tensor=True), "is a tensor; return a list of floats"),
-        (lambda x, y, **settings: {"SGD": [], "Adam": []}, "with the keys 'sgd' and 'adam'"),
+        (
+            lambda x, y, **settings: {"SGD": [], "Adam": []},
+            "the keys 'sgd' and 'adam'; it returned the keys ['Adam', 'SGD']",
+        ),
         (comparison(sgd_class=optim.Adam), "It matches Adam at lr 0.01, not SGD: build optim.SGD"),
         (comparison(sgd_lr="lr_adam"), "It matches SGD at lr 0.1, the step size meant for Adam"),
         (comparison(swapped=True), "the two runs look swapped"),
@@ -458,11 +461,68 @@ def test_ex2_another_right_comparison_passes() -> None:
     ex2.check_compare(answer(2, ex2_solution, compare_optimizers=comparison()), x, y, epochs=40, seed=7)
 
 
+def test_the_graders_own_lines_are_seeded_and_scatter_about_the_line_they_name() -> None:
+    line = {"points": 400, "slope": -1.5, "intercept": 2.0, "noise": 0.2, "seed": 4}
+    torch.manual_seed(1)
+    x, y = line_data(**line)
+    torch.manual_seed(2)  # the global random state must not reach the data
+    again = line_data(**line)
+    assert torch.equal(x, again[0]) and torch.equal(y, again[1]), "line_data drew from torch's global random state"
+    residuals = y - (line["slope"] * x + line["intercept"])
+    spread = line["noise"] / line["points"] ** 0.5  # the standard error of the residuals' mean
+    assert abs(residuals.mean().item()) < 4 * spread, f"the points do not scatter about the line: {residuals.mean()}"
+    assert residuals.std().item() == pytest.approx(line["noise"], rel=0.2), "the noise is not the one named"
+
+
+def strictly_below(losses, target):
+    return next((epoch for epoch, loss in enumerate(losses) if loss < target), None)
+
+
+def minus_one_when_never(losses, target):
+    return next((epoch for epoch, loss in enumerate(losses) if loss <= target), -1)
+
+
+def numpy_index(losses, target):
+    reached = np.flatnonzero(np.asarray(losses) <= target)
+    return reached[0] if len(reached) else None
+
+
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [
+        (strictly_below, "epochs_to_reach([5.0, 3.0, 1.0], 3.0) should be 1, but it returned 2"),
+        (minus_one_when_never, "epochs_to_reach([5.0, 3.0, 1.0], 0.5) should be None, but it returned -1"),
+        (numpy_index, "epochs_to_reach([5.0, 3.0, 1.0], 3.0) should be 1, but it returned np.int64(1)"),
+    ],
+)
+def test_ex2_a_wrong_epochs_to_reach_fails(variant: object, hint: str) -> None:
+    expect_failure(ex2.check_epochs_to_reach, answer(2, ex2_solution, epochs_to_reach=variant), hint=hint)
+
+
+def test_ex2_another_right_epochs_to_reach_passes() -> None:
+    def epochs_to_reach(losses, target):
+        for epoch, loss in enumerate(losses):
+            if loss <= target:
+                return epoch
+        return None
+
+    ex2.check_epochs_to_reach(answer(2, ex2_solution, epochs_to_reach=epochs_to_reach))
+
+
+def adam_alone_labelled(histories):
+    fig = ex2_solution.plot_optimizer_comparison(histories)
+    ax = fig.axes[0]
+    ax.get_lines()[0].set_label("_nolegend_")  # the learner labelled one curve of the two
+    ax.legend()
+    return fig
+
+
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
         (lambda histories: ex2_solution.plot_optimizer_comparison({"sgd": histories["sgd"]}), "holds both loss curves"),
         (lambda histories: _without(ex2_solution.plot_optimizer_comparison(histories), "legend"), "legend should name"),
+        (adam_alone_labelled, "the legend should name SGD and Adam; it reads ['adam']"),
         (
             lambda histories: _without(ex2_solution.plot_optimizer_comparison(histories), "log"),
             "use ax.set_yscale('log')",
@@ -576,11 +636,22 @@ def shifted_plot(losses, path=None):
     return fig
 
 
+def named_epochs_plot(losses, path=None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    ax = fig.add_subplot()
+    ax.plot([f"epoch {k}" for k in range(len(losses))], losses)  # the epochs as words: categories, not numbers
+    ax.set(xlabel="epoch", ylabel="loss")
+    return fig
+
+
 @pytest.mark.parametrize(
     ("variant", "hint", "save"),
     [
         (unsaved_plot, "no file is there: call fig.savefig(path)", True),
         (shifted_plot, "the x values should be the epochs", False),
+        (named_epochs_plot, "no line or scatter plot in the figure plots the 3 losses", False),
         (
             lambda losses, path=None: ex3_solution.plot_loss_curve([1.0, 2.0], path),
             "no line or scatter plot in the figure",
@@ -849,22 +920,30 @@ def test_ex3_a_scatter_plot_saved_with_plt_savefig_passes(agg: None, tmp_path: P
     )
 
 
-def figure_legend_plot(histories):
-    """A right answer whose legend belongs to the figure (fig.legend()), not to the axes."""
+def figure_legend_plot(where: str):
+    """A right answer whose legend is not the axes' own: the figure's (fig.legend()), or a subfigure's."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(1, 1), dpi=20)
-    ax = fig.add_subplot()
-    ax.plot(histories["sgd"], label="SGD")
-    ax.plot(histories["adam"], label="Adam")
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log")
-    fig.legend()
-    return fig
+    def plot_optimizer_comparison(histories):
+        fig = Figure(figsize=(2, 1), dpi=20)
+        curves, finals = fig.subfigures(1, 2) if where != "figure" else (fig, None)
+        ax = curves.add_subplot()
+        ax.plot(histories["sgd"], label="SGD")
+        ax.plot(histories["adam"], label="Adam")
+        ax.set(xlabel="epoch", ylabel="loss", yscale="log")
+        if finals is not None:  # beside the curves, the final losses as bars
+            finals.add_subplot().bar(list(histories), [losses[-1] for losses in histories.values()])
+        (curves if where == "subfigure of the curves" else fig).legend()
+        return fig
+
+    return plot_optimizer_comparison
 
 
-def test_ex2_a_legend_on_the_figure_passes(agg: None) -> None:
+@pytest.mark.parametrize("where", ["figure", "figure of two subfigures", "subfigure of the curves"])
+def test_ex2_a_legend_on_the_figure_passes(where: str, agg: None) -> None:
     histories = {"sgd": [3.0, 2.0, 1.0], "adam": [3.0, 1.5, 0.5]}
-    ex2.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=figure_legend_plot), histories)
+    variant = figure_legend_plot(where)
+    ex2.check_plot_comparison(answer(2, ex2_solution, plot_optimizer_comparison=variant), histories)
 
 
 # --- what a learner's code may not change for the rest of the run ----------------------------------

@@ -107,6 +107,11 @@ def fraction_split(n, n_validation, seed=0):
     return solution.split_rows(n, int(0.2 * n), seed)  # n_validation read as a fraction of its own
 
 
+def numbered_from_one_split(n, n_validation, seed=0):
+    train_rows, validation_rows = solution.split_rows(n, n_validation, seed)
+    return train_rows + 1, validation_rows + 1  # the rows numbered 1..n, as a spreadsheet numbers them
+
+
 @pytest.mark.parametrize(
     ("variant", "hint"),
     [
@@ -119,6 +124,7 @@ def fraction_split(n, n_validation, seed=0):
         (fixed_seed_split, "seeds 3 and 4 chose the same validation rows. The seed should decide"),
         (mask_split, "is a mask of True and False"),
         (fraction_split, "holds 40 rows; expected 38 (n_validation=12 of 50)"),
+        (numbered_from_one_split, "should use every row number 0..49 once; [0] are missing"),
         (lambda n, n_validation, seed=0: [list(range(n - n_validation)), []], "not a list"),
         (lambda n, n_validation, seed=0: None, "it returned None. Does the function end with a return statement?"),
     ],
@@ -222,6 +228,7 @@ def trainer(
     full_batch=False,
     epochs_run=lambda epochs: epochs,
     global_grad_off=False,
+    batch_losses=False,
 ):
     """A learner's train_with_validation, with one of the mistakes learners make switched on."""
 
@@ -278,6 +285,8 @@ def trainer(
                 loss = nn.functional.mse_loss(model(x_batch), y_batch, reduction="sum" if summed else "mean")
                 loss.backward()
                 optimizer.step()
+                if batch_losses:
+                    losses.append(loss.item())  # the learner's slip: the training loss of every batch kept too
             if not validate_first:
                 validate()
         return losses
@@ -296,6 +305,12 @@ def losses_of_training_rows(model, x, y, train_rows, validation_rows, **settings
         solution.train_with_validation(model, x, y, train_rows, validation_rows, epochs=1, **settings)
         losses.append(solution.validation_loss(model, x[train_rows], y[train_rows]))
         settings["seed"] += 1
+    return losses
+
+
+def stepping_after_the_last_validation(model, x, y, train_rows, validation_rows, lr=0.1, **settings):
+    losses = solution.train_with_validation(model, x, y, train_rows, validation_rows, lr=lr, **settings)
+    optim.SGD(model.parameters(), lr=lr).step()  # the last batch's gradients are still there: one step too many
     return losses
 
 
@@ -329,6 +344,9 @@ WRONG_TRAINING = [
         "trained on all 40 training rows at once, one step an epoch: it never used mini-batches",
     ),
     (trainer(epochs_run=lambda epochs: epochs - 1), "ran 1 epochs, each ending with its validation; expected 2"),
+    (trainer(batch_losses=True), f"entries; expected one per epoch, {WRONG_SETTINGS['epochs']}."),
+    (losses_of_training_rows, "That is the loss on the training rows; the validation loss is on x[validation_rows]"),
+    (stepping_after_the_last_validation, "Something changed the model after its last call, the last validation"),
 ]
 
 
@@ -363,7 +381,7 @@ def test_an_unseeded_shuffle_fails(variant: object, hint: str, data: tuple[torch
 
 
 def own_loop(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32, lr=0.1, seed=0, device="cpu"):
-    """A right answer with no DataLoader: a seeded randperm each epoch, slices, torch.no_grad() and the MSE by hand."""
+    """A right answer without a DataLoader: a seeded randperm each epoch, slices, model(x=...), the MSE by hand."""
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
     optimizer = optim.SGD(model.parameters(), lr=lr)
@@ -374,7 +392,7 @@ def own_loop(model, x, y, train_rows, validation_rows, epochs=10, batch_size=32,
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             optimizer.zero_grad()
-            ((model(x[batch].to(device)) - y[batch].to(device)) ** 2).mean().backward()
+            ((model(x=x[batch].to(device)) - y[batch].to(device)) ** 2).mean().backward()
             optimizer.step()
         model.eval()
         with torch.no_grad():
@@ -525,17 +543,30 @@ def one_input_training(model, x, y, train_rows, validation_rows, **settings):
     return [model(x[train_rows][:, :1]).sum().item()]  # the learner's slip: one column of the two
 
 
-def test_an_exception_in_the_models_call_names_the_learners_line(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+def numpy_input_training(model, x, y, train_rows, validation_rows, **settings):
+    return [model(x[train_rows].numpy()).sum().item()]  # the learner's slip: a numpy array for a tensor
+
+
+@pytest.mark.parametrize(
+    ("variant", "error", "line"),
+    [
+        (one_input_training, "RuntimeError: mat1 and mat2 shapes cannot be multiplied", "[:, :1]"),
+        (numpy_input_training, "TypeError: linear(): argument 'input' (position 1) must be Tensor", ".numpy()"),
+    ],
+)
+def test_an_exception_in_the_models_call_names_the_learners_line(
+    variant: object, error: str, line: str, data: tuple[torch.Tensor, torch.Tensor]
+) -> None:
     message = expect_failure(
         ex4.check_training,
-        answer(train_with_validation=one_input_training),
+        answer(train_with_validation=variant),
         *data,
         N_VALIDATION,
         0,
         **WRONG_SETTINGS,
-        hint="train_with_validation() raised RuntimeError: mat1 and mat2 shapes cannot be multiplied",
+        hint=f"train_with_validation() raised {error}",
     )
-    assert "test_grader_ex4.py, line" in message and "[:, :1]" in message, message
+    assert "test_grader_ex4.py, line" in message and line in message, message
     assert "grader/" not in message, f"the grader's frames must not show: {message}"
 
 

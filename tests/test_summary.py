@@ -6,12 +6,13 @@ plugin: its graded tests carry an exercise's marker and a `who` parameter, as te
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from grader.catalog import BY_MARKER
-from grader.plugin import NOT_WRITTEN, SHIPPED_DATA, Tally
+from grader.plugin import MEMORY, NOT_WRITTEN, SHIPPED_DATA, Tally, file_hash
 
 CHECKS = """
 import pytest
@@ -278,6 +279,44 @@ def test_a_file_changed_since_is_never_told_solved(remembering: pytest.Pytester)
         r"\(check it with: python -m pytest -m ex4\)",
         lines[4].strip(),
     ), lines
+
+
+@pytest.mark.parametrize(
+    ("check", "remembered"),
+    [("def test_ex1(who):", True), ("def test_ex4(who, part):", False)],
+    ids=["before its first check", "between its checks"],
+)
+def test_a_file_saved_during_the_run_is_remembered_only_if_saved_before_its_first_check(
+    remembering: pytest.Pytester, check: str, remembered: bool
+) -> None:
+    ex4 = BY_MARKER["ex4"].file
+    saves = f"{check}\n    open({ex4!r}, 'w').write('# saved during the run\\n')"  # as an editor saves it
+    remembering.makepyfile(test_constructed_checks=REMEMBERED.replace(f"{check}\n    pass", saves))
+    remembering.runpytest_inprocess()
+    memory = remembering.path / ".pytest_cache/v" / MEMORY.format(marker="ex4")
+    if remembered:
+        kept = json.loads(memory.read_text())
+        assert (kept["state"], kept["file_hash"]) == ("solved", file_hash(remembering.path / ex4)), (
+            f"ex4 should be remembered solved, with the hash of the file its checks ran on: {kept}"
+        )
+    else:
+        assert not memory.exists(), "a file that changed between its own checks was remembered"
+
+
+def test_a_failure_told_in_plain_text_is_the_first_failure_as_written() -> None:
+    told = "[XPASS(strict)] the check was expected to fail"  # a report with no crash location, only its text
+    report = pytest.TestReport(
+        "test_constructed_checks.py::test_ex2[yours]",
+        ("test_constructed_checks.py", 0, "test_ex2[yours]"),
+        {},
+        "failed",
+        told,
+        "call",
+        user_properties=[("exercise", "ex2"), ("who", "yours")],
+    )
+    tally = Tally()
+    tally.add(report)
+    assert tally.verdict(BY_MARKER["ex2"]).first_failure == told
 
 
 @pytest.mark.parametrize(
