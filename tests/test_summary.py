@@ -291,7 +291,7 @@ def test_a_file_saved_during_the_run_is_remembered_only_if_saved_before_its_firs
 ) -> None:
     ex4 = BY_MARKER["ex4"].file
     saves = f"{check}\n    open({ex4!r}, 'w').write('# saved during the run\\n')"  # as an editor saves it
-    remembering.makepyfile(test_constructed_checks=REMEMBERED.replace(f"{check}\n    pass", saves))
+    write_checks(remembering, REMEMBERED.replace(f"{check}\n    pass", saves))
     remembering.runpytest_inprocess()
     memory = remembering.path / ".pytest_cache/v" / MEMORY.format(marker="ex4")
     if remembered:
@@ -306,8 +306,8 @@ def test_a_file_saved_during_the_run_is_remembered_only_if_saved_before_its_firs
 def test_a_failure_told_in_plain_text_is_the_first_failure_as_written() -> None:
     told = "[XPASS(strict)] the check was expected to fail"  # a report with no crash location, only its text
     report = pytest.TestReport(
-        "test_constructed_checks.py::test_ex2[yours]",
-        ("test_constructed_checks.py", 0, "test_ex2[yours]"),
+        "graded/test_exercises.py::test_ex2[yours]",
+        ("graded/test_exercises.py", 0, "test_ex2[yours]"),
         {},
         "failed",
         told,
