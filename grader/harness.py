@@ -38,7 +38,7 @@ from torch import optim
 
 from grader import messages
 from grader.catalog import BY_NUMBER
-from grader.plugin import NOT_WRITTEN
+from grader.plugin import CANNOT_IMPORT, NOT_WRITTEN
 from grader.time_limit import TimeLimitExceeded, time_limit
 from lesson_support.data import DATA_DIR
 
@@ -391,7 +391,7 @@ class Answer:
         name = name or (BY_NUMBER[number].module if yours else BY_NUMBER[number].solution_module)
         path = f"{name.replace('.', '/')}.py"
         if name in cls.broken:
-            pytest.skip(f"{path} cannot be imported; its error is reported once, in the first failing check above")
+            pytest.skip(f"{path} {CANNOT_IMPORT}; its error is reported once, in the first failing check above")
         what = f"importing {path}"
         problem = None
         before = global_state()

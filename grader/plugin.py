@@ -134,6 +134,7 @@ class Verdict:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    unimportable: int = 0  # of the skipped: those that wait for the file to import, not for a function
     first_failure: str | None = None  # the message of the first check that failed, as pytest reported it
 
     @property
@@ -159,7 +160,9 @@ class Verdict:
 
     def line(self) -> str:
         exercise = self.exercise
-        waiting = f", {self.skipped} wait for functions {NOT_WRITTEN}" if self.skipped else ""
+        unwritten = self.skipped - self.unimportable
+        waiting = f", {self.unimportable} wait for the file to import" if self.unimportable else ""
+        waiting += f", {unwritten} wait for functions {NOT_WRITTEN}" if unwritten else ""
         return {
             "not checked": f"{exercise.marker}: not checked in this run (check it with: {exercise.check_command})",
             "not attempted": f"{exercise.marker}: not attempted yet: open {exercise.file}",
@@ -171,6 +174,7 @@ class Verdict:
 
 
 NOT_WRITTEN = "not written yet"  # how a skip line and the summary both tell a function that raises NotImplementedError
+CANNOT_IMPORT = "cannot be imported"  # how a check's skip line tells a file whose import failed in an earlier check
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,7 @@ class Tally:
 
     outcomes: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (marker, who) -> {nodeid: outcome}
     messages: dict[str, str] = field(default_factory=dict)  # nodeid -> the failure's text
+    unimportable: set[str] = field(default_factory=set)  # nodeids skipped because the file does not import
 
     def add(self, report: pytest.TestReport) -> None:
         """Count one report (of any phase); reports of tests that are not graded are left out."""
@@ -224,12 +229,15 @@ class Tally:
         checks[report.nodeid] = max(previous, report.outcome, key=_RANK.__getitem__)
         if report.failed and report.nodeid not in self.messages:
             self.messages[report.nodeid] = _failure_text(report)
+        if report.skipped and isinstance(report.longrepr, tuple) and CANNOT_IMPORT in str(report.longrepr[-1]):
+            self.unimportable.add(report.nodeid)
 
     def verdict(self, exercise: Exercise) -> Verdict:
         checks = self.outcomes.get((exercise.marker, "yours"), {})
         verdict = Verdict(exercise)
         for nodeid, outcome in checks.items():
             setattr(verdict, outcome, getattr(verdict, outcome) + 1)
+            verdict.unimportable += outcome == "skipped" and nodeid in self.unimportable
             if outcome == "failed" and verdict.first_failure is None:
                 verdict.first_failure = self.messages.get(nodeid)
         return verdict

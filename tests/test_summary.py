@@ -12,7 +12,7 @@ import re
 import pytest
 
 from grader.catalog import BY_MARKER
-from grader.plugin import MEMORY, NOT_WRITTEN, SHIPPED_DATA, Tally, file_hash
+from grader.plugin import CANNOT_IMPORT, MEMORY, NOT_WRITTEN, SHIPPED_DATA, Tally, file_hash
 
 CHECKS = """
 import pytest
@@ -147,6 +147,31 @@ def test_ex2(who, part):
     assert "  ex1: not checked in this run (check it with: python -m pytest -m ex1)" in lines
     assert "  ex2: partly done: 1 of 2 checks pass, 1 wait for functions not written yet" in lines
     assert not any("reference solutions" in line for line in lines), "no reference check ran"
+
+
+def test_checks_that_wait_for_the_file_to_import_are_not_told_as_unwritten_functions(project: pytest.Pytester) -> None:
+    write_checks(
+        project,
+        f"""
+import pytest
+
+
+@pytest.mark.ex1
+@pytest.mark.parametrize("who", ["yours"])
+@pytest.mark.parametrize("number", range(4))
+def test_ex1(who, number):
+    if number == 0:
+        pytest.fail("importing exercises/ex1_height_weight.py raised SyntaxError", pytrace=False)
+    if number == 3:
+        pytest.skip("exercise 1: fit_height_weight is {NOT_WRITTEN}")
+    pytest.skip("exercises/ex1_height_weight.py {CANNOT_IMPORT}; its error is reported once")
+""",
+    )
+    lines = summary_of(project.runpytest_inprocess())
+    assert (
+        "  ex1: not solved yet: 1 of 4 checks fail (read their messages above), 2 wait for the file to import, "
+        f"1 wait for functions {NOT_WRITTEN}"
+    ) in lines, lines
 
 
 def test_a_run_without_graded_checks_prints_no_summary(project: pytest.Pytester) -> None:
