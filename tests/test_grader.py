@@ -202,6 +202,20 @@ def one_epoch_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     return ex1_solution.fit_height_weight(heights, weights, epochs=1)
 
 
+def no_zero_grad_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+    """Standardised heights and SGD at lr 0.1, but the gradients are never zeroed: they add up and overshoot."""
+    mean, std = heights.mean(), heights.std()
+    model = nn.Linear(1, 1)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(200):
+        nn.functional.mse_loss(model((heights - mean) / std), weights).backward()
+        optimizer.step()
+    with torch.no_grad():  # folded back, as hint 1.2 says
+        model.bias -= model.weight[:, 0] * mean / std
+        model.weight /= std
+    return model
+
+
 def raw_diverging_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
     """Plain SGD at lr 0.01 on raw centimetres, with no divergence check: the weights become nan."""
     model = lesson.LinearRegression()
@@ -238,6 +252,11 @@ class BrokenForward(nn.Module):
         (scaled_weights_fit, "the weights were scaled for training and never scaled back"),
         (both_scaled_fit, "trained on standardised heights and standardised weights and returned as is"),
         (one_epoch_fit, "training stopped short of the minimum. On standardised heights"),
+        (
+            no_zero_grad_fit,
+            "went past the minimum (a fresh model starts near 0 kg, below it) and is far from it. Check "
+            "the loop first: without optimizer.zero_grad() before each loss.backward()",
+        ),
         (raw_diverging_fit, "a step size too large for raw centimetres"),
         (in_place_fit, "changed `heights`, the tensor passed to it, in place"),
         (flat_output_fit, "should have shape (9, 1), but it has shape (9,)"),
