@@ -9,8 +9,10 @@ Write the five functions below, then:
 
 The model is a LinearRegression(2, 1) from the lesson: two inputs, one output, so x has shape
 (n, 2) and y has shape (n, 1). Your functions may call torch.manual_seed (that reseeds torch's
-global random generator and changes no setting), but the split and the shuffle must come from
-their own seeded torch.Generator. Hints are in exercises/README.md, under "Exercise 4".
+global random generator and changes no setting). The same seed must give the same split and the
+same batches: draw them from a torch.Generator seeded with `seed`. (A draw from the global
+generator just after torch.manual_seed(seed) gives the same numbers, so it passes, but it also
+moves every later random draw of the program.) Hints are in exercises/README.md, under "Exercise 4".
 """
 
 from __future__ import annotations

@@ -84,6 +84,11 @@ def check_plot_loss_curve(answer: Answer, losses: list[float], path: Path | None
         if curve is not None:
             break
     else:
+        if any(plots_losses(xs, losses) for ax in fig.axes for _, xs, _ in series(ax)):
+            fail(
+                f"the figure draws the {epochs} losses along the x axis; the loss curve has the epochs along x and the "
+                "losses up the y axis: ax.plot(losses), or ax.plot(epochs, losses)."
+            )
         fail(f"no line or scatter plot in the figure plots the {epochs} losses; draw them with ax.plot(losses).")
     xs = curve[0]
     if xs not in ([float(k) for k in range(epochs)], [float(k) for k in range(1, epochs + 1)]):

@@ -665,10 +665,21 @@ def named_epochs_plot(losses, path=None):
     return fig
 
 
+def swapped_axes_plot(losses, path=None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    ax = fig.add_subplot()
+    ax.plot(losses, range(len(losses)))  # the losses along x, the epochs up y
+    ax.set(xlabel="loss", ylabel="epoch")
+    return fig
+
+
 @pytest.mark.parametrize(
     ("variant", "hint", "save"),
     [
         (unsaved_plot, "no file is there: call fig.savefig(path)", True),
+        (swapped_axes_plot, "the figure draws the 3 losses along the x axis; the loss curve has the epochs", False),
         (shifted_plot, "the x values should be the epochs", False),
         (named_epochs_plot, "no line or scatter plot in the figure plots the 3 losses", False),
         (
