@@ -20,6 +20,7 @@ from types import ModuleType
 import pytest
 
 from grader.catalog import Exercise, exercise_of_file
+from grader.harness import global_state, restore_global_state
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
 from grader.time_limit import EXERCISE_LIMIT, TimeLimitExceeded, time_limit
 from lesson_support.data import ROOT
@@ -77,6 +78,7 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
     path = shown_path(module.__file__) if module.__file__ else module.__name__
     check = exercise.check_command
     printable_output()  # a learner's message may hold any character, and the output may go to a file
+    before = global_state()
     try:
         with warnings.catch_warnings(), time_limit(EXERCISE_LIMIT):
             # As in the checks (pyproject.toml): a loss over mismatched shapes is an error, not a warning.
@@ -113,6 +115,10 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
                 f"with: {check}, which says what each should take and return."
             )
         print(message, file=sys.stderr)
+        return 1
+    changed = restore_global_state(before, "Your code")  # as the checks tell it
+    if changed:
+        print(f"{' '.join(changed)} The checks fail a file that does this: {check}.", file=sys.stderr)
         return 1
     return 0
 

@@ -491,6 +491,28 @@ def test_exercise_4_says_when_the_losses_stop_far_above_the_plane(
     assert told in out and "Why they stop near" not in out and "not lower" not in out, out
 
 
+def test_a_run_that_leaves_a_torch_setting_changed_says_so_as_the_checks_do(
+    agg: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def train_with_history(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+        losses = ex3_solution.train_with_history(model, x, y, epochs=2)
+        torch.set_grad_enabled(False)  # meant for the prediction after it, left for the whole program
+        return losses
+
+    module = ModuleType("quick_ex3")
+    module.__file__ = ex3_solution.__file__
+    module.train_with_history = train_with_history
+    module.plot_loss_curve = lambda losses, path: quick_curve(figure(), losses, path)
+    assert ex3.run(module) == 1
+    assert torch.is_grad_enabled(), "the run puts the setting back"
+    out, err = capsys.readouterr()
+    assert "figure saved" in out, out
+    assert err.startswith("Your code left torch's grad mode at False (torch.set_grad_enabled(False)) for the whole"), (
+        err
+    )
+    assert err.endswith("The checks fail a file that does this: python -m pytest -m ex3.\n") and err.count("\n") == 1
+
+
 def ex2_module_that_warns(monkeypatch: pytest.MonkeyPatch, message: str, category: type[Warning]) -> ModuleType:
     """An exercise 2 whose compare_optimizers warns with `message` and returns two short histories."""
     monkeypatch.setattr(ex2, "save_figure", lambda fig, name: None)
