@@ -211,19 +211,18 @@ def _fit_diagnosis(
     # A fresh model predicts about 0 kg, far below every adult: a line far above the least-squares one at
     # the mean height went past the minimum, as steps do whose gradients add up over the epochs.
     overshot = loss > FAR_FROM_THE_MINIMUM * best and level - expected_level > PREDICTION_TOL_KG
-    falling = (
-        f"Your line's MSE is {loss:.4g} kg², {loss / best:.3g} times the least-squares line's {best:.4g} kg²: training "
-        "went past the minimum (a fresh model starts near 0 kg, below it) and is far from it."
-        if overshot
-        else f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²: training stopped short of "
-        "the minimum."
-    )
-    loop = (
-        " Check the loop first: without optimizer.zero_grad() before each loss.backward(), the gradients of every "
-        "epoch add up and the steps overshoot."
-        if overshot
-        else ""
-    )
+    if overshot:
+        falling = (
+            f"Your line's MSE is {loss:.4g} kg², {loss / best:.3g} times the least-squares line's {best:.4g} kg²: "
+            "training went past the minimum (a fresh model starts near 0 kg, below it) and is far from it. Check the "
+            "loop first: without optimizer.zero_grad() before each loss.backward(), the gradients of every epoch add "
+            "up and the steps overshoot."
+        )
+    else:
+        falling = (
+            f"Your line's MSE is {loss:.4g} kg², the least-squares line's {best:.4g} kg²: training stopped short of "
+            "the minimum."
+        )
     if abs(level - expected_level) <= PREDICTION_TOL_KG:
         return (
             f"At the mean height ({mean_h:.1f} cm) your line is right, but its slope is {fitted_slope:.4g} kg/cm "
@@ -233,7 +232,7 @@ def _fit_diagnosis(
         )
     return (
         f"At the mean height ({mean_h:.1f} cm) your line is {level - expected_level:+.2f} kg off, and its slope is "
-        f"{fitted_slope:.4g} kg/cm where least squares has {slope:.4g}. {falling}{loop} On standardised heights, SGD "
+        f"{fitted_slope:.4g} kg/cm where least squares has {slope:.4g}. {falling} On standardised heights, SGD "
         "at lr 0.1 gets there in a few hundred epochs; too few epochs stop it early, and a step size too large for "
         "the last stretch (a large Adam lr, say) leaves the line hovering around the minimum. On raw centimetres "
         f"no stable step size (below {lesson.max_stable_lr(heights):.2g}) gets there in time (hint 1.2)."

@@ -659,7 +659,7 @@ def _check_steps(
                     "Something changed the model after its last call, the last validation: the last validation loss "
                     "must describe the model train_with_validation leaves, so no step may follow the epochs."
                 )
-            if not _same(after, before):
+            elif not _same(after, before):
                 fail(
                     "The model changed between a validation (or another call without a training batch) and the next "
                     "batch: only a training batch's step may change it; validation computes the loss and nothing else."
