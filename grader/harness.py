@@ -27,7 +27,9 @@ import math
 import numbers
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -36,11 +38,10 @@ import pytest
 import torch
 from torch import optim
 
-from grader import messages
+from grader import isolation, messages, shipped
 from grader.catalog import BY_NUMBER
 from grader.plugin import CANNOT_IMPORT, NOT_WRITTEN
 from grader.time_limit import TimeLimitExceeded, time_limit
-from lesson_support.data import DATA_DIR
 
 LOSS_RTOL = 1e-4  # a loss history matches the reference run to this relative tolerance...
 LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
@@ -50,8 +51,9 @@ IMPORT_LIMIT = 30.0  # seconds an exercise file may take to import (a demo run w
 GRADER_FILES = messages.GRADER_FILES | {
     os.path.realpath(messages.ROOT / "tests" / name) for name in ("test_exercises.py", "conftest.py")
 }
-# The data files the lesson ships, as they were when the grader started: put back if a learner's code writes them.
-SHIPPED_DATA = {path: path.read_bytes() for path in sorted(DATA_DIR.glob("*.csv"))}
+# The files the lesson ships (data/, exercises/solutions/), as the checks found them: put back if a learner's code
+# changes them.
+SHIPPED = shipped.Keeper()
 
 
 def fail(message: str) -> None:
@@ -157,27 +159,9 @@ def restore_global_state(before: dict[str, Any], what: str) -> list[str]:
     return changed
 
 
-def restore_shipped_data(what: str) -> list[str]:
-    """Put back a shipped data file that no longer holds what it held when the grader started; a sentence each."""
-    changed = []
-    for path, content in SHIPPED_DATA.items():
-        try:
-            unchanged = path.read_bytes() == content
-        except OSError:
-            unchanged = False
-        if not unchanged:
-            path.write_bytes(content)
-            shown = messages.shown_path(str(path))
-            changed.append(
-                f"{what} wrote {shown}, a data file the lesson ships; the grader has put it back. Write your own "
-                f"files elsewhere (if {shown} changed outside the checks, restore it with: git checkout {shown})."
-            )
-    return changed
-
-
 def restore_everything(before: dict[str, Any], what: str) -> list[str]:
     """restore_global_state and restore_shipped_data: what a learner's code may not leave changed, one sentence each."""
-    said = restore_global_state(before, what) + restore_shipped_data(what)
+    said = restore_global_state(before, what) + SHIPPED.put_back(what)
     return said[:1] + [f"It also {sentence.removeprefix(what).lstrip()}" for sentence in said[1:]]
 
 
@@ -372,7 +356,7 @@ class Answer:
     """One exercise file as the grader calls it: the learner's (`yours`) or the reference."""
 
     broken: ClassVar[dict[str, str]] = {}  # module name -> why it cannot be used, reported once
-    timed_out: ClassVar[dict[tuple[str, Any], str]] = {}  # (call, function) -> the check where it ran out of time
+    timed_out: ClassVar[dict[tuple[str, str], str]] = {}  # (module, call) -> the check where it ran out of time
 
     def __init__(self, number: int, module: ModuleType, yours: bool) -> None:
         self.number, self.module, self.yours = number, module, yours
@@ -402,6 +386,7 @@ class Answer:
         file = spec.origin if spec is not None else None
         if yours and file:
             forget_bytecode(file)
+        isolation.calling(what)
         try:
             with time_limit(IMPORT_LIMIT):
                 module = importlib.import_module(name)
@@ -413,7 +398,7 @@ class Answer:
                 "ever, outside any function (a loop, or the demo line that belongs under "
                 'if __name__ == "__main__":).'
             )
-        except (Exception, SystemExit) as error:  # a learner's NameError at import time reads as a sentence
+        except (Exception, SystemExit, KeyboardInterrupt) as error:  # a NameError at import time reads as a sentence
             problem = describe_exception(what, error, file)
         finally:
             changes = restore_everything(before, what)
@@ -442,12 +427,13 @@ class Answer:
         call that already ran out of time in an earlier check. The optimizers the call built and
         stepped with are kept in `self.optimizers`, the figures it saved in `self.saved_figures`.
         """
-        key = (what, code)  # the same function object in every check of one learner's file
+        key = (getattr(self.module, "__name__", self.path), what)
         if key in self.timed_out:
             fail(f"{what} did not finish in time in an earlier check ({self.timed_out[key]}); not run again here.")
         given = (private_copy(args), private_copy(kwargs))
         problem, skip = None, False
         before = global_state()
+        isolation.calling(what)
         try:
             with optimizers_stepped() as self.optimizers, figures_saved() as self.saved_figures:
                 result = code(*given[0], **given[1])
@@ -458,7 +444,7 @@ class Answer:
         except TimeLimitExceeded:
             self.timed_out[key] = _current_test()
             raise
-        except (Exception, SystemExit) as error:
+        except (Exception, SystemExit, KeyboardInterrupt) as error:  # Ctrl-C never reaches a check's process
             if not self.yours:
                 raise
             said = next((sentence for kind, sentence in (advice or {}).items() if isinstance(error, kind)), "")
@@ -555,3 +541,155 @@ def expect_float(value: object, what: str) -> float:
     if not math.isfinite(value):
         fail(f"{what} is {value}; the mean squared error of a finite model is finite.")
     return float(value)
+
+
+# --- one graded check, run in a child process -------------------------------------------------------
+
+
+_warmed: list[bool] = []
+
+
+def warm_up() -> None:
+    """Pay once, in this process, what torch and matplotlib cost the first time: imports, the first step, the first PNG.
+
+    Every check's child then starts with all of it done; and torch wraps some of its own functions on
+    first use (an optimizer class's step, torch.manual_seed), which must have happened before a child
+    takes note of what torch holds (`library_snapshot`).
+    """
+    if _warmed:
+        return
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+
+    weight = torch.zeros(1, requires_grad=True)
+    for kind in (optim.SGD, optim.Adam):
+        optimizer = kind([weight], lr=0.1)
+        (weight * 2).sum().backward()
+        optimizer.step()
+    for value in vars(optim).values():
+        if isinstance(value, type) and issubclass(value, optim.Optimizer) and value is not optim.Optimizer:
+            with contextlib.suppress(Exception):
+                value([torch.zeros(1, requires_grad=True)])
+    figure = matplotlib.figure.Figure()
+    figure.add_subplot().plot([1, 2], [1, 2])
+    figure.savefig(io.BytesIO(), format="png")
+    _warmed.append(True)
+
+
+def library_namespaces() -> dict[str, Any]:
+    """The parts of torch a learner's code could replace for everyone: modules, and the classes the exercises use."""
+    import torch.nn.functional
+    import torch.utils.data
+    from torch import nn
+
+    spaces: dict[str, Any] = {
+        "torch": torch,
+        "torch.nn": nn,
+        "torch.nn.functional": torch.nn.functional,
+        "torch.optim": optim,
+        "torch.utils.data": torch.utils.data,
+        "torch.Tensor": torch.Tensor,
+    }
+    for module_name, module, base in (("torch.optim", optim, optim.Optimizer), ("torch.nn", nn, nn.Module)):
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, base):
+                spaces[f"{module_name}.{name}"] = value
+    return spaces
+
+
+def library_snapshot() -> dict[tuple[str, str], tuple[Any, Any]]:
+    """What each of torch's names holds now: (space, name) -> (the module or class holding it, its value)."""
+    return {
+        (space, name): (holder, value)
+        for space, holder in library_namespaces().items()
+        for name, value in vars(holder).items()
+    }
+
+
+def replaced_in_libraries(before: dict[tuple[str, str], tuple[Any, Any]]) -> list[str]:
+    """The names of torch that no longer hold what they held in `before` (replaced or deleted): `torch.optim.Adam`."""
+    missing = object()
+    return [
+        f"{space}.{name}"
+        for (space, name), (holder, value) in before.items()
+        if vars(holder).get(name, missing) is not value
+    ]
+
+
+@dataclass
+class Check:
+    """One graded check, as a child process runs it: exercise `number`'s check `name`, on the learner's file or not."""
+
+    number: int
+    name: str
+    yours: bool
+    folder: str  # the check's own empty folder
+    broken: dict[str, str]  # Answer.broken and Answer.timed_out as the parent knows them
+    timed_out: dict[tuple[str, str], str]
+
+    def __call__(self) -> isolation.Outcome:
+        from grader.plugin import checks_of
+
+        Answer.broken.update(self.broken)
+        Answer.timed_out.update(self.timed_out)
+        before = library_snapshot()
+        outcome = isolation.Outcome("passed")
+        try:
+            answer = Answer.load(self.number, yours=self.yours)
+            checks_of(BY_NUMBER[self.number]).GRADED[self.name](answer, Path(self.folder))
+        except pytest.skip.Exception as skipped:
+            outcome = isolation.Outcome("skipped", str(skipped.msg))
+        except pytest.fail.Exception as failed:
+            outcome = isolation.Outcome("failed", str(failed.msg))
+        except AssertionError as error:  # the reference answer, held to a contract
+            outcome = isolation.Outcome("failed", str(error) or "".join(traceback.format_exception(error)))
+        replaced = replaced_in_libraries(before)
+        if replaced:
+            path = BY_NUMBER[self.number].file if self.yours else BY_NUMBER[self.number].solution_file
+            sentence = (
+                f"{path} replaced {', '.join(replaced[:3])} for the whole program (an assignment such as "
+                f"{replaced[0].removeprefix('torch.')} = ..., at the top of the file or in a function): every "
+                "later caller, the grader's reference run included, would get yours. Give your own function or "
+                "class a name of its own and leave torch as it is."
+            )
+            if outcome.kind == "failed":
+                sentence += f" Then: {outcome.message}"
+            outcome = isolation.Outcome("failed", sentence)
+        outcome.state["broken"] = dict(Answer.broken)
+        return outcome
+
+
+def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | None = None) -> None:
+    """Run one graded check in a child process and give its verdict here: return, pytest.skip or pytest.fail."""
+    exercise = BY_NUMBER[number]
+    module = exercise.module if yours else exercise.solution_module
+    warm_up()
+    check = Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out))
+    outcome = isolation.run(check, isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
+    Answer.broken.update(outcome.state.get("broken", {}))
+    message = outcome.message
+    if outcome.kind in ("stopped", "ended"):
+        importing = (outcome.calling or "").startswith("importing ")
+        then = "Fix it, then run the check again."
+        if importing:  # every check would import it again: told once, the other checks skip
+            then = (
+                "That happens at the top level of the file, outside any function (a loop, or a demo line that "
+                f'belongs under if __name__ == "__main__":). {then}'
+            )
+        message = isolation.explain(outcome, then)
+        if importing:
+            Answer.broken[module] = message
+        elif outcome.kind == "stopped" and outcome.calling:
+            Answer.timed_out[(module, outcome.calling)] = name
+    said = SHIPPED.put_back("Your code" if yours else exercise.solution_file)  # the child and all it started are gone
+    if said:
+        message = " ".join([*said, message] if outcome.kind != "passed" and message else said)
+    if outcome.kind == "passed" and not said:
+        return
+    if outcome.kind == "skipped" and not said:
+        pytest.skip(message)
+    fail(message)

@@ -42,6 +42,16 @@ WHO = ("yours", "reference")
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-limit",
+        type=float,
+        default=None,
+        help="seconds of CPU time one exercise check may use before it is stopped (default 30; "
+        "five times as many seconds of waiting)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if importlib.util.find_spec("torch") is None:  # a terminal whose environment was never activated
         from lesson_support.environment import not_installed

@@ -13,8 +13,9 @@ the skip reason), never the grader's modules.
 
 The child, not the watcher, runs the learner's code, so an endless loop, a crash, `sys.exit()`,
 `os._exit()`, a file that does not parse or a change to torch's global settings ends or spoils
-only the child. A child that runs longer than `--time-limit` seconds in all (20 by default; pytest
-itself stops each check after 30) is killed with its process group, and the screen says so.
+only the child. Each check in it runs the learner's code in a process of its own, stopped after
+`--time-limit` seconds of CPU time (30 by default), as `python -m pytest --cpu-limit` stops it: the
+screen shows the check's own sentence, as pytest does.
 
 Speed. A cold `python -m pytest -m exN` spends almost all its time importing torch, matplotlib and
 the tests. Where `os.fork` exists and works (Linux, macOS), the watcher imports them once and
@@ -47,7 +48,6 @@ import contextlib
 import dataclasses
 import gc
 import importlib.util
-import io
 import json
 import os
 import re
@@ -65,10 +65,12 @@ from typing import Any, TextIO
 
 import pytest
 
+from grader.isolation import CPU_LIMIT
+
 ROOT = Path(__file__).resolve().parents[1]
 HINTS = ROOT / "exercises" / "README.md"
 POLL = 0.02  # seconds between two looks at the files, the keyboard and the running checks
-TIME_LIMIT = 20.0  # seconds one exercise's checks may take in all before the watcher stops them
+TIME_LIMIT = CPU_LIMIT  # seconds of CPU time one check may use, passed to pytest as --cpu-limit
 CATEGORIES = ("failed", "error", "passed", "skipped", "xfailed", "xpassed")  # pytest's order in its last line
 
 
@@ -152,24 +154,12 @@ class Reporter:
 
 def warm_libraries() -> None:
     """Pay what torch and matplotlib cost the first time, before any check: imports, the first step, the first PNG."""
-    import matplotlib
+    from grader.harness import warm_up
 
-    matplotlib.use("Agg")
-    import matplotlib.figure
-    import torch
-
-    # The first optimizer step imports torch's compiler stack; the first PNG loads the fonts.
-    weight = torch.zeros(1, requires_grad=True)
-    for kind in (torch.optim.SGD, torch.optim.Adam):
-        optimizer = kind([weight], lr=0.1)
-        (weight * 2).sum().backward()
-        optimizer.step()
-    figure = matplotlib.figure.Figure()
-    figure.add_subplot().plot([1, 2], [1, 2])
-    figure.savefig(io.BytesIO(), format="png")
+    warm_up()
 
 
-def run_checks(exercise: str, go: int | None, report: Path, log: Path | None) -> int:
+def run_checks(exercise: str, go: int | None, report: Path, log: Path | None, cpu_limit: float) -> int:
     """In a child: run `python -m pytest -m <exercise>` in this process, its reports into `report`."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # a learner's input() gets end-of-file instead of waiting for the watcher's keyboard
@@ -180,7 +170,7 @@ def run_checks(exercise: str, go: int | None, report: Path, log: Path | None) ->
     sys.argv = [str(Path(pytest.__file__).with_name("__main__.py")), "-m", exercise]
     with open(report, "w", encoding="utf-8") as out:
         reporter = Reporter(out, go)
-        code = int(pytest.main(["-m", exercise], plugins=[reporter]))
+        code = int(pytest.main(["-m", exercise, "--cpu-limit", f"{cpu_limit:g}"], plugins=[reporter]))
         reporter.send(kind="end", exitstatus=code)
     with contextlib.suppress(Exception):
         sys.stdout.flush()
@@ -194,8 +184,8 @@ def run_checks(exercise: str, go: int | None, report: Path, log: Path | None) ->
 class Child:
     """One run of one exercise's checks in another process, forked or fresh, read through its report file."""
 
-    def __init__(self, exercise: Exercise, folder: Path, fork: dict[str, Any] | None) -> None:
-        self.exercise = exercise
+    def __init__(self, exercise: Exercise, folder: Path, fork: dict[str, Any] | None, cpu_limit: float) -> None:
+        self.exercise, self.cpu_limit = exercise, cpu_limit
         self.report = Path(tempfile.mkstemp(prefix=f"{exercise.name}-", suffix=".jsonl", dir=folder)[1])
         self.log = self.report.with_suffix(".log")
         self.offset, self.pending = 0, b""
@@ -227,7 +217,7 @@ class Child:
                         os.close(fd)
                 if not fork["gc"]:
                     gc.disable()  # as the collection left it in a cold run
-                code = run_checks(self.exercise.name, read, self.report, self.log)
+                code = run_checks(self.exercise.name, read, self.report, self.log, self.cpu_limit)
             except BaseException:  # the child's own failure is pytest's to report; this only keeps it from returning
                 with contextlib.suppress(Exception):
                     import traceback
@@ -243,7 +233,15 @@ class Child:
         self.parent_fds = fork["parent_fds"]
 
     def _spawn(self) -> None:
-        command = [sys.executable, "-m", "grader.watch", "--child", self.exercise.name, str(self.report)]
+        command = [
+            sys.executable,
+            "-m",
+            "grader.watch",
+            "--child",
+            self.exercise.name,
+            str(self.report),
+            f"{self.cpu_limit:g}",
+        ]
         env = {**os.environ, "MPLBACKEND": "Agg"}
         flags = {"start_new_session": True}
         if os.name == "nt":
@@ -559,7 +557,7 @@ class Watcher:
     # - children -
 
     def new_child(self, slot: Slot) -> Child:
-        return Child(slot.exercise, self.folder, self.fork)
+        return Child(slot.exercise, self.folder, self.fork, self.time_limit)
 
     def start(self, slot: Slot) -> None:
         """Check the exercise now: the spare goes on, or a new child starts."""
@@ -589,7 +587,6 @@ class Watcher:
         for record in records:
             verdict.feed(record)
         changed = bool(records)
-        elapsed = time.monotonic() - (child.started or time.monotonic())
         if verdict.exitstatus is None and child.ended():
             for record in child.records():
                 verdict.feed(record)
@@ -603,16 +600,6 @@ class Watcher:
                     return True
                 verdict.problem = self._died(child, verdict)
                 verdict.stopped = "stopped: the checks' process ended before pytest finished"
-            changed = True
-        elif verdict.exitstatus is None and elapsed > self.time_limit:
-            child.kill()
-            verdict.stopped = f"stopped after {self.time_limit:g} s"
-            verdict.problem = (
-                f"stopped after {self.time_limit:g} s: that is the watcher's limit for all the checks of "
-                f"{slot.exercise.name} together (python -m pytest -m {slot.exercise.name} stops each check at its "
-                f"own limit, later). Look for a loop that never ends or far more epochs than the exercise asks "
-                f"for{self._while(verdict)}, then save the file again."
-            )
             changed = True
         if verdict.finished:
             verdict.seconds = time.monotonic() - (slot.saved or child.started or time.monotonic())
@@ -881,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_seconds,
         default=TIME_LIMIT,
         metavar="S",
-        help=f"seconds one exercise's checks may take in all (default {TIME_LIMIT:g})",
+        help=f"seconds of CPU time one check may use before it is stopped (default {TIME_LIMIT:g})",
     )
     parser.add_argument("--no-fork", action="store_true", help="start a fresh Python for every check, as on Windows")
     args = parser.parse_args(argv)
@@ -932,5 +919,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:  # a check in a fresh process: python -m grader.watch --child ex1 REPORT
         go = os.dup(0)
         warm_libraries()  # as the forking watcher does, while this spare waits for a save
-        sys.exit(run_checks(sys.argv[2], go, Path(sys.argv[3]), None))
+        sys.exit(run_checks(sys.argv[2], go, Path(sys.argv[3]), None, float(sys.argv[4])))
     sys.exit(main())

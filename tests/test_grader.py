@@ -7,6 +7,7 @@ so a learner's own work can never turn these red.
 from __future__ import annotations
 
 import copy
+import shutil
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ import lesson
 from exercises.solutions import ex1_height_weight as ex1_solution
 from exercises.solutions import ex2_optimizer_comparison as ex2_solution
 from exercises.solutions import ex3_loss_curve as ex3_solution
-from grader import ex1, ex2, ex3, harness, time_limit
+from grader import ex1, ex2, ex3, harness, shipped, time_limit
 from grader.harness import Answer
 from grader.histories import line_data, seeded_model
 
@@ -1124,22 +1125,55 @@ def data_writing_fit(heights, weights):
 def test_a_shipped_data_file_written_over_is_put_back_and_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = tmp_path / "data" / "height_weight.csv"
-    shipped.parent.mkdir()
-    shipped.write_text("height_cm,weight_kg\n160.0,60.0\n180.0,80.0\n", encoding="utf-8")
-    monkeypatch.setattr(lesson, "DATA_DIR", shipped.parent)  # the learner's code writes here, not in the repository
-    monkeypatch.setattr(harness, "SHIPPED_DATA", {shipped: shipped.read_bytes()})
+    csv = tmp_path / "data" / "height_weight.csv"
+    csv.parent.mkdir()
+    content = b"height_cm,weight_kg\n160.0,60.0\n180.0,80.0\n"
+    csv.write_bytes(content)
+    monkeypatch.setattr(lesson, "DATA_DIR", csv.parent)  # the learner's code writes here, not in the repository
+    monkeypatch.setattr(
+        harness, "SHIPPED", shipped.Keeper(tmp_path, {"data/height_weight.csv": shipped.digest(content)})
+    )
     heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
-    message = expect_failure(
+    expect_failure(
         ex1.check_fit,
         answer(1, ex1_solution, fit_height_weight=data_writing_fit),
         heights,
         weights,
         "data",
-        hint="a data file the lesson ships; the grader has put it back",
+        hint="fit_height_weight() changed data/height_weight.csv, a file the lesson ships; the grader has put it back",
     )
-    assert f"git checkout {shipped}" in message, message
-    assert shipped.read_bytes() == harness.SHIPPED_DATA[shipped]
+    assert csv.read_bytes() == content
+
+
+def test_a_deleted_shipped_folder_is_put_back_and_a_damaged_one_is_named_with_its_restore_command(
+    tmp_path: Path,
+) -> None:
+    files = {"data/a.csv": b"x,y\n1,2\n", "data/b.csv": b"x,y\r\n3,4\r\n", "exercises/solutions/ex.py": b"pass\n"}
+    for relative, content in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(content)
+    manifest = {relative: shipped.digest(content.replace(b"\r\n", b"\n")) for relative, content in files.items()}
+    keeper = shipped.Keeper(tmp_path, manifest)
+    assert keeper.damaged == [] and keeper.damaged_sentence() is None  # CRLF, as a Windows checkout has it, matches
+    shutil.rmtree(tmp_path / "data")
+    (tmp_path / "exercises/solutions/ex.py").write_text("print('mine')\n")
+    said = keeper.put_back("Your code")
+    assert said == [
+        "Your code deleted data/a.csv and data/b.csv and changed exercises/solutions/ex.py, files the lesson ships; "
+        "the grader has put them back. Write your own files elsewhere: in the current folder, or at a path you are "
+        "given."
+    ]
+    assert all((tmp_path / relative).read_bytes() == content for relative, content in files.items())
+    assert keeper.put_back("Your code") == []
+    (tmp_path / "data/a.csv").write_text("damaged")
+    later = shipped.Keeper(tmp_path, manifest)
+    assert later.damaged == ["data/a.csv"]
+    assert "restore it with: git checkout -- data/a.csv" in later.damaged_sentence()
+
+
+def test_the_shipped_files_manifest_matches_the_repository() -> None:
+    on_disk = {relative: shipped.digest((shipped.ROOT / relative).read_bytes()) for relative in shipped.on_disk()}
+    assert on_disk == shipped.known(), "a shipped file changed: run python -m grader.shipped to record it"
 
 
 def test_a_changed_shipped_csv_says_how_to_restore_it(tmp_path: Path) -> None:

@@ -53,12 +53,10 @@ ANSWERS = {  # what is saved, in this order; check 1 is the watcher's own at the
     "wrong": SOLUTION.replace("HEIGHT_MEAN_CM = 170.0", "HEIGHT_MEAN_CM = 1.70").replace(
         "HEIGHT_STD_CM = 9.0", "HEIGHT_STD_CM = 0.09"
     ),  # metres
-    "endless": SOLUTION.replace("import torch\n", "import time\n\nimport torch\n")
-    .replace(
-        "    generator = torch.Generator()",
-        "    torch.set_default_dtype(torch.float64)\n    generator = torch.Generator()",
-    )
-    .replace("    mean, std = heights.mean(), heights.std()\n", "    while True:\n        time.sleep(0.05)\n"),
+    "endless": SOLUTION.replace("import torch\n", "import time\n\nimport torch\n").replace(
+        "    mean, std = heights.mean(), heights.std()\n",
+        "    torch.set_default_dtype(torch.float64)\n    while True:\n        time.time()\n",
+    ),
     "crash": SOLUTION.replace("import sys\n", "import os\nimport sys\n").replace(
         "    generator = torch.Generator()", "    os._exit(3)\n    generator = torch.Generator()"
     ),
@@ -122,9 +120,9 @@ def wait_for(output: Path, pattern: str, process: Any, deadline: float) -> str:
     raise AssertionError(f"the watcher never showed {pattern!r}; it printed:\n{output.read_text(encoding='utf-8')}")
 
 
-# Seconds for all of one save's checks. ex1's checks take about 0.3 s, 1 s while the whole suite
-# runs beside them; the endless loop's check waits this long.
-WATCH_LIMIT = 3
+# Seconds of CPU time one check may use: the endless loop's check uses them up. ex1's checks use
+# about 0.1 s each, on a busy machine too (CPU time, not the clock, is counted).
+WATCH_LIMIT = 2
 
 
 @dataclass

@@ -1,0 +1,253 @@
+"""A learner's code runs in a child process that the grader watches from outside.
+
+Every graded check and every "run it" calls the learner's functions in a child process: forked
+from this one where that is safe (Linux), a fresh Python elsewhere (macOS, Windows). The child
+leads a process group of its own, and the parent ends the whole group (threads and any process
+the learner's code started go with it) when the child has reported, or when
+
+- the CPU time of the group passes the CPU limit: an endless loop. A busy or slow machine stretches
+  a right answer's wall-clock time, not the work it does, so this limit never stops a right answer;
+- its wall-clock time passes the wall limit, several times longer: code that sleeps or waits.
+
+Whatever the learner's code does (os._exit(), KeyboardInterrupt, a bare `except:` around a loop,
+torch patched, a thread left running, a process forked, files deleted), it ends or spoils only
+that child, and the parent says what happened in one sentence. The shipped files are checked
+against their known content after the child is gone (grader/shipped.py).
+
+The child runs torch on one thread: the exercises' tensors hold a few hundred numbers, where
+threads cost more than they bring, and a forked child must not reuse its parent's thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import psutil
+
+CPU_LIMIT = 30.0  # CPU seconds a check or a "run it" may use: about 100 times what the reference answers use
+WALL_FACTOR = 5  # ...and wall-clock seconds, as a multiple of that, for code that sleeps or waits
+POLL = 0.05  # seconds between two looks at the child's CPU time
+# Where forking a process that has loaded torch is safe; elsewhere each child is a fresh Python.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+
+_channel: Connection | None = None  # in a child: where it reports to the parent
+
+
+@dataclass
+class Limits:
+    cpu: float = CPU_LIMIT
+
+    @property
+    def wall(self) -> float:
+        return self.cpu * WALL_FACTOR
+
+
+@dataclass
+class Outcome:
+    """What a child reported, or what the parent saw happen to it."""
+
+    kind: str  # "passed", "skipped", "failed"; "stopped" when the parent ended it; "ended" when it ended unasked
+    message: str = ""
+    calling: str | None = None  # the learner's call that was running last, as "fit_height_weight()"
+    state: dict[str, Any] = field(default_factory=dict)  # what the child learned that later children need
+    exitcode: int | None = None
+
+
+def report(*message: Any) -> None:
+    """In a child: send a message to the parent (nothing happens outside a child)."""
+    if _channel is not None:
+        with contextlib.suppress(OSError, ValueError):  # the parent is gone
+            _channel.send(message)
+
+
+def calling(what: str) -> None:
+    """In a child: tell the parent which of the learner's calls runs now, to name it if the child is stopped."""
+    report("calling", what)
+
+
+def _thread_died(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    error = args.exc_value
+    where = ""
+    frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+    if frames:
+        where = f" at {_shown(frames[-1].filename)}, line {frames[-1].lineno}"
+    name = args.thread.name if args.thread is not None else "a thread"
+    report("thread died", f"{name} raised {type(error).__name__}: {error}{where}")
+
+
+def _shown(path: str) -> str:
+    from grader.messages import shown_path
+
+    return shown_path(path)
+
+
+def _child(channel: Connection, job: Callable[[], Outcome]) -> None:
+    global _channel
+    _channel = channel
+    if hasattr(os, "setpgid"):
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # a group of its own: the parent ends it all, and Ctrl-C reaches only the parent
+    threading.excepthook = _thread_died
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        outcome = job()
+    except BaseException as error:  # the grader's own fault: told with its traceback
+        text = "".join(traceback.format_exception(error))
+        outcome = Outcome("failed", f"the grader raised {type(error).__name__}: {error}\n{text}")
+    report("outcome", outcome)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)  # threads and atexit handlers the learner's code left are not waited for
+
+
+def _cpu_seconds(process: psutil.Process, descendants: list[psutil.Process]) -> float:
+    total = 0.0
+    for member in [process, *descendants]:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+        if member is process:
+            total += times.children_user + times.children_system  # children it has already waited for
+    return total
+
+
+def _end(process: multiprocessing.process.BaseProcess, watched: psutil.Process | None) -> None:
+    """End the child and everything it started, and wait for the child."""
+    group: list[psutil.Process] = []
+    if watched is not None:
+        with contextlib.suppress(psutil.Error):
+            group = watched.children(recursive=True)
+    if hasattr(os, "killpg") and process.pid is not None:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+    for member in [*([watched] if watched is not None else []), *group]:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    process.join()
+
+
+def run(job: Callable[[], Outcome], limits: Limits | None = None) -> Outcome:
+    """Run `job` in a child process within `limits`; what it reported, or why it reported nothing.
+
+    A Ctrl-C while the child runs ends the child and is raised here, as if it had happened here.
+    """
+    limits = limits or Limits()
+    context = multiprocessing.get_context(START_METHOD)
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, job), name="learner's code")
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the child would write it again
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a process with threads may deadlock the child: torch's idle
+        # workers are threads, and the child runs torch on one thread of its own.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        process.start()
+    sender.close()
+    if hasattr(os, "setpgid"):
+        with contextlib.suppress(OSError):
+            os.setpgid(process.pid, process.pid)  # as the child does, so that a kill right away reaches the group
+    watched: psutil.Process | None
+    try:
+        watched = psutil.Process(process.pid)
+    except psutil.Error:
+        watched = None
+    started = time.monotonic()
+    last_call, thread_errors, descendants = None, [], []
+    outcome: Outcome | None = None
+    looks = 0
+    try:
+        while outcome is None:
+            ready = wait([receiver, process.sentinel], timeout=POLL)
+            if receiver in ready:
+                try:
+                    message = receiver.recv()
+                except (EOFError, OSError):
+                    message = None
+                if message is None:
+                    process.join()
+                    outcome = Outcome("ended", exitcode=process.exitcode)
+                elif message[0] == "calling":
+                    last_call = message[1]
+                elif message[0] == "thread died":
+                    thread_errors.append(message[1])
+                elif message[0] == "outcome":
+                    outcome = message[1]
+                continue
+            if process.sentinel in ready:
+                process.join()
+                outcome = Outcome("ended", exitcode=process.exitcode)
+                continue
+            looks += 1
+            if watched is not None and looks % 20 == 1:  # processes it started, once a second
+                try:
+                    descendants = watched.children(recursive=True)
+                except psutil.Error:
+                    descendants = []
+            cpu = _cpu_seconds(watched, descendants) if watched is not None else 0.0
+            wall = time.monotonic() - started
+            if cpu > limits.cpu:
+                outcome = Outcome("stopped", f"cpu:{limits.cpu:g}:{wall:.0f}")
+            elif wall > limits.wall:
+                outcome = Outcome("stopped", f"wall:{limits.wall:g}:{cpu:.1f}")
+    finally:
+        _end(process, watched)
+        receiver.close()
+    if outcome.kind in ("stopped", "ended"):
+        outcome.calling = last_call
+        if outcome.kind == "ended" and outcome.exitcode is None:
+            outcome.exitcode = process.exitcode
+        outcome.state["thread errors"] = thread_errors
+    return outcome
+
+
+def explain(outcome: Outcome, then: str) -> str:
+    """One sentence for a child the parent stopped, or that ended before it reported."""
+    who = outcome.calling or "the check"
+    threads = outcome.state.get("thread errors") or []
+    died = f" A thread it started had died first: {threads[0]}." if threads else ""
+    if outcome.kind == "stopped":
+        kind, limit, other = outcome.message.split(":")
+        if kind == "cpu":
+            return (
+                f"The check was stopped: {who} used {limit} s of CPU time, where a right answer needs well under "
+                f"a second of it on any machine. Look for a loop that never ends, or far more epochs than the "
+                f"exercise asks for.{died} {then}"
+            )
+        return (
+            f"The check was stopped: {who} waited {limit} s and used only {other} s of CPU time in them, so it "
+            f"waits for something that never comes (input(), time.sleep(), a lock, a thread that died, a queue "
+            f"that stays empty).{died} {then}"
+        )
+    code = outcome.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        how = f"was killed by {name} (a crash in native code, a kill, or the machine out of memory)"
+    else:
+        how = f"ended with exit code {code} (os._exit(), or a library that ends the process)"
+    return (
+        f"The check's process {how} while {who} was running, before the check could finish. A function must "
+        f"return its result and leave the program running; raise an exception to report a problem.{died} {then}"
+    )
