@@ -33,7 +33,7 @@ Adding exercise 5 takes six files, and copies nothing:
    file) just inside and just outside every tolerance, each mistake with the message it must get,
    and `run` called on the reference with its printed numbers compared with a reference.
 
-The marker ex5, the graded tests (tests/test_exercises.py), the summary, the lesson's last
+The marker ex5, the graded tests (exercises/test_exercises.py), the summary, the lesson's last
 section, the benchmarks and the README test all read the list; tests/test_catalog.py fails when an
 exercise in it lacks a stub, a solution, checks, a "run it", hints or tests of its grader.
 

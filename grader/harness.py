@@ -48,9 +48,7 @@ LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMPORT_LIMIT = 30.0  # seconds an exercise file may take to import (a demo run without its __main__ guard)
 # The frames of a traceback that are the grader's, never shown as the learner's: this package and the graded tests.
-GRADER_FILES = messages.GRADER_FILES | {
-    os.path.realpath(messages.ROOT / "tests" / name) for name in ("test_exercises.py", "conftest.py")
-}
+GRADER_FILES = messages.GRADER_FILES | {os.path.realpath(messages.ROOT / "exercises" / "test_exercises.py")}
 # The files the lesson ships (data/, exercises/solutions/), as the checks found them: put back if a learner's code
 # changes them.
 SHIPPED = shipped.Keeper()

@@ -36,7 +36,7 @@ import pytest
 
 from grader.catalog import BY_MARKER, EXERCISES, Exercise
 
-GRADED_TESTS = "test_exercises.py"  # the one test module (in tests/) that holds every graded check
+GRADED_TESTS = "test_exercises.py"  # the one test module (in exercises/) that holds every graded check
 SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference
 WHO = ("yours", "reference")
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}  # a check's outcome is its worst phase's
@@ -65,6 +65,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{SHIPPED_DATA}: checks a data file the lesson ships; counted apart from the exercises' checks"
     )
     config.pluginmanager.register(Summary(config), "exercise-summary")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not session.config.option.keyword:
+        top = session.config.rootpath
+        session.config.get_terminal_writer().line(
+            f"No checks here: the exercises' checks live in {top / 'exercises'}. Run python -m pytest from the "
+            f"repository's top folder ({top}) or from exercises/, or python -m pytest -m {EXERCISES[0].marker} for "
+            "one exercise."
+        )
 
 
 def exercises_alone(config: pytest.Config) -> bool:

@@ -114,7 +114,7 @@ def _stop(run: Background) -> None:
 def _whole_suite(config: pytest.Config) -> bool:
     option = config.option
     return (
-        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        [Path(arg).resolve() for arg in config.args] == [ROOT / "tests"]
         and not option.markexpr
         and not option.keyword
         and not option.collectonly

@@ -176,9 +176,11 @@ def test_code_shown_is_copied_from_lesson_py(heading: str) -> None:
                 )
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_ci_runs_the_readme_test_commands() -> None:
     first_block = FENCE.search(README).group(2).splitlines()
     test_command = first_block[1].strip()
     assert test_command == "python -m pytest", first_block
+    assert "`python -m pytest tests`" in README, "the README gives the maintainers' command"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert [line.strip() for line in ci if line.strip() and not line.startswith("#")][-1] == test_command
+    commands = [line.strip() for line in ci if line.strip() and not line.startswith("#")]
+    assert commands[-2:] == [test_command, "python -m pytest tests"], commands

@@ -1,7 +1,7 @@
 """The end-of-run summary and the verdicts (grader/plugin.py), end to end: real pytest runs of constructed checks.
 
 Each run is a pytest session of its own (pytester, in this process), with only the exercises'
-plugin: its graded tests carry an exercise's marker and a `who` parameter, as tests/test_exercises.py's do.
+plugin: its graded tests carry an exercise's marker and a `who` parameter, as exercises/test_exercises.py's do.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def write_checks(pytester: pytest.Pytester, checks: str, **others: str) -> None:
     """Write constructed checks into a test_exercises.py, where graded checks must be, and other modules beside it.
 
-    The file sits in a package of its own, so it is never taken for the suite's tests/test_exercises.py.
+    The file sits in a package of its own, so it is never taken for exercises/test_exercises.py.
     """
     pytester.makepyfile(**{"graded/__init__": "", "graded/test_exercises": checks}, **others)
 

@@ -1,11 +1,12 @@
-"""The exercise grader: every graded check runs on your exercises/ex*.py and on the reference solutions.
+"""The exercises' checks: each runs on your exercises/ex*.py and on the reference solution, in a process of its own.
 
-    python -m pytest -m ex1      # one exercise (ex1 to ex4)
-    python -m pytest             # everything; the summary at the end says which exercises you solved
+    python -m pytest -m ex1      # one exercise
+    python -m pytest             # all of them; the summary at the end says which exercises you solved
 
-A function that still raises NotImplementedError is reported as not attempted yet (skipped). The
-checks themselves live in grader/ex1.py ... grader/ex4.py (`GRADED`); the exercises come from the
-one list in grader/catalog.py.
+(from the repository's top folder, or from exercises/). A function that still raises
+NotImplementedError is reported as not attempted yet (skipped). The checks themselves live in
+grader/ex1.py, grader/ex2.py, ... (`GRADED`); the exercises come from the one list in
+grader/catalog.py. This is the one module that holds graded checks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from grader.harness import grade
 from grader.plugin import SHIPPED_DATA, WHO, checks_of
 
 pytestmark = [
-    pytest.mark.time_limit(None),  # the learner's code runs in a child process, within limits of its own
     pytest.mark.usefixtures("in_a_scratch_folder"),  # files a learner's code writes land outside the repository
 ]
 
