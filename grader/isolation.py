@@ -43,6 +43,7 @@ POLL = 0.05  # seconds between two looks at the child's CPU time
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 _channel: Connection | None = None  # in a child: where it reports to the parent
+RUN_HERE = False  # True: `inside()` says so, and the code that would start a child runs here instead (tests)
 
 
 @dataclass
@@ -63,6 +64,28 @@ class Outcome:
     calling: str | None = None  # the learner's call that was running last, as "fit_height_weight()"
     state: dict[str, Any] = field(default_factory=dict)  # what the child learned that later children need
     exitcode: int | None = None
+
+
+def inside() -> bool:
+    """Whether this process is a child that runs a learner's code (so it starts no child of its own)."""
+    return _channel is not None or RUN_HERE
+
+
+class _Forwarded:
+    """A child's sys.stdout or sys.stderr: what it writes is written by the parent, on the parent's own stream."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.encoding, self.errors = name, "utf-8", "replace"
+
+    def write(self, text: str) -> int:
+        report("write", self.name, str(text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def report(*message: Any) -> None:
@@ -95,9 +118,11 @@ def _shown(path: str) -> str:
     return shown_path(path)
 
 
-def _child(channel: Connection, job: Callable[[], Outcome]) -> None:
+def _child(channel: Connection, job: Callable[[], Outcome], forward: bool) -> None:
     global _channel
     _channel = channel
+    if forward:
+        sys.stdout, sys.stderr = _Forwarded("stdout"), _Forwarded("stderr")
     if hasattr(os, "setpgid"):
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)  # a group of its own: the parent ends it all, and Ctrl-C reaches only the parent
@@ -145,15 +170,16 @@ def _end(process: multiprocessing.process.BaseProcess, watched: psutil.Process |
     process.join()
 
 
-def run(job: Callable[[], Outcome], limits: Limits | None = None) -> Outcome:
+def run(job: Callable[[], Outcome], limits: Limits | None = None, forward: bool = False) -> Outcome:
     """Run `job` in a child process within `limits`; what it reported, or why it reported nothing.
 
-    A Ctrl-C while the child runs ends the child and is raised here, as if it had happened here.
+    With `forward`, what the child prints reaches this process's sys.stdout and sys.stderr, as if
+    printed here. A Ctrl-C while the child runs ends the child and is raised here.
     """
     limits = limits or Limits()
     context = multiprocessing.get_context(START_METHOD)
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, job), name="learner's code")
+    process = context.Process(target=_child, args=(sender, job, forward), name="learner's code")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()  # or the child would write it again
@@ -186,6 +212,10 @@ def run(job: Callable[[], Outcome], limits: Limits | None = None) -> Outcome:
                 if message is None:
                     process.join()
                     outcome = Outcome("ended", exitcode=process.exitcode)
+                elif message[0] == "write":
+                    stream = getattr(sys, message[1])
+                    stream.write(message[2])
+                    stream.flush()
                 elif message[0] == "calling":
                     last_call = message[1]
                 elif message[0] == "thread died":
@@ -220,21 +250,21 @@ def run(job: Callable[[], Outcome], limits: Limits | None = None) -> Outcome:
     return outcome
 
 
-def explain(outcome: Outcome, then: str) -> str:
-    """One sentence for a child the parent stopped, or that ended before it reported."""
-    who = outcome.calling or "the check"
+def explain(outcome: Outcome, then: str, run: str = "The check") -> str:
+    """One sentence for a child the parent stopped, or that ended before it reported; `run` names what it ran."""
+    who = outcome.calling or "your code"
     threads = outcome.state.get("thread errors") or []
     died = f" A thread it started had died first: {threads[0]}." if threads else ""
     if outcome.kind == "stopped":
         kind, limit, other = outcome.message.split(":")
         if kind == "cpu":
             return (
-                f"The check was stopped: {who} used {limit} s of CPU time, where a right answer needs well under "
+                f"{run} was stopped: {who} used {limit} s of CPU time, where a right answer needs well under "
                 f"a second of it on any machine. Look for a loop that never ends, or far more epochs than the "
                 f"exercise asks for.{died} {then}"
             )
         return (
-            f"The check was stopped: {who} waited {limit} s and used only {other} s of CPU time in them, so it "
+            f"{run} was stopped: {who} waited {limit} s and used only {other} s of CPU time in them, so it "
             f"waits for something that never comes (input(), time.sleep(), a lock, a thread that died, a queue "
             f"that stays empty).{died} {then}"
         )
@@ -248,6 +278,6 @@ def explain(outcome: Outcome, then: str) -> str:
     else:
         how = f"ended with exit code {code} (os._exit(), or a library that ends the process)"
     return (
-        f"The check's process {how} while {who} was running, before the check could finish. A function must "
+        f"{run}'s process {how} while {who} was running, before it could finish. A function must "
         f"return its result and leave the program running; raise an exception to report a problem.{died} {then}"
     )

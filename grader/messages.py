@@ -98,18 +98,21 @@ def describe_exception(
         )
     what = what or f"{(own[0] if own else frames[-1]).name}()"
     told = str(error).rstrip().removesuffix(".")  # the location follows in the same sentence
+    raised = f"{type(error).__name__}: {told}" if told else type(error).__name__
+    if isinstance(error, KeyboardInterrupt):  # never a Ctrl-C: the learner's code runs where none reaches it
+        raised += " (what Ctrl-C raises; a function must not raise it)"
     if where is not None:
         code = f": {where.line.strip()}" if where.line else ""
         inside = ""
         if where is not frames[-1]:  # raised further in, in a library the learner's line called
             inside = f" (raised inside {shown_path(frames[-1].filename)}, which your line called)"
         message = (
-            f"{what} raised {type(error).__name__}: {told} at {shown_path(where.filename)}, line {where.lineno}"
+            f"{what} raised {raised} at {shown_path(where.filename)}, line {where.lineno}"
             f"{code}{inside}. Fix it there and {then}."
         )
     else:  # no line of the learner's file ran: a library was given something it cannot use
         message = (
-            f"{what} raised {type(error).__name__}: {told}, inside {shown_path(frames[-1].filename)}, line "
+            f"{what} raised {raised}, inside {shown_path(frames[-1].filename)}, line "
             f"{frames[-1].lineno}, which is not your code: look at what your code gave it, and {then}."
         )
     shapes = _target_size_shapes(error)

@@ -11,18 +11,18 @@ import contextlib
 import importlib
 import os
 import sys
-import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from grader.catalog import Exercise, exercise_of_file
-from grader.harness import global_state, restore_global_state
+from grader import isolation
+from grader.catalog import BY_NUMBER, Exercise, exercise_of_file
+from grader.harness import SHIPPED, global_state, restore_global_state
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
-from grader.time_limit import EXERCISE_LIMIT, TimeLimitExceeded, time_limit
 from lesson_support.data import ROOT
 from lesson_support.runtime import printable_output
 
@@ -62,43 +62,62 @@ def run_it(module: ModuleType) -> int:
         return 130
 
 
-def _where(error: BaseException, file: str | None) -> str:
-    """ "at exercises/ex4_....py, line 42: for ..." for the learner's innermost line the exception passed, or ""."""
-    frames = traceback.extract_tb(error.__traceback__)
-    frames = [frame for frame in frames if file and Path(frame.filename) == Path(file)]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    code = f": {frame.line.strip().removesuffix(':')}" if frame.line else ""  # `while True`, not `while True:`
-    return f" in {frame.name}(), at {shown_path(frame.filename)}, line {frame.lineno}{code}"
+class RunIt:
+    """An exercise's "run it", as the child process runs it: the exercise's own run of the module, there."""
+
+    def __init__(self, number: int, module: ModuleType) -> None:
+        self.number, self.module, self.module_name = number, module, module.__name__
+
+    def __getstate__(self) -> dict[str, Any]:  # a fresh child (no fork) imports the module itself, as its main
+        return {"number": self.number, "module": None, "module_name": self.module_name}
+
+    def __call__(self) -> isolation.Outcome:
+        module = self.module or sys.modules.get(self.module_name) or sys.modules["__main__"]
+        code = importlib.import_module(BY_NUMBER[self.number].checks_module).run(module)
+        return isolation.Outcome("passed", exitcode=code)
 
 
 def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None]) -> int:
-    """Run an exercise's "run it"; a stub or an exception in the learner's code ends it in a sentence, no traceback."""
+    """Run an exercise's "run it" in a child process; whatever the learner's code does ends in a sentence.
+
+    The child runs `show` (`_run_here`); this process stops it at the checks' own limits, ends
+    whatever it started, and puts back a shipped file it changed, each told in a sentence.
+    """
+    if isolation.inside():
+        return _run_here(exercise, module, show)
+    printable_output()  # a learner's message may hold any character, and the output may go to a file
+    check = exercise.check_command
+    try:
+        outcome = isolation.run(RunIt(exercise.number, module), isolation.Limits(isolation.CPU_LIMIT), forward=True)
+    except KeyboardInterrupt:
+        outcome = None
+    said = SHIPPED.put_back("Your code")
+    if outcome is None:
+        print(f"Exercise {exercise.number} stopped: you pressed Ctrl-C while it was running.", file=sys.stderr)
+        code = 130
+    elif outcome.kind == "passed":
+        code = outcome.exitcode if outcome.exitcode is not None else 1
+    else:
+        then = f"Then run this again, or check it with: {check}"
+        print(isolation.explain(outcome, then, run=f"Exercise {exercise.number}"), file=sys.stderr)
+        code = 1
+    if said:
+        print(f"{' '.join(said)} The checks fail a file that does this: {check}.", file=sys.stderr)
+        code = code or 1
+    return code
+
+
+def _run_here(exercise: Exercise, module: ModuleType, show: Callable[[], None]) -> int:
+    """The "run it" in this process: a stub or an exception in the learner's code ends it in a sentence."""
     path = shown_path(module.__file__) if module.__file__ else module.__name__
     check = exercise.check_command
-    printable_output()  # a learner's message may hold any character, and the output may go to a file
+    printable_output()
     before = global_state()
     try:
-        with warnings.catch_warnings(), time_limit(EXERCISE_LIMIT):
+        with warnings.catch_warnings():
             # As in the checks (pyproject.toml): a loss over mismatched shapes is an error, not a warning.
             warnings.filterwarnings("error", message=TARGET_SIZE_WARNING, category=UserWarning)
             show()
-    except TimeLimitExceeded as error:
-        print(
-            f"Exercise {exercise.number} stopped after {EXERCISE_LIMIT:g} s, the checks' own time limit, while it was "
-            f"running{_where(error, module.__file__) or ' your code'}; look for a loop that never ends or far more "
-            f"epochs than the exercise asks for, then run this again or check it with: {check}",
-            file=sys.stderr,
-        )
-        return 1
-    except KeyboardInterrupt as error:
-        print(
-            f"Exercise {exercise.number} stopped: you pressed Ctrl-C while it was running"
-            f"{_where(error, module.__file__) or ' its run'}.",
-            file=sys.stderr,
-        )
-        return 130
     except UnusableResult as problem:
         print(f"{problem} Check your functions with: {check}.", file=sys.stderr)
         return 1
@@ -106,7 +125,7 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
         print(f"Exercise {exercise.number} is not finished yet: {error}", file=sys.stderr)
         print(f"Fill in {path}, then run this again or check it with: {check}", file=sys.stderr)
         return 2
-    except (Exception, SystemExit) as error:  # SystemExit: sys.exit() inside a learner's function
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # SystemExit: sys.exit() inside a learner's function
         if raised_in(error, module.__file__):
             message = describe_exception(None, error, module.__file__, GRADER_FILES, "run this again")
         else:  # called with arguments it does not take, or it returned what this run cannot use

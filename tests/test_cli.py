@@ -238,7 +238,7 @@ def test_the_self_check_answers_are_what_the_lesson_prints(
 def test_a_python_without_torch_gets_one_sentence_naming_the_activate_command() -> None:
     # As in a new terminal where the lesson's environment was never activated: torch cannot be imported.
     hide_torch = "import runpy, sys; sys.modules['torch'] = None; runpy.run_path('lesson.py', run_name='__main__')"
-    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 1 and ran.stdout == "", ran
     assert ran.stderr.count("\n") == 1 and "Traceback" not in ran.stderr, ran.stderr
     assert ran.stderr.startswith("lesson.py: error: torch is not installed for this Python"), ran.stderr
@@ -255,7 +255,7 @@ def test_a_python_without_torch_gets_one_sentence_naming_the_activate_command() 
 )
 def test_pytest_and_the_watcher_without_torch_say_the_same_one_sentence(program: str, call: str) -> None:
     hide_torch = f"import sys; sys.modules['torch'] = None; {call}"
-    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run([sys.executable, "-c", hide_torch], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert ran.returncode != 0 and "Traceback" not in ran.stdout + ran.stderr, ran
     said = ran.stderr.strip().removeprefix("Exit: ")
     assert said.count("\n") == 0 and said.startswith(f"{program}: error: torch is not installed"), ran.stderr

@@ -10,7 +10,6 @@ import copy
 import shutil
 import signal
 import sys
-import time
 import traceback
 import types
 from pathlib import Path
@@ -711,10 +710,8 @@ def test_an_endless_loop_is_stopped(alarm: bool, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(time_limit, "has_alarm", lambda: alarm and hasattr(signal, "SIGALRM"))
     monkeypatch.setattr(Answer, "timed_out", {})
     heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
-    started = time.monotonic()
-    with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
+    with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):  # 0.02 s of CPU time
         ex1.check_fit(answer(1, ex1_solution, fit_height_weight=endless_fit), heights, weights, "data")
-    assert time.monotonic() - started < 5, "the loop should have been stopped after 0.02 s"
 
 
 @pytest.mark.endless_loops
@@ -726,7 +723,7 @@ def test_a_timed_out_test_fails_once_with_a_message_and_the_run_goes_on(endless_
     # However wide the terminal (the summary lines are cut to its width), each stopped test is
     # reported once in full under its own heading and listed once in the summary.
     failures = out.split(" FAILURES ")[1].split(" short test summary info ")[0]
-    assert failures.count("stopped after 0.1 s: this test should take a second or two") == 2, out
+    assert failures.count("stopped after 0.1 s of CPU time (or 1 s of waiting): this test should take") == 2, out
     for name in ("test_endless", "test_endless_on_windows"):
         assert failures.count(f" {name} ") == 1, f"{name} should be reported once:\n{out}"
         listed = [line for line in out.splitlines() if line.split()[:2] == ["FAILED", f"test_learner.py::{name}"]]
@@ -1316,11 +1313,16 @@ def test_ex3_losses_of_the_wrong_kind_say_how_to_make_floats(variant: object, hi
 
 def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Answer, "timed_out", {})
-    endless = answer(1, ex1_solution, fit_height_weight=endless_fit)
+    calls = []
+
+    def counted_endless_fit(heights: torch.Tensor, weights: torch.Tensor) -> nn.Module:
+        calls.append(1)
+        return endless_fit(heights, weights)
+
+    endless = answer(1, ex1_solution, fit_height_weight=counted_endless_fit)
     heights, weights = ex1.adults(170.0, 8.0, 0.9, 50, seed=1)
     with pytest.raises(time_limit.TimeLimitExceeded), time_limit.time_limit(0.02):
         ex1.check_fit(endless, heights, weights, "data")
-    started = time.monotonic()
     expect_failure(
         ex1.check_fit,
         endless,
@@ -1330,7 +1332,7 @@ def test_a_function_that_ran_out_of_time_is_not_waited_for_again(monkeypatch: py
         hint="fit_height_weight() did not finish in time in an earlier check "
         "(test_a_function_that_ran_out_of_time_is_not_waited_for_again); not run again here.",
     )
-    assert time.monotonic() - started < 1, "the second check should not have run the function again"
+    assert len(calls) == 1, "the second check should not have run the function again"
 
 
 # --- constructed answers just inside and just outside every tolerance ----------------------------------
