@@ -386,10 +386,15 @@ class Answer:
             forget_bytecode(file)
         isolation.calling(what)
         try:
+            unreadable = unreadable_file(messages.ROOT / path, path)
+            if unreadable:
+                raise _Unreadable(unreadable)
             with time_limit(IMPORT_LIMIT):
                 module = importlib.import_module(name)
+        except _Unreadable as error:
+            problem = str(error)
         except SyntaxError as error:
-            problem = _syntax_message(path, error)
+            problem = syntax_message(path, error)
         except TimeLimitExceeded:
             problem = (
                 f"{what} did not finish in {IMPORT_LIMIT:g} s: something at the top level of the file runs for "
@@ -466,12 +471,30 @@ class Answer:
         return result
 
 
+class _Unreadable(Exception):
+    """An exercise file that is missing or cannot be read: its sentence, as unreadable_file words it."""
+
+
+def unreadable_file(file: Path, shown: str) -> str | None:
+    """A sentence for an exercise file that is missing or cannot be read, or None when it can be read."""
+    try:
+        file.read_bytes()
+    except FileNotFoundError:
+        return (
+            f"{shown} is missing: the checks import this very file. Put it back (renamed or moved?), or restore "
+            f"the starting file with: git checkout -- {shown}"
+        )
+    except OSError as error:
+        return f"{shown} cannot be read ({error.strerror or error}): give yourself read access to it, then try again."
+    return None
+
+
 def _current_test() -> str:
     test = os.environ.get("PYTEST_CURRENT_TEST", "")  # "tests/test_exercises.py::test_ex3_plot[yours] (call)"
     return test.rsplit(" ", 1)[0].split("::")[-1] or "an earlier check"
 
 
-def _syntax_message(path: str, error: SyntaxError) -> str:
+def syntax_message(path: str, error: SyntaxError) -> str:
     text = (error.text or "").rstrip("\n")
     indent = len(text) - len(text.lstrip())
     caret = f"\n    {text.strip()}\n    {' ' * max((error.offset or 1) - 1 - indent, 0)}^" if text else ""

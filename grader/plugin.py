@@ -399,7 +399,8 @@ class Summary:
             record = cache.get(MEMORY.format(marker=exercise.marker), None)
             try:
                 remembered = Remembered(str(record["state"]), float(record["checked"]), str(record["file_hash"]))
-            except (TypeError, KeyError, ValueError):  # nothing remembered, or a file from another version
+                _when(remembered.checked)  # a time that is no time (nan, inf, far out of range) is no record
+            except (TypeError, KeyError, ValueError, OverflowError, OSError):  # nothing remembered, or not a record
                 continue
             found[exercise.marker] = (remembered, file_hash(self._file(exercise.marker)))
         return found

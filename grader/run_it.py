@@ -21,7 +21,7 @@ import pytest
 
 from grader import isolation
 from grader.catalog import BY_NUMBER, Exercise, exercise_of_file
-from grader.harness import SHIPPED, global_state, restore_global_state
+from grader.harness import SHIPPED, global_state, restore_global_state, syntax_message, unreadable_file
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
 from lesson_support.data import ROOT
 from lesson_support.runtime import printable_output
@@ -48,6 +48,28 @@ def told_as_the_checks_tell_it() -> Iterator[None]:
         yield
     except pytest.fail.Exception as failure:
         raise UnusableResult(str(failure.msg)) from None
+
+
+def before_running(module_name: str) -> None:
+    """Before `python -m exercises.exN_...` runs the file: one sentence and exit 1 for a file Python cannot run.
+
+    Python itself would print a traceback through runpy for a missing, unreadable or unparsable file.
+    """
+    exercise = exercise_of_file(module_name.rsplit(".", 1)[-1])
+    if exercise is None or module_name not in (exercise.module, exercise.solution_module):
+        return
+    shown = f"{module_name.replace('.', '/')}.py"
+    problem = unreadable_file(ROOT / shown, shown)
+    if problem is None:
+        try:
+            compile((ROOT / shown).read_bytes(), str(ROOT / shown), "exec")
+        except SyntaxError as error:
+            problem = f"{syntax_message(shown, error)}\nFix that line, then run this again."
+        except ValueError as error:  # a NUL byte, say
+            problem = f"{shown} cannot be compiled: {error}."
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        sys.exit(1)
 
 
 def run_it(module: ModuleType) -> int:

@@ -905,6 +905,9 @@ def main(argv: list[str] | None = None) -> int:
         watcher.run()
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:  # its output went into a pipe that closed (| head): end quietly, as head's reader expects
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleaning up
         watcher.close()
