@@ -11,13 +11,14 @@ grader/catalog.py. This is the one module that holds graded checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.catalog import EXERCISES, Exercise
-from grader.harness import grade
-from grader.plugin import SHIPPED_DATA, WHO, checks_of
+from grader.harness import end_workers, grade
+from grader.plugin import SHIPPED_DATA, WHO, checks_of, upcoming
 
 pytestmark = [
     pytest.mark.usefixtures("in_a_scratch_folder"),  # files a learner's code writes land outside the repository
@@ -36,9 +37,16 @@ SHIPPED = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def checks_processes() -> Iterator[None]:
+    """The child processes that run the checks end with them."""
+    yield
+    end_workers()
+
+
 @pytest.mark.parametrize(("exercise", "check", "who"), GRADED)
 def test_exercise(exercise: Exercise, check: str, who: str, tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    grade(exercise.number, check, who == "yours", tmp_path, pytestconfig.getoption("cpu_limit"))
+    grade(exercise.number, check, who == "yours", tmp_path, pytestconfig.getoption("cpu_limit"), upcoming())
 
 
 @pytest.mark.parametrize("exercise", SHIPPED, ids=lambda exercise: exercise.marker)

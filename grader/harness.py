@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import importlib
 import importlib.util
 import inspect
@@ -27,6 +28,7 @@ import math
 import numbers
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -585,19 +587,39 @@ def warm_up() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.figure
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
 
-    weight = torch.zeros(1, requires_grad=True)
+    import lesson  # the exercises use its pieces
+
+    # What the exercises' code does, once, in miniature: each library loads what it loads on first use here.
+    inputs, targets = torch.linspace(0, 1, 8).view(-1, 2), torch.ones(4, 1)
+    model, loss_function = nn.Linear(2, 1), nn.MSELoss()
+    loader = DataLoader(TensorDataset(inputs, targets), batch_size=2, shuffle=True, generator=torch.Generator())
     for kind in (optim.SGD, optim.Adam):
-        optimizer = kind([weight], lr=0.1)
-        (weight * 2).sum().backward()
-        optimizer.step()
-    for value in vars(optim).values():
+        optimizer = kind(model.parameters(), lr=0.1)
+        for batch, batch_targets in loader:
+            optimizer.zero_grad()
+            loss_function(model(batch), batch_targets).backward()
+            optimizer.step()
+    lesson.LinearRegression()(inputs[:, :1])
+    with torch.inference_mode():
+        model(inputs)
+    saved = io.BytesIO()
+    torch.save(model.state_dict(), saved)
+    saved.seek(0)
+    torch.load(saved, weights_only=True)
+    for value in vars(optim).values():  # torch wraps each optimizer class's step when it is first built
         if isinstance(value, type) and issubclass(value, optim.Optimizer) and value is not optim.Optimizer:
             with contextlib.suppress(Exception):
                 value([torch.zeros(1, requires_grad=True)])
     figure = matplotlib.figure.Figure()
-    figure.add_subplot().plot([1, 2], [1, 2])
+    axes = figure.add_subplot()
+    axes.plot([1, 2], [1, 2], label="a")
+    axes.set_yscale("log")
+    axes.legend()
     figure.savefig(io.BytesIO(), format="png")
+    gc.freeze()  # what the libraries made is never collected: a child's garbage collector walks only what it makes
     _warmed.append(True)
 
 
@@ -641,6 +663,34 @@ def replaced_in_libraries(before: dict[tuple[str, str], tuple[Any, Any]]) -> lis
     ]
 
 
+_library_as_found: list[dict[tuple[str, str], tuple[Any, Any]]] = []  # in a child: torch as its first check found it
+_workers: dict[tuple[int, bool], isolation.Child] = {}  # (exercise, yours) -> the child that runs those checks
+_ahead: dict[tuple[int, str, bool], isolation.Child] = {}  # a check started before its turn -> the child running it
+
+
+def _worker(number: int, yours: bool) -> isolation.Child:
+    """The child that runs exercise `number`'s checks on one answer: one per answer and exercise, kept between checks.
+
+    Its checks share what it imported (the answer, the grader's references); a check that stops or
+    ends it costs only itself, and the next check starts a new one.
+    """
+    for key in [key for key in _workers if key[0] != number and not _workers[key].busy]:  # one exercise at a time
+        _workers.pop(key).end()
+    child = _workers.get((number, yours))
+    if child is None or not child.alive:
+        child = _workers[(number, yours)] = isolation.Child()
+    return child
+
+
+def end_workers() -> None:
+    """End every child that runs checks, and all they started; put back what they changed since their last check."""
+    for child in _workers.values():
+        child.end()
+    _workers.clear()
+    _ahead.clear()
+    SHIPPED.put_back("")
+
+
 @dataclass
 class Check:
     """One graded check, as a child process runs it: exercise `number`'s check `name`, on the learner's file or not."""
@@ -657,7 +707,9 @@ class Check:
 
         Answer.broken.update(self.broken)
         Answer.timed_out.update(self.timed_out)
-        before = library_snapshot()
+        if not _library_as_found:  # this child's first check: torch before any learner's code ran here
+            _library_as_found.append(library_snapshot())
+        before = _library_as_found[0]
         outcome = isolation.Outcome("passed")
         try:
             answer = Answer.load(self.number, yours=self.yours)
@@ -684,13 +736,33 @@ class Check:
         return outcome
 
 
-def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | None = None) -> None:
-    """Run one graded check in a child process and give its verdict here: return, pytest.skip or pytest.fail."""
+def grade(
+    number: int,
+    name: str,
+    yours: bool,
+    folder: Path,
+    cpu_limit: float | None = None,
+    upcoming: tuple[int, str, bool] | None = None,
+) -> None:
+    """Run one graded check in a child process and give its verdict here: return, pytest.skip or pytest.fail.
+
+    `upcoming` is the check that runs after this one, if it is known: when it is this check on the
+    other answer, its child starts it now, beside this one (the machine has two cores or more).
+    """
     exercise = BY_NUMBER[number]
     module = exercise.module if yours else exercise.solution_module
     warm_up()
-    check = Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out))
-    outcome = isolation.run(check, isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
+    child = _ahead.pop((number, name, yours), None)
+    if child is None or not child.alive:
+        child = _worker(number, yours)
+        child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
+    if upcoming == (number, name, not yours) and (os.cpu_count() or 1) > 1:
+        other = _worker(number, not yours)
+        if not other.busy:
+            scratch = tempfile.mkdtemp(prefix=f"{name}-", dir=folder.parent)  # its own folder, as its test will have
+            other.send(Check(number, name, not yours, scratch, dict(Answer.broken), dict(Answer.timed_out)))
+            _ahead[upcoming] = other
+    outcome = child.wait(isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
     Answer.broken.update(outcome.state.get("broken", {}))
     message = outcome.message
     if outcome.kind in ("stopped", "ended"):

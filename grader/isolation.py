@@ -21,6 +21,7 @@ threads cost more than they bring, and a forked child must not reuse its parent'
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -118,7 +119,16 @@ def _shown(path: str) -> str:
     return shown_path(path)
 
 
-def _child(channel: Connection, job: Callable[[], Outcome], forward: bool) -> None:
+def _outcome_of(job: Callable[[], Outcome]) -> Outcome:
+    try:
+        return job()
+    except BaseException as error:  # the grader's own fault: told with its traceback
+        text = "".join(traceback.format_exception(error))
+        return Outcome("failed", f"the grader raised {type(error).__name__}: {error}\n{text}")
+
+
+def _child(channel: Connection, jobs: Connection | Callable[[], Outcome], forward: bool) -> None:
+    """A child's life: one job given at its start, or (a worker) every job sent down `jobs` until it closes."""
     global _channel
     _channel = channel
     if forward:
@@ -130,15 +140,21 @@ def _child(channel: Connection, job: Callable[[], Outcome], forward: bool) -> No
     import torch
 
     torch.set_num_threads(1)
-    try:
-        outcome = job()
-    except BaseException as error:  # the grader's own fault: told with its traceback
-        text = "".join(traceback.format_exception(error))
-        outcome = Outcome("failed", f"the grader raised {type(error).__name__}: {error}\n{text}")
-    report("outcome", outcome)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    gc.enable()  # the parent may run without it; a learner's code may make cycles
+    while True:
+        if isinstance(jobs, Connection):
+            try:
+                job = jobs.recv()
+            except (EOFError, OSError):  # the parent has no more jobs
+                break
+        else:
+            job = jobs
+        report("outcome", _outcome_of(job))
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        if not isinstance(jobs, Connection):
+            break
     os._exit(0)  # threads and atexit handlers the learner's code left are not waited for
 
 
@@ -156,7 +172,7 @@ def _cpu_seconds(process: psutil.Process, descendants: list[psutil.Process]) -> 
 
 
 def _end(process: multiprocessing.process.BaseProcess, watched: psutil.Process | None) -> None:
-    """End the child and everything it started, and wait for the child."""
+    """End the child and everything it started. Its exit is collected later, when the next child starts."""
     group: list[psutil.Process] = []
     if watched is not None:
         with contextlib.suppress(psutil.Error):
@@ -167,87 +183,141 @@ def _end(process: multiprocessing.process.BaseProcess, watched: psutil.Process |
     for member in [*([watched] if watched is not None else []), *group]:
         with contextlib.suppress(psutil.Error):
             member.kill()
-    process.join()
+
+
+class Child:
+    """A child process, watched from here: it runs one job (`run`), or one job after another (a worker)."""
+
+    def __init__(self, job: Callable[[], Outcome] | None = None, forward: bool = False) -> None:
+        """Start it: with `job`, to run that one job; without, to run each job `run` sends it (jobs are pickled)."""
+        context = multiprocessing.get_context(START_METHOD)
+        self.forward = forward
+        self.receiver, sender = context.Pipe(duplex=False)
+        self.jobs: Connection | None = None
+        if job is None:
+            jobs_end, self.jobs = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_child, args=(sender, job if job is not None else jobs_end, forward), name="learner's code"
+        )
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()  # or the child would write it again
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads may deadlock the child: torch's idle
+            # workers are threads, and the child runs torch on one thread of its own.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.process.start()
+        sender.close()
+        if job is None:
+            jobs_end.close()
+        if hasattr(os, "setpgid"):
+            with contextlib.suppress(OSError):
+                os.setpgid(self.process.pid, self.process.pid)  # as the child does, so a kill right away reaches all
+        self.watched: psutil.Process | None
+        try:
+            self.watched = psutil.Process(self.process.pid)
+        except psutil.Error:
+            self.watched = None
+        self.alive, self.busy = True, False
+        self.sent_at, self.cpu_at_send = time.monotonic(), 0.0
+
+    def cpu_seconds(self, descendants: list[psutil.Process]) -> float:
+        return _cpu_seconds(self.watched, descendants) if self.watched is not None else 0.0
+
+    def send(self, job: Callable[[], Outcome] | None) -> None:
+        """Start `job` in the child (None: the job it was started with); `wait` gives its outcome."""
+        assert self.alive and not self.busy, "a child runs one job at a time, and nothing once it was stopped"
+        if job is not None:
+            assert self.jobs is not None
+            self.jobs.send(job)
+        self.busy = True
+        self.sent_at, self.cpu_at_send = time.monotonic(), self.cpu_seconds([])
+
+    def run(self, job: Callable[[], Outcome] | None, limits: Limits) -> Outcome:
+        """Send `job` (None: the job it was started with) and wait for its outcome within `limits`."""
+        self.send(job)
+        return self.wait(limits)
+
+    def wait(self, limits: Limits) -> Outcome:
+        """The outcome of the job sent last, within `limits` counted from when it was sent.
+
+        A child that is stopped or ends here is ended with all it started, and runs nothing more.
+        A Ctrl-C while it runs ends it too, and is raised here.
+        """
+        process, receiver = self.process, self.receiver
+        started, cpu_before, descendants = self.sent_at, self.cpu_at_send, []
+        last_call, thread_errors = None, []
+        outcome: Outcome | None = None
+        looks = 0
+        try:
+            while outcome is None:
+                ready = wait([receiver, process.sentinel], timeout=POLL)
+                if receiver in ready:
+                    try:
+                        message = receiver.recv()
+                    except (EOFError, OSError):
+                        message = None
+                    if message is None:
+                        process.join()
+                        outcome = Outcome("ended", exitcode=process.exitcode)
+                    elif message[0] == "write":
+                        stream = getattr(sys, message[1])
+                        stream.write(message[2])
+                        stream.flush()
+                    elif message[0] == "calling":
+                        last_call = message[1]
+                    elif message[0] == "thread died":
+                        thread_errors.append(message[1])
+                    elif message[0] == "outcome":
+                        outcome = message[1]
+                    continue
+                if process.sentinel in ready:
+                    process.join()
+                    outcome = Outcome("ended", exitcode=process.exitcode)
+                    continue
+                looks += 1
+                if self.watched is not None and looks % 20 == 1:  # processes it started, once a second
+                    try:
+                        descendants = self.watched.children(recursive=True)
+                    except psutil.Error:
+                        descendants = []
+                cpu = self.cpu_seconds(descendants) - cpu_before
+                wall = time.monotonic() - started
+                if cpu > limits.cpu:
+                    outcome = Outcome("stopped", f"cpu:{limits.cpu:g}:{wall:.0f}")
+                elif wall > limits.wall:
+                    outcome = Outcome("stopped", f"wall:{limits.wall:g}:{cpu:.1f}")
+        except BaseException:
+            self.end()
+            raise
+        self.busy = False
+        if outcome.kind in ("stopped", "ended"):
+            self.end()
+            outcome.calling = last_call
+            outcome.state["thread errors"] = thread_errors
+        return outcome
+
+    def end(self) -> None:
+        """End the child and everything it started (its exit is collected when the next child starts)."""
+        if self.alive:
+            self.alive = False
+            _end(self.process, self.watched)
+            self.receiver.close()
+            if self.jobs is not None:
+                self.jobs.close()
 
 
 def run(job: Callable[[], Outcome], limits: Limits | None = None, forward: bool = False) -> Outcome:
-    """Run `job` in a child process within `limits`; what it reported, or why it reported nothing.
+    """Run `job` in a child process of its own within `limits`; what it reported, or why it reported nothing.
 
     With `forward`, what the child prints reaches this process's sys.stdout and sys.stderr, as if
     printed here. A Ctrl-C while the child runs ends the child and is raised here.
     """
-    limits = limits or Limits()
-    context = multiprocessing.get_context(START_METHOD)
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, job, forward), name="learner's code")
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()  # or the child would write it again
-    with warnings.catch_warnings():
-        # Python 3.12+ warns that forking a process with threads may deadlock the child: torch's idle
-        # workers are threads, and the child runs torch on one thread of its own.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        process.start()
-    sender.close()
-    if hasattr(os, "setpgid"):
-        with contextlib.suppress(OSError):
-            os.setpgid(process.pid, process.pid)  # as the child does, so that a kill right away reaches the group
-    watched: psutil.Process | None
+    child = Child(job, forward)
     try:
-        watched = psutil.Process(process.pid)
-    except psutil.Error:
-        watched = None
-    started = time.monotonic()
-    last_call, thread_errors, descendants = None, [], []
-    outcome: Outcome | None = None
-    looks = 0
-    try:
-        while outcome is None:
-            ready = wait([receiver, process.sentinel], timeout=POLL)
-            if receiver in ready:
-                try:
-                    message = receiver.recv()
-                except (EOFError, OSError):
-                    message = None
-                if message is None:
-                    process.join()
-                    outcome = Outcome("ended", exitcode=process.exitcode)
-                elif message[0] == "write":
-                    stream = getattr(sys, message[1])
-                    stream.write(message[2])
-                    stream.flush()
-                elif message[0] == "calling":
-                    last_call = message[1]
-                elif message[0] == "thread died":
-                    thread_errors.append(message[1])
-                elif message[0] == "outcome":
-                    outcome = message[1]
-                continue
-            if process.sentinel in ready:
-                process.join()
-                outcome = Outcome("ended", exitcode=process.exitcode)
-                continue
-            looks += 1
-            if watched is not None and looks % 20 == 1:  # processes it started, once a second
-                try:
-                    descendants = watched.children(recursive=True)
-                except psutil.Error:
-                    descendants = []
-            cpu = _cpu_seconds(watched, descendants) if watched is not None else 0.0
-            wall = time.monotonic() - started
-            if cpu > limits.cpu:
-                outcome = Outcome("stopped", f"cpu:{limits.cpu:g}:{wall:.0f}")
-            elif wall > limits.wall:
-                outcome = Outcome("stopped", f"wall:{limits.wall:g}:{cpu:.1f}")
+        return child.run(None, limits or Limits())
     finally:
-        _end(process, watched)
-        receiver.close()
-    if outcome.kind in ("stopped", "ended"):
-        outcome.calling = last_call
-        if outcome.kind == "ended" and outcome.exitcode is None:
-            outcome.exitcode = process.exitcode
-        outcome.state["thread errors"] = thread_errors
-    return outcome
+        child.end()  # threads and processes it left behind end with it
 
 
 def explain(outcome: Outcome, then: str, run: str = "The check") -> str:

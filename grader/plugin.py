@@ -23,6 +23,7 @@ carry it in `report.user_properties` too, as ("exercise", "ex4") and ("who", "yo
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 import importlib.util
 import re
@@ -53,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # This process imports torch and matplotlib and frees almost everything by reference counting: the
+    # garbage collector's walks over what they made cost about a second a run and free nothing.
+    # The checks' child processes turn it on again, over a frozen copy of all this (grader/harness.py).
+    gc.disable()
     if importlib.util.find_spec("torch") is None:  # a terminal whose environment was never activated
         from lesson_support.environment import not_installed
 
@@ -123,6 +128,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"`python -m pytest -m {marker}` would never run it: move it into {GRADED_TESTS}."
             )
         item.user_properties += [("exercise", found[0].marker), ("who", found[1])]
+
+
+_next_item: list[pytest.Item | None] = [None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _next_item[0] = nextitem
+
+
+def upcoming() -> tuple[int, str, bool] | None:
+    """The graded check pytest runs next, as (exercise number, check, yours), or None."""
+    item = _next_item[0]
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or not {"exercise", "check", "who"} <= callspec.params.keys():
+        return None
+    return callspec.params["exercise"].number, callspec.params["check"], callspec.params["who"] == "yours"
 
 
 def graded(report: pytest.TestReport) -> tuple[Exercise, str] | None:
