@@ -1,10 +1,13 @@
 """The exercise system: one list of exercises, a harness that runs a learner's code safely, the checks, a pytest plugin.
 
     catalog.py     THE list of exercises (number, file name, task); everything else derives from it
-    harness.py     Answer: a learner's file called safely (copies in, torch's settings and data put back,
-                   a time limit, sys.exit caught); the expect_* helpers that hold results to a contract
+    isolation.py   a child process for the learner's code, watched from outside: CPU-time and wall limits,
+                   its whole process group ended, what it did told in a sentence
+    shipped.py     data/ and exercises/solutions/ held to their known content (shipped.json), put back
+    harness.py     Answer: a learner's file called safely (copies in, torch's settings put back, sys.exit
+                   caught); grade(), one graded check in a child; the expect_* helpers of the contracts
     messages.py    a learner's exception told in one sentence at their own line; the rule for loss lists
-    time_limit.py  the time limit, on every OS (also a pytest plugin of its own: -p grader.time_limit)
+    time_limit.py  the maintainers' tests' time limit, CPU time on every OS (-p grader.time_limit)
     histories.py   loss histories (exercises 2 and 3): the reference loop, the likely mistakes replayed
     plots.py       what a figure holds (exercises 2 and 3): curves, legends, the PNG saved from it
     run_it.py      what every "run it" shares: a stub or an exception ends it with a sentence

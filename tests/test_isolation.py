@@ -216,3 +216,17 @@ def test_bad_answers_cost_their_own_checks_and_nothing_else(
     assert "reference solutions: " in out and "checks, all pass" in out, out
     shipped = harness.shipped
     assert shipped.Keeper(copy).damaged == [], "a shipped file stayed damaged after the run"
+
+
+def test_where_there_is_no_safe_fork_each_child_is_a_fresh_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As on macOS and Windows: the check is sent to a fresh Python, pickled, and its verdict comes back.
+    monkeypatch.setattr(isolation, "START_METHOD", "spawn")
+    monkeypatch.setattr(harness, "_workers", {})
+    monkeypatch.setattr(harness, "_ahead", {})
+    try:
+        harness.grade(1, "data_shapes", False, tmp_path)
+        harness.grade(1, "data_same_seed_same_data", False, tmp_path)  # the same child, still alive
+    finally:
+        harness.end_workers()
