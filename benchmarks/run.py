@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,9 +39,11 @@ from grader.catalog import EXERCISES  # noqa: E402  (the one list of exercises; 
 TARGETS = {
     "python lesson.py": ("time", 1.1),
     "python lesson.py --no-plots": ("time", 0.8),
-    "python -m pytest": ("time", 2.0),
+    "python -m pytest": ("time", 0.8),
+    "python -m pytest, all solved": ("time", 1.0),
     **{f"python -m pytest -m {exercise.marker}": ("time", 0.8) for exercise in EXERCISES},
 }
+SOLVED = "python -m pytest, all solved"  # run in a copy of the repository whose exercise files are the solutions
 MEMORY_TARGET = ("python lesson.py", 1.15)
 
 
@@ -52,6 +55,8 @@ def commands(outdir: str) -> dict[str, list[str]]:
         "python lesson.py --animate": [PYTHON, "lesson.py", "--outdir", outdir, "--animate"],
         "python lesson.py --no-plots": [PYTHON, "lesson.py", "--no-plots"],
         "python -m pytest": [PYTHON, "-m", "pytest", "-q"],
+        SOLVED: [PYTHON, "-m", "pytest", "-q"],
+        "python -m pytest tests": [PYTHON, "-m", "pytest", "-q", "tests"],
         **{
             f"python -m pytest -m {name}": [PYTHON, "-m", "pytest", "-q", "-m", name]
             for name in (exercise.marker for exercise in EXERCISES)
@@ -79,17 +84,31 @@ def path_without(program: str, folder: Path) -> str:
     return str(folder)
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MiB of one run; a failing command stops the benchmark."""
+def measure(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (its own and its children's) and peak resident MiB of one run.
+
+    A failing command stops the benchmark.
+    """
     start = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.returncode != 0:
         sys.exit(f"{' '.join(argv)} exited {process.returncode}:\n{errors}")
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def solved_copy(folder: Path) -> Path:
+    """A copy of the repository whose exercise files are the reference solutions, as a learner's that solved them all."""
+    copy = folder / "solved"
+    shutil.copytree(
+        ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv", ".pytest_cache", "figures", "*.egg-info")
+    )
+    for exercise in EXERCISES:
+        shutil.copy(copy / exercise.solution_file, copy / exercise.file)
+    return copy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,31 +123,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.without:
             env["PATH"] = path_without(args.without, Path(programs))
         runs = commands(outdir)
+        solved = solved_copy(Path(outdir))
+        where = {name: solved if name == SOLVED else ROOT for name in runs}
         times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         memory: dict[str, list[float]] = {name: [] for name in runs}
-        for command in runs.values():  # untimed: what a learner's first run writes (bytecode, caches)
-            measure(command, env)
+        for name, command in runs.items():  # untimed: what a learner's first run writes (bytecode, caches)
+            measure(command, env, where[name])
         print("warm-up round done", file=sys.stderr)
         for round_number in range(1, args.rounds + 1):
             for name, command in runs.items():
-                seconds, mib = measure(command, env)
+                seconds, cpu_seconds, mib = measure(command, env, where[name])
                 times[name].append(seconds)
+                cpu[name].append(cpu_seconds)
                 memory[name].append(mib)
             print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
 
     floor_time, floor_memory = statistics.median(times["floor"]), max(memory["floor"])
     frozen_time = statistics.median(times["floor with gc.freeze()"])
-    header = ("median s", "× floor", "target", "× frozen floor", "peak MiB", "× floor")
+    floor_cpu = statistics.median(cpu["floor"])
+    header = ("median s", "× floor", "target", "× frozen floor", "CPU s", "× floor", "peak MiB", "× floor")
     print(
         f"{'command':<30} "
-        + " ".join(f"{title:>{width}}" for title, width in zip(header, (9, 8, 7, 15, 9, 8), strict=True))
+        + " ".join(f"{title:>{width}}" for title, width in zip(header, (9, 8, 7, 15, 7, 8, 9, 8), strict=True))
     )
     for name in runs:
-        seconds, mib = statistics.median(times[name]), max(memory[name])
+        seconds, cpu_seconds, mib = statistics.median(times[name]), statistics.median(cpu[name]), max(memory[name])
         target = f"≤ {TARGETS[name][1]:g}" if name in TARGETS else ""
         print(
             f"{name:<30} {seconds:9.2f} {seconds / floor_time:8.2f} {target:>7} {seconds / frozen_time:15.2f} "
-            f"{mib:9.0f} {mib / floor_memory:8.2f}"
+            f"{cpu_seconds:7.1f} {cpu_seconds / floor_cpu:8.2f} {mib:9.0f} {mib / floor_memory:8.2f}"
         )
     name, limit = MEMORY_TARGET
     print(f"memory target: {name} at most {limit:g} × the floor's peak")
