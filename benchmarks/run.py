@@ -101,7 +101,7 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[flo
 
 
 def solved_copy(folder: Path) -> Path:
-    """A copy of the repository whose exercise files are the reference solutions, as a learner's that solved them all."""
+    """A copy of the repository whose exercise files are the reference solutions: a learner who solved them all."""
     copy = folder / "solved"
     shutil.copytree(
         ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv", ".pytest_cache", "figures", "*.egg-info")
