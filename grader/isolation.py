@@ -49,11 +49,14 @@ RUN_HERE = False  # True: `inside()` says so, and the code that would start a ch
 
 @dataclass
 class Limits:
+    """Seconds of CPU time a child's job may use, and of the clock it may take (WALL_FACTOR times as many)."""
+
     cpu: float = CPU_LIMIT
+    wall_seconds: float | None = None  # None: WALL_FACTOR times `cpu`
 
     @property
     def wall(self) -> float:
-        return self.cpu * WALL_FACTOR
+        return self.wall_seconds if self.wall_seconds is not None else self.cpu * WALL_FACTOR
 
 
 @dataclass

@@ -85,13 +85,11 @@ class Keeper:
         """What is wrong with the shipped files before any check ran, and how to restore them; None if nothing."""
         if not self.damaged:
             return None
-        files = ", ".join(self.damaged)
-        verb = "is" if len(self.damaged) == 1 else "are"
+        one = len(self.damaged) == 1
+        it = "it" if one else "them"
         return (
-            f"{files} {verb} not as the lesson ships {'it' if len(self.damaged) == 1 else 'them'} (changed before "
-            f"these checks, by hand or by a run that was stopped part-way); the checks that read "
-            f"{'it' if len(self.damaged) == 1 else 'them'} cannot be trusted until you restore "
-            f"{'it' if len(self.damaged) == 1 else 'them'} with: {restore_command(self.damaged)}"
+            f"{_listed(self.damaged)} {'is' if one else 'are'} not as the lesson ships {it} (changed by hand, or by a "
+            f"run that was stopped part-way); restore {it} with: {restore_command(self.damaged)}"
         )
 
     def put_back(self, what: str) -> list[str]:

@@ -1165,7 +1165,10 @@ def test_a_deleted_shipped_folder_is_put_back_and_a_damaged_one_is_named_with_it
     (tmp_path / "data/a.csv").write_text("damaged")
     later = shipped.Keeper(tmp_path, manifest)
     assert later.damaged == ["data/a.csv"]
-    assert "restore it with: git checkout -- data/a.csv" in later.damaged_sentence()
+    assert later.damaged_sentence() == (
+        "data/a.csv is not as the lesson ships it (changed by hand, or by a run that was stopped part-way); "
+        "restore it with: git checkout -- data/a.csv"
+    )
 
 
 def test_the_shipped_files_manifest_matches_the_repository() -> None:

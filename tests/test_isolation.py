@@ -23,11 +23,13 @@ from grader import harness, isolation, plugin, run_it
 from grader.catalog import BY_NUMBER, EXERCISES
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT = isolation.Limits(0.3)  # 0.3 s of CPU time, 1.5 s of waiting
+ROOMY = isolation.Limits()  # the checks' own limits, for jobs that end by themselves
+SPINS = isolation.Limits(0.3, wall_seconds=600)  # 0.3 s of CPU time, however busy the machine is
+WAITS = isolation.Limits(600, wall_seconds=1.5)  # 1.5 s of the clock, for a job that uses almost no CPU
 
 
 def test_a_job_that_reports_is_heard() -> None:
-    outcome = isolation.run(lambda: isolation.Outcome("skipped", "not written yet"), SHORT)
+    outcome = isolation.run(lambda: isolation.Outcome("skipped", "not written yet"), ROOMY)
     assert (outcome.kind, outcome.message) == ("skipped", "not written yet")
 
 
@@ -36,7 +38,7 @@ def test_a_job_that_ends_its_own_process_is_told_not_passed() -> None:
         isolation.calling("fit_height_weight()")
         os._exit(0)
 
-    outcome = isolation.run(ends, SHORT)
+    outcome = isolation.run(ends, ROOMY)
     assert (outcome.kind, outcome.exitcode, outcome.calling) == ("ended", 0, "fit_height_weight()")
     told = isolation.explain(outcome, "Fix it.")
     assert "ended with exit code 0 (os._exit()" in told and "while fit_height_weight() was running" in told, told
@@ -50,7 +52,7 @@ def test_a_loop_that_swallows_every_exception_is_stopped_by_its_cpu_time() -> No
             except BaseException:
                 pass
 
-    outcome = isolation.run(spins, SHORT)
+    outcome = isolation.run(spins, SPINS)
     assert outcome.kind == "stopped"
     assert "used 0.3 s of CPU time" in isolation.explain(outcome, "Fix it.")
 
@@ -61,7 +63,7 @@ def test_code_that_waits_is_stopped_by_the_clock_and_a_thread_that_died_is_named
         time.sleep(60)
         return isolation.Outcome("passed")
 
-    outcome = isolation.run(waits, SHORT)
+    outcome = isolation.run(waits, WAITS)
     told = isolation.explain(outcome, "Fix it.")
     assert outcome.kind == "stopped" and "waited 1.5 s" in told, told
     assert "A thread it started had died first: " in told and "NameError: name 'undefined_name'" in told, told
@@ -78,11 +80,12 @@ def test_threads_and_processes_left_behind_end_with_the_child(tmp_path: Path) ->
             os._exit(0)
         return isolation.Outcome("passed")
 
-    assert isolation.run(leaves_work_behind, SHORT).kind == "passed"
+    assert isolation.run(leaves_work_behind, ROOMY).kind == "passed"
     time.sleep(2)
     assert not later.exists()
 
 
+@pytest.mark.main_process  # where Ctrl-C is pytest's own: the second lane ignores it
 def test_a_ctrl_c_here_ends_the_child_and_is_raised_here() -> None:
     started = []
 
@@ -230,3 +233,24 @@ def test_where_there_is_no_safe_fork_each_child_is_a_fresh_python(
         harness.grade(1, "data_same_seed_same_data", False, tmp_path)  # the same child, still alive
     finally:
         harness.end_workers()
+
+
+def test_a_shipped_file_damaged_before_the_checks_stops_them_with_its_restore_command(tmp_path: Path) -> None:
+    from repository_copy import copy_repository
+
+    copy = copy_repository(tmp_path / "repository")
+    with open(copy / "data" / "height_weight.csv", "a", encoding="utf-8") as cut:  # as a write killed part-way
+        cut.write("171.2,")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "ex1"],
+        cwd=copy,
+        env={**env, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == pytest.ExitCode.USAGE_ERROR, ran.stdout + ran.stderr
+    told = "data/height_weight.csv is not as the lesson ships it (changed by hand, or by a run that was stopped"
+    assert told in ran.stdout + ran.stderr and "git checkout -- data/height_weight.csv" in ran.stdout + ran.stderr
+    assert "passed" not in ran.stdout and "failed" not in ran.stdout, ran.stdout

@@ -51,7 +51,8 @@ def test_each_answer_gets_its_own_verdict(session: Session) -> None:
 
 def test_an_endless_loop_is_stopped_and_the_watching_goes_on(session: Session) -> None:
     screen = session.screens["endless"]
-    assert f"used {WATCH_LIMIT} s of CPU time" in screen, screen
+    # Stopped at the CPU-time limit, or on a machine so busy that the loop got little CPU, at the clock's.
+    assert re.search(rf"The check was stopped: fit_height_weight\(\) (used {WATCH_LIMIT} s of CPU time|waited)", screen)
     assert "test_exercise[ex1-fit_on_the_shipped_csv-yours]" in screen, (
         "the screen should name the check that was running"
     )
