@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import pytest
 import torch
 from torch import optim
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from grader import isolation, messages, shipped
 from grader.catalog import BY_NUMBER
@@ -259,24 +260,21 @@ STEP_SETTINGS = ("momentum", "dampening", "nesterov", "betas", "eps", "weight_de
 
 @contextlib.contextmanager
 def optimizers_stepped() -> Iterator[list[optim.Optimizer]]:
-    """Collect every torch.optim optimizer built inside the block that takes a step, whatever name it came under."""
+    """Collect every torch.optim optimizer that takes a step inside the block, whatever name it came under.
+
+    torch's own hook for every optimizer's step (torch.optim.optimizer.register_optimizer_step_post_hook).
+    """
     stepped: list[optim.Optimizer] = []
-    original = optim.Optimizer.__init__
 
     def note_step(optimizer: optim.Optimizer, args: Any, kwargs: Any) -> None:
         if not any(optimizer is seen for seen in stepped):
             stepped.append(optimizer)
 
-    @functools.wraps(original)
-    def recording(self: optim.Optimizer, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.register_step_post_hook(note_step)
-
-    optim.Optimizer.__init__ = recording
+    handle = register_optimizer_step_post_hook(note_step)
     try:
         yield stepped
     finally:
-        optim.Optimizer.__init__ = original
+        handle.remove()
 
 
 def drawn(fig: Any) -> list[tuple[int, int]]:
