@@ -924,6 +924,11 @@ class Fit:
         """The mean validation loss of the last epochs: what the validation set chooses by."""
         return sum(self.val_losses[-JUDGED_EPOCHS:]) / len(self.val_losses[-JUDGED_EPOCHS:])
 
+    @property
+    def judged_text(self) -> str:
+        """The mean validation loss of the last epochs, to the digits its course lets it keep."""
+        return loss_text(self.judged, course(self.val_losses, JUDGED_EPOCHS))
+
 
 def train_on_batches(
     loader: DataLoader,
@@ -956,13 +961,50 @@ def train_on_batches(
     return fit
 
 
-def trend(losses: list[float], back: int) -> str:
-    """How a loss curve ends, judged on its last `back` epochs: still falling, level, or jumping."""
+LEVEL_SHARE = 0.05  # a bounded run whose judged losses stay within 5% of their lowest is level, else jumping
+
+
+def course(losses: list[float], back: int) -> str:
+    """How a loss curve ends, by one rule on its last `back` losses.
+
+    A loss that is not a number: diverged. Lower at every epoch: still falling. Higher at every
+    epoch: diverging. Anything else is bounded: level within 5% of its lowest, else jumping.
+    """
     tail = losses[-back:]
+    if not all(math.isfinite(loss) for loss in tail):
+        return "diverged"
+    if len(tail) < 2:
+        return "one epoch"
     if all(later < earlier for earlier, later in itertools.pairwise(tail)):
-        return f"still falling, {tail[0]:.4f} to {tail[-1]:.4f}"
-    kind = "level" if max(tail) - min(tail) < 0.05 * min(tail) else "jumping"
-    return f"{kind}, {min(tail):.4f} to {max(tail):.4f}"
+        return "still falling"
+    if all(later > earlier for earlier, later in itertools.pairwise(tail)):
+        return "diverging"
+    return "level" if max(tail) - min(tail) < LEVEL_SHARE * min(tail) else "jumping"
+
+
+def digits(value: float, count: int) -> str:
+    """A number to `count` significant digits, trailing zeros kept: 48.0, 4.0, 15, 1.5e+07."""
+    return f"{value:#.{count}g}".replace(".e", "e").removesuffix(".")
+
+
+def loss_text(loss: float, kind: str) -> str:
+    """A loss to the digits its run's course lets it keep on any machine: three while it falls, else about two."""
+    return digits(loss, 3) if kind in ("still falling", "one epoch") else f"about {digits(loss, 2)}"
+
+
+def trend(losses: list[float], back: int) -> str:
+    """The course of a loss curve's last `back` epochs in words, with the numbers that hold on any machine."""
+    tail, kind = losses[-back:], course(losses, back)
+    if kind == "diverged":
+        return "diverged, the loss overflowed"
+    if kind == "still falling":
+        return f"still falling, {digits(tail[0], 3)} to {digits(tail[-1], 3)}"
+    if kind == "diverging":
+        return f"diverging, about {digits(tail[0], 2)} to {digits(tail[-1], 2)}"
+    if kind == "one epoch":
+        return f"one epoch only, {loss_text(tail[0], kind)}"
+    low, high = digits(min(tail), 2), digits(max(tail), 2)
+    return f"bounded, {kind} at about {low}" if low == high else f"bounded, {kind} between about {low} and {high}"
 
 
 @dataclass
@@ -1023,18 +1065,22 @@ def section_workflow(run: Run) -> Workflow:
         device = torch.device(run.device_option)
     fits = {}
     print(
-        f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the validation loss of the "
-        f"last {JUDGED_EPOCHS}:"
+        f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the mean of the last "
+        f"{JUDGED_EPOCHS} validation losses, and their course:"
     )
     for lr in CANDIDATE_LRS:
         loader.generator.manual_seed(run.seed)  # every step size sees the same batches
         fits[lr] = train_on_batches(loader, (x_val, y_val), lr, BATCH_EPOCHS, run.seed, device)
-        print(f"  lr {lr:<5g} validation loss {fits[lr].judged:7.4f}: {trend(fits[lr].val_losses, JUDGED_EPOCHS)}")
+        print(f"  lr {lr:<5g} validation loss {fits[lr].judged_text}: {trend(fits[lr].val_losses, JUDGED_EPOCHS)}")
+    print(
+        f"  One rule: lower at each of the last {JUDGED_EPOCHS} is still falling, higher at each diverging, "
+        f"else bounded: level within {LEVEL_SHARE:.0%}, else jumping."
+    )
     ranked = sorted(fits.values(), key=lambda fit: fit.judged)  # the validation set decides
     chosen, runner_up = ranked[0], ranked[1]
     margin = runner_up.judged - chosen.judged
     print(
-        f"The validation set chooses lr {chosen.lr:g}: the lowest mean, {margin:.4f} below lr {runner_up.lr:g} "
+        f"The validation set chooses lr {chosen.lr:g}: the lowest mean, {digits(margin, 2)} below lr {runner_up.lr:g} "
         "(a mean, so that one epoch's noise does not decide)."
     )
 
@@ -1053,9 +1099,9 @@ def section_workflow(run: Run) -> Workflow:
     baseline = y_train.mean()  # predict the training rows' mean minutes for every delivery: the loss to beat
     test_loss = loss_fn(predicted, y_test.to(device)).item()
     baseline_loss = loss_fn(baseline.expand_as(y_test), y_test).item()
-    print(f"The test rows, once: the chosen model's loss is {test_loss:.4f}; always predicting the training mean")
+    print(f"The test rows, once: the chosen model's loss is {test_loss:.4g}; always predicting the training mean")
     print(
-        f"  ({baseline.item():.2f} minutes) costs {baseline_loss:.4f}. The test rows chose nothing, so "
+        f"  ({baseline.item():.2f} minutes) costs {baseline_loss:.4g}. The test rows chose nothing, so "
         "their loss is a fair"
     )
     print("  estimate for new deliveries; a loss used to choose flatters the choice.")
@@ -1112,10 +1158,13 @@ def delivery_moments() -> torch.Tensor:
     return moments
 
 
-def noise_floor(floors: dict[float, float]) -> str:
+def noise_floor(floors: dict[float, list[float]]) -> str:
     """What the bounded runs' validation losses, from the chosen step size up, say about the step size."""
-    steps = ", ".join(f"{loss:.4g} at lr {lr:g}" for lr, loss in sorted(floors.items()))
-    rising = [floors[lr] for lr in sorted(floors)] == sorted(floors.values())
+    means = {lr: sum(losses[-JUDGED_EPOCHS:]) / len(losses[-JUDGED_EPOCHS:]) for lr, losses in floors.items()}
+    steps = ", ".join(
+        f"{loss_text(means[lr], course(floors[lr], JUDGED_EPOCHS))} at lr {lr:g}" for lr in sorted(floors)
+    )
+    rising = [means[lr] for lr in sorted(means)] == sorted(means.values())
     verdict = (
         "their validation loss rises with lr:"
         if rising
@@ -1214,22 +1263,16 @@ def deeper_workflow(run: Run, workflow: Workflow) -> None:
         runs[lr] = train_on_batches(
             workflow.loader, (x_scaled, sets["validation"][1]), lr, BATCH_EPOCHS, run.seed, device
         )
-    floors, held = {}, []  # the bounded runs' mean validation loss; the bounded step sizes above the whole set's limit
+    floors, held = {}, []  # the runs that did not diverge; the bounded step sizes above the whole set's limit
     for lr, fit in runs.items():
-        first = fit.val_losses[0]
-        if not math.isfinite(fit.judged):
-            fate = "diverged, the loss overflowed"
-        elif fit.judged > first:
-            fate = (
-                f"diverging, validation loss {first:.4g} after epoch 1, {fit.judged:.4g} over the last {JUDGED_EPOCHS}"
-            )
-        else:
-            fate = f"bounded for {BATCH_EPOCHS} epochs, validation loss {fit.judged:.4g} over the last {JUDGED_EPOCHS}"
-            floors[lr] = fit.judged
-            held += [lr] if lr > whole else []
+        kind = course(fit.val_losses, JUDGED_EPOCHS)
+        if kind not in ("diverged", "diverging"):
+            floors[lr] = fit.val_losses
+            held += [lr] if kind in ("level", "jumping") and lr > whole else []
         if lr >= CANDIDATE_LRS[-1]:
             above = sum(lr > limit for limit in limits)
-            print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {fate}")
+            said = trend(fit.val_losses, JUDGED_EPOCHS)  # the rule of the table above, for every step size
+            print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {said}")
     if held:
         print(f"  lr {held[-1]:g} stayed bounded above even the whole set's 2/λmax: with mini-batches the limit is")
         print("  a guide, not an edge.")
