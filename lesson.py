@@ -98,6 +98,16 @@ def fmt(values: torch.Tensor) -> str:
     return "[" + ", ".join(f"[{value:.4f}]" for value in values.reshape(-1).tolist()) + "]"
 
 
+def digits(value: float, count: int) -> str:
+    """A number to `count` significant digits, trailing zeros kept: 48.0, 4.0, 15, 140, 0.00035, 1.5e+07."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    rounded = float(f"{value:.{count}g}")
+    if not 1e-5 <= abs(rounded) < 1e6:
+        return f"{value:.{count - 1}e}"
+    return f"{rounded:.{max(0, count - 1 - math.floor(math.log10(abs(rounded))))}f}"
+
+
 def line_of(model: nn.Module) -> tuple[float, float]:
     """The (w, b) of a model whose only layer is one nn.Linear(1, 1)."""
     weight, bias = (parameter.detach().reshape(-1) for parameter in model.parameters())
@@ -360,9 +370,9 @@ def section_slope_only(run: Run) -> None:
     first = w.grad.item()
     formula = gradient_formula(x, y, start, 0.0)[0]
     print(f"Data: f(x) = {SLOPE_ONLY_TRUE[0]:g}·x plus noise; w starts at {start:g}, lr = {LAB_LR}.")
-    print(f"After loss.backward(), w.grad = {first:.4f}; the formula 2·mean(x·(w·x - y)) gives {formula:.4f}.")
+    print(f"After loss.backward(), w.grad = {first:.3f}; the formula 2·mean(x·(w·x - y)) gives {formula:.3f}.")
     mse(w * x, y).backward()
-    print(f"A second backward() without zeroing adds to it: w.grad = {w.grad.item():.4f}, twice {first:.4f}.")
+    print(f"A second backward() without zeroing adds to it: w.grad = {w.grad.item():.3f}, twice {first:.3f}.")
     w.grad.zero_()
     print(f"w.grad.zero_() resets it to {w.grad.item():g}; a step taken with the sum would jump twice as far.")
     try:
@@ -445,8 +455,8 @@ def section_slope_and_bias(run: Run) -> Descent:
     mse(w * x + b, y).backward()
     formula = gradient_formula(x, y, w0, b0)
     print(f"Data: f(x) = x - 1 plus noise; (w, b) starts at ({w0:g}, {b0:g}).")
-    print(f"The gradient (∂J/∂w, ∂J/∂b) there: autograd ({w.grad.item():.4f}, {b.grad.item():.4f}),")
-    print(f"  formula (2·mean(r·x), 2·mean(r)) with r = w·x + b - y: ({formula[0]:.4f}, {formula[1]:.4f})")
+    print(f"The gradient (∂J/∂w, ∂J/∂b) there: autograd ({w.grad.item():.3f}, {b.grad.item():.3f}),")
+    print(f"  formula (2·mean(r·x), 2·mean(r)) with r = w·x + b - y: ({formula[0]:.3f}, {formula[1]:.3f})")
 
     epochs = 15
     optimum = least_squares(x, y)
@@ -636,7 +646,7 @@ def section_training(run: Run) -> Trained:
     loss_fn(model(distances), times).backward()  # once before the loop, to see what zero_grad() leaves
     gradient = model.linear.weight.grad.item()
     optimizer.zero_grad()
-    print(f"One backward() fills model.linear.weight.grad with {gradient:.4f}; then optimizer.zero_grad() sets it")
+    print(f"One backward() fills model.linear.weight.grad with {gradient:.3f}; then optimizer.zero_grad() sets it")
     print(f"  to {model.linear.weight.grad}, so the next backward() writes a fresh gradient: nothing accumulates.")
     print(
         f"From w = {start[0]:.4f}, b = {start[1]:.4f} (seed {run.seed}), nn.MSELoss(), optim.SGD(lr={run.lr:g}), "
@@ -674,8 +684,8 @@ def section_training(run: Run) -> Trained:
     final = mse(model(distances), times).item()
     best_loss = mse(distances * optimum[0] + optimum[1], times).item()
     trained, closed = f"w = {slope:.4f}, b = {bias:.4f}", f"w = {optimum[0]:.4f}, b = {optimum[1]:.4f}"
-    print(f"Trained:       {trained}, loss {final:.5f}")
-    print(f"Closed form:   {closed}, loss {best_loss:.5f}")
+    print(f"Trained:       {trained}, loss {final:.3g}")
+    print(f"Closed form:   {closed}, loss {best_loss:.3g}")
     if trained == closed:
         print("Training reached the closed-form line, to the four decimals printed.")
     else:
@@ -817,16 +827,16 @@ def section_learning_rate(run: Run) -> None:
         except DivergenceError as error:
             runs[label] = error.losses
             print(
-                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {error.losses[0]:.4g} "
-                f"to {error.losses[-1]:.3g}, then overflowed"
+                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {digits(error.losses[0], 3)} "
+                f"to {digits(error.losses[-1], 2)}, then overflowed"
             )
             continue
         first, last = runs[label][0], runs[label][-1]
         if lr >= stable:
             verdict = "the loss grew, diverging" if last > first else "at or above the limit, it cannot converge"
         else:
-            verdict = f"{last - best:.3g} above least squares"
-        print(f"  {label + ':':<36} loss {first:.4g} -> {last:.4g}, {verdict}")
+            verdict = f"about {digits(last - best, 2)} above least squares"
+        print(f"  {label + ':':<36} loss {digits(first, 3)} -> {digits(last, 3)}, {verdict}")
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.
         ceiling = 10.0 ** math.ceil(math.log10(max(losses[0] for losses in runs.values())) + 0.5)
@@ -876,7 +886,7 @@ def deeper_learning_rate(run: Run, _: None = None) -> None:
         with torch.inference_mode():
             minutes = model(new).item()
         print(
-            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {losses[-1]:.4g}; 7 miles -> "
+            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {digits(losses[-1], 2)}; 7 miles -> "
             f"{minutes:.2f} minutes."
         )
     model = copy.deepcopy(start)
@@ -980,11 +990,6 @@ def course(losses: list[float], back: int) -> str:
     if all(later > earlier for earlier, later in itertools.pairwise(tail)):
         return "diverging"
     return "level" if max(tail) - min(tail) < LEVEL_SHARE * min(tail) else "jumping"
-
-
-def digits(value: float, count: int) -> str:
-    """A number to `count` significant digits, trailing zeros kept: 48.0, 4.0, 15, 1.5e+07."""
-    return f"{value:#.{count}g}".replace(".e", "e").removesuffix(".")
 
 
 def loss_text(loss: float, kind: str) -> str:
