@@ -70,7 +70,7 @@ SURFACE_RANGE, SURFACE_POINTS = 15.0, 30  # the cost surface over [-15, 15]², 3
 ANIMATION_STEPS = 30  # the animated descent: enough steps for b, the slow direction, to arrive
 
 # Section 5: the article's run.
-TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 50
+TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 100
 NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
 SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
 
@@ -605,7 +605,7 @@ run_in_notebook(animate_descent)
 #
 # The run below writes those five lines and adds five more, each marked `# added`: before the
 # backward pass, a check that stops with one sentence when the loss rises above where it started
-# or stops being a number; the loss curve; a print every 50 epochs; a few lines for the figure;
+# or stops being a number; the loss curve; a print every 100 epochs; a few lines for the figure;
 # and, after the loop, a check that stops a step size at or above 2/λmax even before its loss has
 # grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
 
@@ -660,7 +660,7 @@ def section_training(run: Run) -> Trained:
         stop_if_growing(loss, epoch, run.lr, distances, losses)  # added: never step on a growing loss or a nan
         losses.append(loss.item())  # added: the loss curve
         if epoch % LOG_EVERY == 0:  # added: a print now and then
-            print(f"  epoch {epoch:4d}   loss {loss.item():.4f}")
+            print(f"  epoch {epoch:4d}   loss {loss.item():.4g}")
         loss.backward()  # backward
         optimizer.step()  # step
         if epoch + 1 in SNAPSHOT_EPOCHS:  # added: a few lines for the figure
