@@ -86,6 +86,7 @@ HELD_OUT_SHARE = 0.2  # the share of rows held out for validation, and the same 
 BATCH_SIZE, BATCH_EPOCHS = 32, 10
 CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set chooses from
 JUDGED_EPOCHS = 5  # each is judged on its mean validation loss over the last epochs
+LEVEL_SHARE = 0.05  # a bounded run whose judged losses stay within 5% of their lowest is level, else jumping
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
 MODEL_FILE = "delivery_model.pt"
@@ -971,9 +972,6 @@ def train_on_batches(
     return fit
 
 
-LEVEL_SHARE = 0.05  # a bounded run whose judged losses stay within 5% of their lowest is level, else jumping
-
-
 def course(losses: list[float], back: int) -> str:
     """How a loss curve ends, by one rule on its last `back` losses.
 
@@ -994,7 +992,9 @@ def course(losses: list[float], back: int) -> str:
 
 def loss_text(loss: float, kind: str) -> str:
     """A loss to the digits its run's course lets it keep on any machine: three while it falls, else about two."""
-    return digits(loss, 3) if kind in ("still falling", "one epoch") else f"about {digits(loss, 2)}"
+    if kind in ("still falling", "one epoch") or not math.isfinite(loss):
+        return digits(loss, 3)
+    return f"about {digits(loss, 2)}"
 
 
 def trend(losses: list[float], back: int) -> str:

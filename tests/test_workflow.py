@@ -354,6 +354,8 @@ def test_one_rule_judges_every_step_size_at_every_epoch_count(epochs: int) -> No
         kind = lesson.course(curve, back)
         assert kind == course_of(reference, back), (lr, epochs, curve, reference)
         said = lesson.trend(curve, back)
+        mean = lesson.loss_text(float(np.mean(curve[-back:])), kind)
+        assert mean.startswith("about ") == (kind in ("level", "jumping", "diverging")), (lr, epochs, mean)
         assert said.startswith("bounded, ") == (kind in ("level", "jumping")), (lr, epochs, said)
         assert said.startswith(("diverging", "diverged")) == (kind in ("diverging", "diverged")), (lr, epochs, said)
 
