@@ -70,7 +70,7 @@ SURFACE_RANGE, SURFACE_POINTS = 15.0, 30  # the cost surface over [-15, 15]², 3
 ANIMATION_STEPS = 30  # the animated descent: enough steps for b, the slow direction, to arrive
 
 # Section 5: the article's run.
-TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 50
+TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 100
 NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
 SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
 
@@ -86,6 +86,7 @@ HELD_OUT_SHARE = 0.2  # the share of rows held out for validation, and the same 
 BATCH_SIZE, BATCH_EPOCHS = 32, 10
 CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set chooses from
 JUDGED_EPOCHS = 5  # each is judged on its mean validation loss over the last epochs
+LEVEL_SHARE = 0.05  # a bounded run whose judged losses stay within 5% of their lowest is level, else jumping
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
 MODEL_FILE = "delivery_model.pt"
@@ -96,6 +97,16 @@ run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each sectio
 def fmt(values: torch.Tensor) -> str:
     """A (n, 1) tensor as a short list, e.g. [[1.0000], [3.0000]]."""
     return "[" + ", ".join(f"[{value:.4f}]" for value in values.reshape(-1).tolist()) + "]"
+
+
+def digits(value: float, count: int) -> str:
+    """A number to `count` significant digits, trailing zeros kept: 48.0, 4.0, 15, 140, 0.00035, 1.5e+07."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    rounded = float(f"{value:.{count}g}")
+    if not 1e-5 <= abs(rounded) < 1e6:
+        return f"{value:.{count - 1}e}"
+    return f"{rounded:.{max(0, count - 1 - math.floor(math.log10(abs(rounded))))}f}"
 
 
 def line_of(model: nn.Module) -> tuple[float, float]:
@@ -360,9 +371,9 @@ def section_slope_only(run: Run) -> None:
     first = w.grad.item()
     formula = gradient_formula(x, y, start, 0.0)[0]
     print(f"Data: f(x) = {SLOPE_ONLY_TRUE[0]:g}·x plus noise; w starts at {start:g}, lr = {LAB_LR}.")
-    print(f"After loss.backward(), w.grad = {first:.4f}; the formula 2·mean(x·(w·x - y)) gives {formula:.4f}.")
+    print(f"After loss.backward(), w.grad = {first:.3f}; the formula 2·mean(x·(w·x - y)) gives {formula:.3f}.")
     mse(w * x, y).backward()
-    print(f"A second backward() without zeroing adds to it: w.grad = {w.grad.item():.4f}, twice {first:.4f}.")
+    print(f"A second backward() without zeroing adds to it: w.grad = {w.grad.item():.3f}, twice {first:.3f}.")
     w.grad.zero_()
     print(f"w.grad.zero_() resets it to {w.grad.item():g}; a step taken with the sum would jump twice as far.")
     try:
@@ -445,8 +456,8 @@ def section_slope_and_bias(run: Run) -> Descent:
     mse(w * x + b, y).backward()
     formula = gradient_formula(x, y, w0, b0)
     print(f"Data: f(x) = x - 1 plus noise; (w, b) starts at ({w0:g}, {b0:g}).")
-    print(f"The gradient (∂J/∂w, ∂J/∂b) there: autograd ({w.grad.item():.4f}, {b.grad.item():.4f}),")
-    print(f"  formula (2·mean(r·x), 2·mean(r)) with r = w·x + b - y: ({formula[0]:.4f}, {formula[1]:.4f})")
+    print(f"The gradient (∂J/∂w, ∂J/∂b) there: autograd ({w.grad.item():.3f}, {b.grad.item():.3f}),")
+    print(f"  formula (2·mean(r·x), 2·mean(r)) with r = w·x + b - y: ({formula[0]:.3f}, {formula[1]:.3f})")
 
     epochs = 15
     optimum = least_squares(x, y)
@@ -595,7 +606,7 @@ run_in_notebook(animate_descent)
 #
 # The run below writes those five lines and adds five more, each marked `# added`: before the
 # backward pass, a check that stops with one sentence when the loss rises above where it started
-# or stops being a number; the loss curve; a print every 50 epochs; a few lines for the figure;
+# or stops being a number; the loss curve; a print every 100 epochs; a few lines for the figure;
 # and, after the loop, a check that stops a step size at or above 2/λmax even before its loss has
 # grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
 
@@ -636,7 +647,7 @@ def section_training(run: Run) -> Trained:
     loss_fn(model(distances), times).backward()  # once before the loop, to see what zero_grad() leaves
     gradient = model.linear.weight.grad.item()
     optimizer.zero_grad()
-    print(f"One backward() fills model.linear.weight.grad with {gradient:.4f}; then optimizer.zero_grad() sets it")
+    print(f"One backward() fills model.linear.weight.grad with {gradient:.3f}; then optimizer.zero_grad() sets it")
     print(f"  to {model.linear.weight.grad}, so the next backward() writes a fresh gradient: nothing accumulates.")
     print(
         f"From w = {start[0]:.4f}, b = {start[1]:.4f} (seed {run.seed}), nn.MSELoss(), optim.SGD(lr={run.lr:g}), "
@@ -650,7 +661,7 @@ def section_training(run: Run) -> Trained:
         stop_if_growing(loss, epoch, run.lr, distances, losses)  # added: never step on a growing loss or a nan
         losses.append(loss.item())  # added: the loss curve
         if epoch % LOG_EVERY == 0:  # added: a print now and then
-            print(f"  epoch {epoch:4d}   loss {loss.item():.4f}")
+            print(f"  epoch {epoch:4d}   loss {loss.item():.4g}")
         loss.backward()  # backward
         optimizer.step()  # step
         if epoch + 1 in SNAPSHOT_EPOCHS:  # added: a few lines for the figure
@@ -674,8 +685,8 @@ def section_training(run: Run) -> Trained:
     final = mse(model(distances), times).item()
     best_loss = mse(distances * optimum[0] + optimum[1], times).item()
     trained, closed = f"w = {slope:.4f}, b = {bias:.4f}", f"w = {optimum[0]:.4f}, b = {optimum[1]:.4f}"
-    print(f"Trained:       {trained}, loss {final:.5f}")
-    print(f"Closed form:   {closed}, loss {best_loss:.5f}")
+    print(f"Trained:       {trained}, loss {final:.3g}")
+    print(f"Closed form:   {closed}, loss {best_loss:.3g}")
     if trained == closed:
         print("Training reached the closed-form line, to the four decimals printed.")
     else:
@@ -817,16 +828,16 @@ def section_learning_rate(run: Run) -> None:
         except DivergenceError as error:
             runs[label] = error.losses
             print(
-                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {error.losses[0]:.4g} "
-                f"to {error.losses[-1]:.3g}, then overflowed"
+                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {digits(error.losses[0], 3)} "
+                f"to {digits(error.losses[-1], 2)}, then overflowed"
             )
             continue
         first, last = runs[label][0], runs[label][-1]
         if lr >= stable:
             verdict = "the loss grew, diverging" if last > first else "at or above the limit, it cannot converge"
         else:
-            verdict = f"{last - best:.3g} above least squares"
-        print(f"  {label + ':':<36} loss {first:.4g} -> {last:.4g}, {verdict}")
+            verdict = f"about {digits(last - best, 2)} above least squares"
+        print(f"  {label + ':':<36} loss {digits(first, 3)} -> {digits(last, 3)}, {verdict}")
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.
         ceiling = 10.0 ** math.ceil(math.log10(max(losses[0] for losses in runs.values())) + 0.5)
@@ -876,7 +887,7 @@ def deeper_learning_rate(run: Run, _: None = None) -> None:
         with torch.inference_mode():
             minutes = model(new).item()
         print(
-            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {losses[-1]:.4g}; 7 miles -> "
+            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {digits(losses[-1], 2)}; 7 miles -> "
             f"{minutes:.2f} minutes."
         )
     model = copy.deepcopy(start)
@@ -924,6 +935,11 @@ class Fit:
         """The mean validation loss of the last epochs: what the validation set chooses by."""
         return sum(self.val_losses[-JUDGED_EPOCHS:]) / len(self.val_losses[-JUDGED_EPOCHS:])
 
+    @property
+    def judged_text(self) -> str:
+        """The mean validation loss of the last epochs, to the digits its course lets it keep."""
+        return loss_text(self.judged, course(self.val_losses, JUDGED_EPOCHS))
+
 
 def train_on_batches(
     loader: DataLoader,
@@ -956,13 +972,44 @@ def train_on_batches(
     return fit
 
 
-def trend(losses: list[float], back: int) -> str:
-    """How a loss curve ends, judged on its last `back` epochs: still falling, level, or jumping."""
+def course(losses: list[float], back: int) -> str:
+    """How a loss curve ends, by one rule on its last `back` losses.
+
+    A loss that is not a number: diverged. Lower at every epoch: still falling. Higher at every
+    epoch: diverging. Anything else is bounded: level within 5% of its lowest, else jumping.
+    """
     tail = losses[-back:]
+    if not all(math.isfinite(loss) for loss in tail):
+        return "diverged"
+    if len(tail) < 2:
+        return "one epoch"
     if all(later < earlier for earlier, later in itertools.pairwise(tail)):
-        return f"still falling, {tail[0]:.4f} to {tail[-1]:.4f}"
-    kind = "level" if max(tail) - min(tail) < 0.05 * min(tail) else "jumping"
-    return f"{kind}, {min(tail):.4f} to {max(tail):.4f}"
+        return "still falling"
+    if all(later > earlier for earlier, later in itertools.pairwise(tail)):
+        return "diverging"
+    return "level" if max(tail) - min(tail) < LEVEL_SHARE * min(tail) else "jumping"
+
+
+def loss_text(loss: float, kind: str) -> str:
+    """A loss to the digits its run's course lets it keep on any machine: three while it falls, else about two."""
+    if kind in ("still falling", "one epoch") or not math.isfinite(loss):
+        return digits(loss, 3)
+    return f"about {digits(loss, 2)}"
+
+
+def trend(losses: list[float], back: int) -> str:
+    """The course of a loss curve's last `back` epochs in words, with the numbers that hold on any machine."""
+    tail, kind = losses[-back:], course(losses, back)
+    if kind == "diverged":
+        return "diverged, the loss overflowed"
+    if kind == "still falling":
+        return f"still falling, {digits(tail[0], 3)} to {digits(tail[-1], 3)}"
+    if kind == "diverging":
+        return f"diverging, about {digits(tail[0], 2)} to {digits(tail[-1], 2)}"
+    if kind == "one epoch":
+        return f"one epoch only, {loss_text(tail[0], kind)}"
+    low, high = digits(min(tail), 2), digits(max(tail), 2)
+    return f"bounded, {kind} at about {low}" if low == high else f"bounded, {kind} between about {low} and {high}"
 
 
 @dataclass
@@ -1023,18 +1070,22 @@ def section_workflow(run: Run) -> Workflow:
         device = torch.device(run.device_option)
     fits = {}
     print(
-        f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the validation loss of the "
-        f"last {JUDGED_EPOCHS}:"
+        f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the mean of the last "
+        f"{JUDGED_EPOCHS} validation losses, and their course:"
     )
     for lr in CANDIDATE_LRS:
         loader.generator.manual_seed(run.seed)  # every step size sees the same batches
         fits[lr] = train_on_batches(loader, (x_val, y_val), lr, BATCH_EPOCHS, run.seed, device)
-        print(f"  lr {lr:<5g} validation loss {fits[lr].judged:7.4f}: {trend(fits[lr].val_losses, JUDGED_EPOCHS)}")
+        print(f"  lr {lr:<5g} validation loss {fits[lr].judged_text}: {trend(fits[lr].val_losses, JUDGED_EPOCHS)}")
+    print(
+        f"  One rule: lower at each of the last {JUDGED_EPOCHS} is still falling, higher at each diverging, "
+        f"else bounded: level within {LEVEL_SHARE:.0%}, else jumping."
+    )
     ranked = sorted(fits.values(), key=lambda fit: fit.judged)  # the validation set decides
     chosen, runner_up = ranked[0], ranked[1]
     margin = runner_up.judged - chosen.judged
     print(
-        f"The validation set chooses lr {chosen.lr:g}: the lowest mean, {margin:.4f} below lr {runner_up.lr:g} "
+        f"The validation set chooses lr {chosen.lr:g}: the lowest mean, {digits(margin, 2)} below lr {runner_up.lr:g} "
         "(a mean, so that one epoch's noise does not decide)."
     )
 
@@ -1053,9 +1104,9 @@ def section_workflow(run: Run) -> Workflow:
     baseline = y_train.mean()  # predict the training rows' mean minutes for every delivery: the loss to beat
     test_loss = loss_fn(predicted, y_test.to(device)).item()
     baseline_loss = loss_fn(baseline.expand_as(y_test), y_test).item()
-    print(f"The test rows, once: the chosen model's loss is {test_loss:.4f}; always predicting the training mean")
+    print(f"The test rows, once: the chosen model's loss is {test_loss:.4g}; always predicting the training mean")
     print(
-        f"  ({baseline.item():.2f} minutes) costs {baseline_loss:.4f}. The test rows chose nothing, so "
+        f"  ({baseline.item():.2f} minutes) costs {baseline_loss:.4g}. The test rows chose nothing, so "
         "their loss is a fair"
     )
     print("  estimate for new deliveries; a loss used to choose flatters the choice.")
@@ -1112,10 +1163,13 @@ def delivery_moments() -> torch.Tensor:
     return moments
 
 
-def noise_floor(floors: dict[float, float]) -> str:
+def noise_floor(floors: dict[float, list[float]]) -> str:
     """What the bounded runs' validation losses, from the chosen step size up, say about the step size."""
-    steps = ", ".join(f"{loss:.4g} at lr {lr:g}" for lr, loss in sorted(floors.items()))
-    rising = [floors[lr] for lr in sorted(floors)] == sorted(floors.values())
+    means = {lr: sum(losses[-JUDGED_EPOCHS:]) / len(losses[-JUDGED_EPOCHS:]) for lr, losses in floors.items()}
+    steps = ", ".join(
+        f"{loss_text(means[lr], course(floors[lr], JUDGED_EPOCHS))} at lr {lr:g}" for lr in sorted(floors)
+    )
+    rising = [means[lr] for lr in sorted(means)] == sorted(means.values())
     verdict = (
         "their validation loss rises with lr:"
         if rising
@@ -1214,22 +1268,16 @@ def deeper_workflow(run: Run, workflow: Workflow) -> None:
         runs[lr] = train_on_batches(
             workflow.loader, (x_scaled, sets["validation"][1]), lr, BATCH_EPOCHS, run.seed, device
         )
-    floors, held = {}, []  # the bounded runs' mean validation loss; the bounded step sizes above the whole set's limit
+    floors, held = {}, []  # the runs that did not diverge; the bounded step sizes above the whole set's limit
     for lr, fit in runs.items():
-        first = fit.val_losses[0]
-        if not math.isfinite(fit.judged):
-            fate = "diverged, the loss overflowed"
-        elif fit.judged > first:
-            fate = (
-                f"diverging, validation loss {first:.4g} after epoch 1, {fit.judged:.4g} over the last {JUDGED_EPOCHS}"
-            )
-        else:
-            fate = f"bounded for {BATCH_EPOCHS} epochs, validation loss {fit.judged:.4g} over the last {JUDGED_EPOCHS}"
-            floors[lr] = fit.judged
-            held += [lr] if lr > whole else []
+        kind = course(fit.val_losses, JUDGED_EPOCHS)
+        if kind not in ("diverged", "diverging"):
+            floors[lr] = fit.val_losses
+            held += [lr] if kind in ("level", "jumping") and lr > whole else []
         if lr >= CANDIDATE_LRS[-1]:
             above = sum(lr > limit for limit in limits)
-            print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {fate}")
+            said = trend(fit.val_losses, JUDGED_EPOCHS)  # the rule of the table above, for every step size
+            print(f"  lr {lr:g}, above the limit of {above} of the {len(limits)} batches: {said}")
     if held:
         print(f"  lr {held[-1]:g} stayed bounded above even the whole set's 2/λmax: with mini-batches the limit is")
         print("  a guide, not an edge.")

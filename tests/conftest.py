@@ -54,6 +54,10 @@ def _lesson_command(workdir: Path) -> list[str] | None:
     return [sys.executable, str(ROOT / "lesson.py")]
 
 
+def _other_math_path_command(workdir: Path) -> list[str] | None:
+    return [sys.executable, str(ROOT / "tests" / "other_math_path.py")]
+
+
 def _explorer_command(workdir: Path) -> list[str] | None:
     xvfb = shutil.which("xvfb-run")
     return [xvfb, "-a", sys.executable, str(ROOT / "tests" / "open_windows_briefly.py")] if xvfb else None
@@ -79,10 +83,17 @@ def _endless_loops_command(workdir: Path) -> list[str] | None:
 
 BACKGROUND = {  # marker -> the command whose finished run the marked test checks
     "lesson_run": _lesson_command,
+    "other_math_path": _other_math_path_command,
     "explorer_window": _explorer_command,
     "endless_loops": _endless_loops_command,
 }
 RUNS_KEY = pytest.StashKey[dict[str, Background]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "other_math_path: waits for python lesson.py --no-plots --deeper on a second math path"
+    )
 
 
 def _start(config: pytest.Config, marker: str) -> None:

@@ -181,14 +181,16 @@ def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
     slope, bias = lesson.least_squares(DISTANCES, TIMES)
     best = float(((slope * DISTANCES.double() + bias - TIMES.double()) ** 2).mean())  # the least-squares loss
     rows = re.findall(
-        rf"^  lr {NUMBER} \((.*)\): +loss {NUMBER} -> {NUMBER}, {NUMBER} above least squares$", deeper_output, re.M
+        rf"^  lr {NUMBER} \((.*)\): +loss {NUMBER} -> {NUMBER}, about {NUMBER} above least squares$",
+        deeper_output,
+        re.M,
     )
     assert len(rows) == 5, deeper_output
     for lr, _, first, last, above in rows:
         reference, _ = reference_descent(float(lr), lesson.RATE_EPOCHS)
-        assert float(first) == pytest.approx(reference[0], rel=1e-3)
-        assert float(last) == pytest.approx(reference[-1], rel=LOSS_RTOL)
-        assert float(above) == pytest.approx(reference[-1] - best, rel=0.01, abs=1e-5)
+        # Compared at the digits printed: float32 and float64 descent agree on them.
+        assert (first, last) == (lesson.digits(reference[0], 3), lesson.digits(reference[-1], 3)), lr
+        assert above == lesson.digits(reference[-1] - best, 2), lr
     # The row named lowest is the lowest of every stable step size, to its three digits, by float64 descent.
     lowest = float(next(lr for lr, name, *_ in rows if name.startswith("lowest")))
     ends = {lr: reference_descent(lr, lesson.RATE_EPOCHS + 1)[0][-1] for lr in (lowest * 0.99, lowest, lowest * 1.01)}
@@ -205,7 +207,7 @@ def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
             rf"At lr {lr:g} .*, 500 epochs end at loss {NUMBER}; 7 miles -> {NUMBER} minutes", deeper_output
         )
         assert line, deeper_output
-        assert float(line.group(1)) == pytest.approx(losses[-1], rel=LOSS_RTOL)
+        assert line.group(1) == lesson.digits(losses[-1], 2)
         assert float(line.group(2)) == pytest.approx(7 * slope + bias, abs=0.01)
     # Stable is not fast: just below the limit the loss is still far above where the balanced step ends.
     assert reference_descent(edge, 500)[0][-1] > 1000 * reference_descent(balanced, 500)[0][-1]
