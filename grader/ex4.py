@@ -11,9 +11,8 @@ grader sees the batches, their order and every step, whichever loop or loader ma
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
-import sys
+import traceback
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -106,24 +105,45 @@ class OnDevice(torch.Tensor):
 _marking = [False]  # whether .to(<a device>) marks its result, inside devices_noted
 
 
+def device_asked(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.device | None:
+    """The device a call of .to(...) names, given its arguments after the tensor or module, or None (a dtype alone).
+
+    .to(device), .to("cuda:1"), .to(0), .to(device=...), and .to(other), which takes other's device.
+    """
+    value = kwargs.get("device")
+    if value is None and args:
+        first = args[0]
+        value = first.device if isinstance(first, torch.Tensor) else first
+    if isinstance(value, str | int | torch.device):
+        return torch.device(value)
+    return None
+
+
+class _MarkMoves(torch.overrides.TorchFunctionMode):
+    """Sees every Tensor.to inside it, a module's .to() on its parameters included (torch's public mode)."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        if (
+            func is torch.Tensor.to
+            and _marking[0]
+            and isinstance(result, torch.Tensor)
+            and not isinstance(result, OnDevice)
+            and device_asked(args[1:], kwargs) is not None
+        ):
+            result = result.as_subclass(OnDevice)
+        return result
+
+
 @contextlib.contextmanager
 def devices_noted() -> Iterator[None]:
     """Mark every tensor moved with .to(<a device>) inside the block as an OnDevice."""
-    original = torch.Tensor.to
-
-    @functools.wraps(original)
-    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        moved = original(self, *args, **kwargs)
-        if _marking[0] and torch._C._nn._parse_to(*args, **kwargs)[0] is not None and not isinstance(moved, OnDevice):
-            moved = moved.as_subclass(OnDevice)
-        return moved
-
-    torch.Tensor.to = to
     _marking[0] = True
     try:
-        yield
+        with _MarkMoves():
+            yield
     finally:
-        torch.Tensor.to = original
         _marking[0] = False
 
 
@@ -146,7 +166,7 @@ class Probe(lesson.LinearRegression):
         self.register_forward_pre_hook(_note_call, with_kwargs=True)
 
     def to(self, *args: Any, **kwargs: Any) -> Probe:
-        device = torch._C._nn._parse_to(*args, **kwargs)[0]
+        device = device_asked(args, kwargs)
         if device is not None:
             self.moved_to = device
         marking, _marking[0] = _marking[0], False  # the parameters themselves are moved, not marked
@@ -167,11 +187,9 @@ def probe(seed: int) -> Probe:
 
 def _caller() -> str:
     """The innermost of the learner's exercise functions on the stack (by name), or ""."""
-    frame = sys._getframe(2)
-    while frame is not None:
+    for frame, _ in traceback.walk_stack(None):
         if frame.f_code.co_name in LEARNERS_FUNCTIONS and not frame.f_code.co_filename.startswith(GRADER_FOLDER):
             return frame.f_code.co_name
-        frame = frame.f_back
     return ""
 
 
