@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import runpy
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,10 +51,28 @@ def told_as_the_checks_tell_it() -> Iterator[None]:
         raise UnusableResult(str(failure.msg)) from None
 
 
-def before_running(module_name: str) -> None:
-    """Before `python -m exercises.exN_...` runs the file: one sentence and exit 1 for a file Python cannot run.
+class RunModule:
+    """`python -m <module>` of an exercise file, as its child process runs it: the file imported there, then run."""
 
-    Python itself would print a traceback through runpy for a missing, unreadable or unparsable file.
+    def __init__(self, module_name: str) -> None:
+        self.module_name = module_name
+
+    def __call__(self) -> isolation.Outcome:
+        isolation.calling(f"importing {self.module_name.replace('.', '/')}.py")
+        try:
+            runpy.run_module(self.module_name, run_name="__main__", alter_sys=True)
+        except SystemExit as ended:  # the file's own last line: sys.exit(run_it(...))
+            code = ended.code if isinstance(ended.code, int) else (0 if ended.code is None else 1)
+            return isolation.Outcome("passed", exitcode=code)
+        return isolation.Outcome("passed", exitcode=0)
+
+
+def before_running(module_name: str) -> None:
+    """`python -m exercises.exN_...`, before Python runs the file: the whole run in a child process, then exit.
+
+    The file is imported in the child, so the checks' limits hold while it imports too, and a file
+    that is missing, unreadable or unparsable gets one sentence, where Python would print a
+    traceback through runpy.
     """
     exercise = exercise_of_file(module_name.rsplit(".", 1)[-1])
     if exercise is None or module_name not in (exercise.module, exercise.solution_module):
@@ -70,6 +89,36 @@ def before_running(module_name: str) -> None:
     if problem is not None:
         print(problem, file=sys.stderr)
         sys.exit(1)
+    if isolation.inside():
+        return
+    sys.exit(_supervised(exercise, RunModule(module_name)))
+
+
+def _supervised(exercise: Exercise, job: Callable[[], isolation.Outcome]) -> int:
+    """Run a "run it" job in a child process; its exit code, or 1 or 130 with a sentence for what stopped it."""
+    printable_output()  # a learner's message may hold any character, and the output may go to a file
+    check = exercise.check_command
+    try:
+        outcome = isolation.run(job, isolation.Limits(isolation.CPU_LIMIT), forward=True)
+    except KeyboardInterrupt:
+        outcome = None
+    said = SHIPPED.put_back("Your code")
+    if outcome is None:
+        print(f"Exercise {exercise.number} stopped: you pressed Ctrl-C while it was running.", file=sys.stderr)
+        code = 130
+    elif outcome.kind == "passed":
+        code = outcome.exitcode if outcome.exitcode is not None else 1
+    elif outcome.kind == "failed":  # the grader's own fault, told with its traceback
+        print(outcome.message, file=sys.stderr)
+        code = 1
+    else:
+        then = f"Then run this again, or check it with: {check}"
+        print(isolation.explain(outcome, then, run=f"Exercise {exercise.number}"), file=sys.stderr)
+        code = 1
+    if said:
+        print(f"{' '.join(said)} The checks fail a file that does this: {check}.", file=sys.stderr)
+        code = code or 1
+    return code
 
 
 def run_it(module: ModuleType) -> int:
@@ -107,26 +156,7 @@ def run_safely(exercise: Exercise, module: ModuleType, show: Callable[[], None])
     """
     if isolation.inside():
         return _run_here(exercise, module, show)
-    printable_output()  # a learner's message may hold any character, and the output may go to a file
-    check = exercise.check_command
-    try:
-        outcome = isolation.run(RunIt(exercise.number, module), isolation.Limits(isolation.CPU_LIMIT), forward=True)
-    except KeyboardInterrupt:
-        outcome = None
-    said = SHIPPED.put_back("Your code")
-    if outcome is None:
-        print(f"Exercise {exercise.number} stopped: you pressed Ctrl-C while it was running.", file=sys.stderr)
-        code = 130
-    elif outcome.kind == "passed":
-        code = outcome.exitcode if outcome.exitcode is not None else 1
-    else:
-        then = f"Then run this again, or check it with: {check}"
-        print(isolation.explain(outcome, then, run=f"Exercise {exercise.number}"), file=sys.stderr)
-        code = 1
-    if said:
-        print(f"{' '.join(said)} The checks fail a file that does this: {check}.", file=sys.stderr)
-        code = code or 1
-    return code
+    return _supervised(exercise, RunIt(exercise.number, module))
 
 
 def _run_here(exercise: Exercise, module: ModuleType, show: Callable[[], None]) -> int:
@@ -134,6 +164,7 @@ def _run_here(exercise: Exercise, module: ModuleType, show: Callable[[], None]) 
     path = shown_path(module.__file__) if module.__file__ else module.__name__
     check = exercise.check_command
     printable_output()
+    isolation.calling("your code")
     before = global_state()
     try:
         with warnings.catch_warnings():
