@@ -58,6 +58,7 @@ from lesson_support.closed_form import (
     steepest_descent,
 )
 from lesson_support.data import DATA_DIR, ROOT, DatasetError, load_csv, load_distance_time, load_height_weight
+from lesson_support.files import whole_file
 from lesson_support.runtime import SEED, Run, going_deeper, heading, notebook_runner
 
 # Sections 2 to 4: the course labs' lines, noise and hand-written descent.
@@ -90,7 +91,7 @@ CANDIDATE_LRS = (0.01, 0.05, 0.2, 0.9)  # the step sizes the validation set choo
 JUDGED_EPOCHS = 5  # each is judged on its mean validation loss over the last epochs
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
-MODEL_FILE = "delivery_model.pt"
+MODEL_FILE, WHOLE_MODEL_FILE = "delivery_model.pt", "whole_model.pt"  # section 7 and its going-deeper part
 
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
 
@@ -1071,7 +1072,8 @@ def section_workflow(run: Run) -> Workflow:
 
     with run.files_folder() as folder:
         path = folder / MODEL_FILE
-        torch.save(model.state_dict(), path)
+        with whole_file(path) as file:  # saved to memory, then moved into place whole: a stopped run cuts no file
+            torch.save(model.state_dict(), file)  # torch.save takes a path or a file object
         print(f"torch.save(model.state_dict(), path) wrote {run.describe(path)}")
         loaded = LinearRegression(2, 1).to(device)  # a fresh model, with random weights
         loaded.load_state_dict(torch.load(path, weights_only=True))  # weights_only: tensors and plain data, no code
@@ -1248,8 +1250,11 @@ def deeper_workflow(run: Run, workflow: Workflow) -> None:
     print(noise_floor(floors))
 
     with run.files_folder() as folder:
-        path = folder / "whole_model.pt"
-        torch.save(model, path)  # the whole module, pickled: not a state_dict
+        path = folder / WHOLE_MODEL_FILE
+        with whole_file(path) as file:
+            torch.save(model, file)  # the whole module, pickled: not a state_dict
+        if run.writes_files:  # a temporary folder goes with the section, unremarked
+            print(f"torch.save(model, path) wrote {run.describe(path)}")
         try:
             torch.load(path, weights_only=True)
         except Exception as error:  # torch raises pickle.UnpicklingError
