@@ -57,7 +57,7 @@ def _refuse_to_replace(target: Path) -> str | None:
         return "a folder is in its place; move the folder or pass another --outdir"
     if not stat.S_ISREG(found.st_mode) and not stat.S_ISLNK(found.st_mode):
         return "something other than a file is in its place; move it or pass another --outdir"
-    if not os.access(target, os.W_OK):
+    if not os.access(target, os.W_OK) or not found.st_mode & 0o222:  # marked read-only: kept, even for root
         return "the file there is read-only, so it is kept; make it writable or pass another --outdir"
     return None
 
