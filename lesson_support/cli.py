@@ -371,6 +371,7 @@ def _run(
         print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
 
     runtime.freeze_gc()
+    files.being_saved = None  # only a save of this run is named if it is stopped
     numbers = {name: number for number, name in enumerate(sections, start=1)}
     steps = [(f"section {numbers[name]} ({name})", name) for name in sections if name in names]
     if args.animate and animate is not None:
