@@ -18,7 +18,7 @@ import pytest
 
 from grader.catalog import EXERCISES, Exercise
 from grader.harness import end_workers, grade
-from grader.plugin import SHIPPED_DATA, WHO, checks_of, upcoming
+from grader.plugin import SHIPPED_DATA, WHO, checks_of
 
 pytestmark = [
     pytest.mark.usefixtures("in_a_scratch_folder"),  # files a learner's code writes land outside the repository
@@ -46,7 +46,7 @@ def checks_processes() -> Iterator[None]:
 
 @pytest.mark.parametrize(("exercise", "check", "who"), GRADED)
 def test_exercise(exercise: Exercise, check: str, who: str, tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    grade(exercise.number, check, who == "yours", tmp_path, pytestconfig.getoption("cpu_limit"), upcoming())
+    grade(exercise.number, check, who == "yours", tmp_path, pytestconfig.getoption("cpu_limit"))
 
 
 @pytest.mark.parametrize("exercise", SHIPPED, ids=lambda exercise: exercise.marker)

@@ -28,7 +28,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -666,7 +665,6 @@ def replaced_in_libraries(before: dict[tuple[str, str], tuple[Any, Any]]) -> lis
 
 _library_as_found: list[dict[tuple[str, str], tuple[Any, Any]]] = []  # in a child: torch as its first check found it
 _workers: dict[tuple[int, bool], isolation.Child] = {}  # (exercise, yours) -> the child that runs those checks
-_ahead: dict[tuple[int, str, bool], isolation.Child] = {}  # a check started before its turn -> the child running it
 
 
 def _worker(number: int, yours: bool) -> isolation.Child:
@@ -675,7 +673,7 @@ def _worker(number: int, yours: bool) -> isolation.Child:
     Its checks share what it imported (the answer, the grader's references); a check that stops or
     ends it costs only itself, and the next check starts a new one.
     """
-    for key in [key for key in _workers if key[0] != number and not _workers[key].busy]:  # one exercise at a time
+    for key in [key for key in _workers if key[0] != number]:  # one exercise at a time
         _workers.pop(key).end()
     child = _workers.get((number, yours))
     if child is None or not child.alive:
@@ -688,7 +686,6 @@ def end_workers() -> None:
     for child in _workers.values():
         child.end()
     _workers.clear()
-    _ahead.clear()
     SHIPPED.put_back("")
 
 
@@ -737,33 +734,21 @@ class Check:
         return outcome
 
 
-def grade(
-    number: int,
-    name: str,
-    yours: bool,
-    folder: Path,
-    cpu_limit: float | None = None,
-    upcoming: tuple[int, str, bool] | None = None,
-) -> None:
+def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | None = None) -> None:
     """Run one graded check in a child process and give its verdict here: return, pytest.skip or pytest.fail.
 
-    `upcoming` is the check that runs after this one, if it is known: when it is this check on the
-    other answer, its child starts it now, beside this one (the machine has two cores or more).
+    Checks run one at a time, never two at once: a learner's code that deletes a shipped file must
+    not take it from under the reference's check. Between its checks the learner's child is frozen,
+    with whatever threads or processes it left running.
     """
     exercise = BY_NUMBER[number]
     module = exercise.module if yours else exercise.solution_module
     warm_up()
-    child = _ahead.pop((number, name, yours), None)
-    if child is None or not child.alive:
-        child = _worker(number, yours)
-        child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
-    if upcoming == (number, name, not yours) and (os.cpu_count() or 1) > 1:
-        other = _worker(number, not yours)
-        if not other.busy:
-            scratch = tempfile.mkdtemp(prefix=f"{name}-", dir=folder.parent)  # its own folder, as its test will have
-            other.send(Check(number, name, not yours, scratch, dict(Answer.broken), dict(Answer.timed_out)))
-            _ahead[upcoming] = other
+    child = _worker(number, yours)
+    child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
     outcome = child.wait(isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
+    if yours:
+        child.pause()
     Answer.broken.update(outcome.state.get("broken", {}))
     message = outcome.message
     if outcome.kind in ("stopped", "ended"):

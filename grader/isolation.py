@@ -227,9 +227,31 @@ class Child:
     def cpu_seconds(self, descendants: list[psutil.Process]) -> float:
         return _cpu_seconds(self.watched, descendants) if self.watched is not None else 0.0
 
+    def pause(self) -> None:
+        """Freeze the child and all it started (threads, processes) until its next job: nothing of it runs meanwhile."""
+        self._signal_all(signal.SIGSTOP if hasattr(signal, "SIGSTOP") else None, psutil.Process.suspend)
+
+    def _resume(self) -> None:
+        self._signal_all(signal.SIGCONT if hasattr(signal, "SIGCONT") else None, psutil.Process.resume)
+
+    def _signal_all(self, signum: int | None, fallback: Callable[[psutil.Process], None]) -> None:
+        if not self.alive:
+            return
+        if signum is not None and hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signum)
+                return
+        members = [self.watched] if self.watched is not None else []
+        with contextlib.suppress(psutil.Error):
+            members += self.watched.children(recursive=True) if self.watched is not None else []
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                fallback(member)
+
     def send(self, job: Callable[[], Outcome] | None) -> None:
         """Start `job` in the child (None: the job it was started with); `wait` gives its outcome."""
         assert self.alive and not self.busy, "a child runs one job at a time, and nothing once it was stopped"
+        self._resume()
         if job is not None:
             assert self.jobs is not None
             self.jobs.send(job)

@@ -130,23 +130,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.user_properties += [("exercise", found[0].marker), ("who", found[1])]
 
 
-_next_item: list[pytest.Item | None] = [None]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    _next_item[0] = nextitem
-
-
-def upcoming() -> tuple[int, str, bool] | None:
-    """The graded check pytest runs next, as (exercise number, check, yours), or None."""
-    item = _next_item[0]
-    callspec = getattr(item, "callspec", None)
-    if callspec is None or not {"exercise", "check", "who"} <= callspec.params.keys():
-        return None
-    return callspec.params["exercise"].number, callspec.params["check"], callspec.params["who"] == "yours"
-
-
 def graded(report: pytest.TestReport) -> tuple[Exercise, str] | None:
     """The exercise a test report belongs to, and whose answer it ran ("yours", "reference" or SHIPPED_DATA)."""
     properties = dict(report.user_properties)

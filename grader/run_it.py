@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
+import io
 import runpy
 import sys
 import warnings
@@ -24,10 +24,11 @@ from grader import isolation
 from grader.catalog import BY_NUMBER, Exercise, exercise_of_file
 from grader.harness import SHIPPED, global_state, restore_global_state, syntax_message, unreadable_file
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
+from lesson_support import files
 from lesson_support.data import ROOT
 from lesson_support.runtime import printable_output
 
-OUTDIR = ROOT / "figures"  # the repository's, beside the lesson's figures, whatever the current folder
+OUTDIR = files.FIGURES  # the repository's, beside the lesson's figures, whatever the current folder
 
 
 class UnusableResult(Exception):
@@ -196,19 +197,19 @@ def _run_here(exercise: Exercise, module: ModuleType, show: Callable[[], None]) 
 
 
 def output_path(name: str) -> Path:
-    """Where "run it" saves the file `name`: the repository's figures/ folder, made if missing."""
-    OUTDIR.mkdir(parents=True, exist_ok=True)
-    return OUTDIR / name
+    """Where "run it" saves the file `name`: the repository's figures/ folder, made if missing, as the lesson does."""
+    return files.output_path(name, OUTDIR)
 
 
 def shown_output(path: Path) -> str:
     """A saved file's path as the learner can open it: relative to the current folder if it is inside it."""
-    here = Path.cwd().resolve()
-    return Path(os.path.relpath(path, here)).as_posix() if path.resolve().is_relative_to(here) else str(path)
+    return files.shown(path)
 
 
 def save_figure(fig: object, name: str) -> Path:
     path = output_path(f"{name}.png")
-    fig.savefig(path)
+    drawn = io.BytesIO()
+    fig.savefig(drawn, format="png")
+    files.save_bytes(path, drawn.getvalue())  # whole or not at all, as the lesson saves its figures
     print(f"figure saved: {shown_output(path)}")
     return path

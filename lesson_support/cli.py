@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
-from lesson_support import figures, runtime
+from lesson_support import figures, files, runtime
 from lesson_support.checks import DivergenceError
-from lesson_support.data import DISTANCE_COLUMN, DISTANCE_TIME_CSV, TIME_COLUMN, DatasetError
+from lesson_support.data import DISTANCE_COLUMN, DISTANCE_TIME_CSV, MAX_DATA_MB, TIME_COLUMN, DatasetError
 
-OUTDIR = Path("figures")  # where figures are saved, relative to the working folder
+OUTDIR = files.FIGURES  # the repository's figures/, whatever folder the lesson runs from, as for "run it"
+FLOAT32 = torch.finfo(torch.float32)
 LONG_RUN = 180.0  # seconds: a training section expected to take longer is announced before it starts
 Section = Callable[[runtime.Run], Any]
 Deeper = Callable[[runtime.Run, Any], None]  # a section's optional part, given what the section returned
@@ -52,7 +56,23 @@ def _step_size(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive finite number; try 0.01")
+    # The model computes in float32: a larger step overflows to inf, a smaller one is 0 and trains nothing.
+    if value > FLOAT32.max:
+        raise argparse.ArgumentTypeError(
+            f"{text} is larger than float32, which the model computes in, can hold ({FLOAT32.max:.4g}); try 0.01"
+        )
+    if torch.tensor(value, dtype=torch.float32).item() == 0:
+        raise argparse.ArgumentTypeError(f"{text} is 0 in float32, which the model computes in, so nothing would train")
     return value
+
+
+def _outdir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty folder name; name a folder for the figures and saved models, or leave --outdir out to use "
+            f"{files.shown(OUTDIR)}"
+        )
+    return Path(text)
 
 
 def _dpi(text: str) -> int:
@@ -75,7 +95,7 @@ def _section_name(sections: Sequence[str]) -> Callable[[str], str]:
     def name(text: str) -> str:
         if text in sections:
             return text
-        if text.isdigit() and 1 <= int(text) <= len(sections):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(sections):  # not '²', a digit to Python
             return sections[int(text) - 1]
         choices = ", ".join(f"{number} {section}" for number, section in enumerate(sections, start=1))
         close = difflib.get_close_matches(text, sections, n=1)
@@ -110,9 +130,15 @@ def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.Arg
         "--data",
         type=Path,
         default=DISTANCE_TIME_CSV,
-        help=f"CSV with columns {DISTANCE_COLUMN},{TIME_COLUMN} (default data/distance_time.csv)",
+        help=f"CSV with columns {DISTANCE_COLUMN},{TIME_COLUMN}, a file of at most {MAX_DATA_MB} MB "
+        "(default data/distance_time.csv)",
     )
-    parser.add_argument("--outdir", type=Path, default=OUTDIR, help="folder for the figures (default %(default)s)")
+    parser.add_argument(
+        "--outdir",
+        type=_outdir,
+        default=OUTDIR,
+        help="folder for the figures and saved models (default: the repository's figures/, from any folder)",
+    )
     parser.add_argument(
         "--dpi", type=_dpi, default=figures.DEFAULT_DPI, help="dots per inch of the saved figures (%(default)s)"
     )
@@ -202,6 +228,54 @@ def _no_window(parser: argparse.ArgumentParser, why: str, hint: str = "") -> int
     )
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, so that it ends as Ctrl-C does: every file whole, one line said."""
+
+
+@contextlib.contextmanager
+def _termination_as_an_exception() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated instead of ending the process where it stands."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> NoReturn:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+FILES_LINE = "Figures and models are saved in"  # the one line that says where a run writes
+
+
+def _not_run(later: list[str]) -> str:
+    """'the rest of it', then the steps after it: 'sections 5, 6 and 8' and 'the animation'."""
+    numbers = [label.removeprefix("section ").split(" ")[0] for label in later if label.startswith("section ")]
+    parts = ["the rest of it"]
+    if numbers:
+        joined = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        parts.append(f"section{'s' * (len(numbers) > 1)} {joined}")
+    parts += [label for label in later if not label.startswith("section ")]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _stopped(how: str, where: str, later: list[str]) -> str:
+    """The line for a run stopped by Ctrl-C or SIGTERM: where it was, and what it did not save."""
+    saving, files.being_saved = files.being_saved, None
+    during = f" while saving {files.shown(saving)}, which is left as it was" if saving else ""
+    return f"stopped by {how} in {where}{during}; {_not_run(later)} did not run, so saved nothing."
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of the output nowhere, so that the flush at exit cannot fail a second time."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # ValueError: a stream with no descriptor
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def run_command_line(
     sections: dict[str, Section],
     argv: Sequence[str] | None = None,
@@ -214,6 +288,40 @@ def run_command_line(
     runtime.printable_output()
     parser = build_parser(list(sections), runtime.Run())
     args = parser.parse_args(argv)
+    try:
+        with _termination_as_an_exception():
+            code = _run(parser, args, sections, deeper, animate, explore)
+        sys.stdout.flush()  # here, where a failure can still be told, not at exit
+    except BrokenPipeError:  # the output went to a program that stopped reading, such as head: nothing to say
+        _quiet_stdout()
+        return 0
+    except KeyboardInterrupt:  # while the data or the libraries load, before the first section
+        return _fail(parser, "stopped by Ctrl-C before the first section ran, so saved nothing.", 130)
+    except Terminated:
+        return _fail(parser, "stopped by SIGTERM before the first section ran, so saved nothing.", 143)
+    except files.SaveError as error:  # raised outside the sections, such as by a figure kept for --show
+        return _fail(parser, str(error), 2)
+    except OSError as error:
+        if error.filename:  # a file the run reads or writes
+            return _fail(parser, f"could not use {error.filename} ({error.strerror or error}).", 2)
+        _quiet_stdout()  # no file named: the lesson's own output, sent to a full disk or a closed file
+        return _fail(
+            parser,
+            f"could not write the lesson's output ({error.strerror or error}); send it to a file on a disk with "
+            "room, or let it go to the terminal.",
+            2,
+        )
+    return code
+
+
+def _run(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    sections: dict[str, Section],
+    deeper: dict[str, Deeper] | None,
+    animate: Section | None,
+    explore: Section | None,
+) -> int:
     if args.list:
         for number, name in enumerate(sections, start=1):
             print(f"{number}. {name}")
@@ -221,6 +329,8 @@ def run_command_line(
     for flag in ("show", "animate", "explore"):
         if getattr(args, flag) and args.no_plots:
             parser.error(f"--{flag} and --no-plots contradict each other; choose one.")
+    if (args.explore or not args.no_plots) and (problem := figures.backend_problem()):
+        return _fail(parser, problem, 2)
     if args.explore and explore is not None:
         return _explore(parser, args, explore)
 
@@ -256,37 +366,41 @@ def run_command_line(
             parser.error(problem)
         if not show:
             figures.use_files_only()
+        print(f"{FILES_LINE} {files.shown(args.outdir)} (--outdir picks another folder); docs/reference.md names them.")
     if args.show and not show:
         print("--show: no display found (DISPLAY is not set), so the figures are only saved as PNG files.")
 
     runtime.freeze_gc()
-    done: list[str] = []
+    files.being_saved = None  # only a save of this run is named if it is stopped
+    numbers = {name: number for number, name in enumerate(sections, start=1)}
+    steps = [(f"section {numbers[name]} ({name})", name) for name in sections if name in names]
+    if args.animate and animate is not None:
+        steps.append(("the animation", ""))
+    position, where = 0, steps[0][0] if steps else ""
     try:
-        for name, section in sections.items():
-            if name in names:
-                done.append(name)
-                result = section(run)
-                if run.deeper and deeper and name in deeper:
-                    deeper[name](run, result)
-        if args.animate and animate is not None:
-            animate(run)
+        for step, (where, name) in enumerate(steps):
+            position = step  # the step the handlers below name
+            if not name:
+                animate(run)
+                continue
+            result = sections[name](run)
+            if run.deeper and deeper and name in deeper:
+                where = f"section {numbers[name]}'s going-deeper part"
+                deeper[name](run, result)
     except DatasetError as error:
         return _fail(parser, str(error), 2)
     except DivergenceError as error:
-        skipped = [name for name in names if name not in done]
-        rest = f" The sections after {done[-1]} did not run: {', '.join(skipped)}." if skipped else ""
+        skipped = [name for _, name in steps[position + 1 :] if name]
+        rest = f" The sections after {steps[position][1]} did not run: {', '.join(skipped)}." if skipped else ""
         return _fail(parser, f"{error}{rest}", 1)
-    except BrokenPipeError:  # the output went to a program that stopped reading, such as head: nothing to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the flush at exit cannot fail
-        return 0
-    except OSError as error:  # e.g. the disk filled up while a figure was being written
-        return _fail(
-            parser,
-            f"could not write {error.filename or 'a figure'} ({error.strerror}); free space or pass another --outdir.",
-            2,
-        )
-    except KeyboardInterrupt:
-        return _fail(parser, "interrupted.", 130)
+    except files.SaveError as error:
+        later = [label for label, _ in steps[position + 1 :]]
+        return _fail(parser, f"{error} The run stopped in {where}: {_not_run(later)} did not run.", 2)
+    except (KeyboardInterrupt, Terminated) as stop:
+        later = [label for label, _ in steps[position + 1 :]]
+        if isinstance(stop, KeyboardInterrupt):
+            return _fail(parser, _stopped("Ctrl-C", where, later), 130)
+        return _fail(parser, _stopped("SIGTERM", where, later), 143)
     run.figures.open_windows()
     return 0
 
@@ -297,6 +411,9 @@ def _explore(parser: argparse.ArgumentParser, args: argparse.Namespace, explore:
     import matplotlib.pyplot as plt
 
     if plt.get_backend().lower() == "agg":
+        unreachable = figures.unreachable_display()
+        if unreachable:
+            return _no_window(parser, unreachable)
         return _no_window(
             parser,
             "matplotlib found no window toolkit here (such as Tk or Qt) to open one",
@@ -306,5 +423,7 @@ def _explore(parser: argparse.ArgumentParser, args: argparse.Namespace, explore:
     try:
         explore(runtime.Run(seed=args.seed))  # the explorer's few points live on the CPU whatever --device says
     except KeyboardInterrupt:
-        return _fail(parser, "interrupted.", 130)
+        return _fail(parser, "interrupted: the explorer window was closed by Ctrl-C; it saves nothing.", 130)
+    except Terminated:
+        return _fail(parser, "stopped by SIGTERM: the explorer window was closed; it saves nothing.", 143)
     return 0

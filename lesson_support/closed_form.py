@@ -46,9 +46,29 @@ def max_stable_lr(x: torch.Tensor) -> float:
 
 
 def round_down(value: float, digits: int = 4) -> float:
-    """A positive value cut to `digits` significant digits, never rounded up: a printed limit safe to type back."""
+    """A positive value cut to `digits` significant digits, always below it: a printed limit safe to type back.
+
+    A limit that already has so few digits, such as 1, gives the number just below it, 0.9999, since
+    a step size at the limit itself does not converge.
+    """
     scale = 10.0 ** (digits - 1 - math.floor(math.log10(value)))
-    return math.floor(value * scale) / scale
+    below = math.floor(value * scale) / scale
+    return below if below < value else round_down(value * (1 - 1e-12), digits)
+
+
+CLOSE_SHARE = 0.1  # a trained line is "close" when its loss is at most 10% above the least-squares loss
+
+
+def share_above(loss: float, least: float, targets: torch.Tensor) -> float:
+    """How far `loss` is above the least-squares loss `least`, as a share of it (0.037 for 3.7% above).
+
+    Below float32's resolution of the targets the difference is noise, and counts as none.
+    """
+    noise = (torch.finfo(torch.float32).eps * targets.detach().double().abs().max().item()) ** 2
+    excess = loss - least
+    if excess <= noise:
+        return 0.0
+    return excess / least if least > 0 else math.inf
 
 
 def gradient_formula(x: torch.Tensor, y: torch.Tensor, slope: float, bias: float) -> tuple[float, float]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import stat
 from pathlib import Path
 
 import torch
@@ -15,6 +17,7 @@ DISTANCE_TIME_CSV = DATA_DIR / "distance_time.csv"  # the article's four deliver
 DISTANCE_COLUMN = "distance_miles"
 TIME_COLUMN = "time_minutes"
 HEIGHT_WEIGHT_CSV = DATA_DIR / "height_weight.csv"  # exercise 1's adults
+MAX_DATA_MB = 10  # a data file larger than this is refused before it is read: some 400,000 rows of two numbers
 
 
 class DatasetError(ValueError):
@@ -46,13 +49,38 @@ def _separator_hint(header: list[str]) -> str:
     return ""
 
 
+def _kind(mode: int) -> str:
+    """What a path that is not a regular file is, in words."""
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    kinds += ((stat.S_ISSOCK, "a socket"),)
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _read_text(path: Path) -> str:
+    """A regular file's text, refused in a sentence if it is a pipe, a device or larger than MAX_DATA_MB."""
+    # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one forever.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(descriptor, "rb", closefd=True) as handle:
+        found = os.fstat(handle.fileno())
+        if stat.S_ISDIR(found.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(found.st_mode):
+            raise DatasetError(f"{path}: is {_kind(found.st_mode)}, not a CSV file; pass a regular file.")
+        limit = MAX_DATA_MB * 1024 * 1024
+        data = handle.read(limit + 1)  # a file that grows while it is read is still stopped at the limit
+    if len(data) > limit:
+        raise DatasetError(
+            f"{path}: larger than {MAX_DATA_MB} MB, the most this lesson reads as data; use a smaller sample of it."
+        )
+    # utf-8-sig: files saved by spreadsheets start with a byte-order mark
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="").read()
+
+
 def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Read two numeric columns of a CSV file as float32 tensors of shape (n, 1)."""
     path = Path(path)
     try:
-        # utf-8-sig: files saved by spreadsheets start with a byte-order mark
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+        rows = list(csv.reader(io.StringIO(_read_text(path), newline="")))
     except FileNotFoundError:
         raise DatasetError(_missing(path)) from None
     except IsADirectoryError:
@@ -70,6 +98,13 @@ def load_csv(path: str | os.PathLike[str], x_column: str, y_column: str) -> tupl
             found = ", ".join(header)
             raise DatasetError(
                 f"{path}, line 1: no column named '{column}'; the header has {found}.{_separator_hint(header)}"
+            )
+    for column in (x_column, y_column):
+        if header.count(column) > 1:
+            places = " and ".join(str(index + 1) for index, name in enumerate(header) if name == column)
+            raise DatasetError(
+                f"{path}, line 1: the column '{column}' appears more than once (columns {places}); keep one, so that "
+                "it is clear which to use."
             )
     body = numbered[1:]
     if not body:

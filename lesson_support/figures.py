@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from lesson_support.files import FIGURES, save_bytes, shown
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -66,7 +68,7 @@ def styled(function: F) -> F:
 class FigureOutput:
     """The one place that decides whether a figure is saved as PNG, kept for a window, or shown inline."""
 
-    outdir: Path = Path("figures")
+    outdir: Path = FIGURES
     dpi: int = DEFAULT_DPI
     inline: bool = False  # in Jupyter or VS Code: show each figure under its cell instead of saving it
     show: bool = False  # also open the saved figures in windows at the end
@@ -77,32 +79,35 @@ class FigureOutput:
             show_inline(png_bytes(fig, self.dpi), "image/png", describe(fig), round(fig.get_figwidth() * PAGE_DPI))
             return
         path = self.outdir / f"{name}.png"
-        save_png(fig, path, self.dpi)
-        print(f"  figure saved: {path}")
+        save_bytes(path, png_bytes(fig, self.dpi))  # whole or not at all, even if the run is stopped
+        print(f"  figure saved: {shown(path)}")
         if self.show:
             self.kept.append(fig)
 
     def emit_animation(self, movie: Any, name: str) -> None:
         """Save an animation as a GIF, or show it under the cell in a notebook."""
-        if self.inline:
-            import tempfile
+        import tempfile
 
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / f"{name}.gif"
-                movie.save_gif(path, self.dpi)
-                data = path.read_bytes()
+        with tempfile.TemporaryDirectory() as folder:  # Pillow writes a GIF to a file; it is moved into place whole
+            drawn = Path(folder) / f"{name}.gif"
+            movie.save_gif(drawn, self.dpi)
+            data = drawn.read_bytes()
+        if self.inline:
             show_inline(data, "image/gif", describe(movie.fig), round(movie.fig.get_figwidth() * PAGE_DPI))
             return
         path = self.outdir / f"{name}.gif"
-        movie.save_gif(path, self.dpi)
-        print(f"  animation saved: {path}")
+        save_bytes(path, data)
+        print(f"  animation saved: {shown(path)}")
 
     def open_windows(self) -> None:
         """Hand the kept figures to pyplot, which owns the windows, and wait until they are closed."""
         if not self.kept:
             return
-        import matplotlib.pyplot as plt
-
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as error:  # MPLBACKEND names a window toolkit that is not installed
+            print(f"--show: no window could be opened here ({error}), so the figures are only saved as PNG files.")
+            return
         if plt.get_backend().lower() == "agg":  # matplotlib found no window system it can use
             print("--show: no window could be opened here, so the figures are only saved as PNG files.")
             return
@@ -150,6 +155,34 @@ def use_files_only() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def backend_problem() -> str | None:
+    """A sentence when MPLBACKEND names a backend matplotlib does not know, else None. Imports matplotlib."""
+    try:
+        import matplotlib  # noqa: F401  (it reads MPLBACKEND as it loads)
+    except ValueError as error:
+        if "backend" not in str(error):
+            raise
+        return (
+            f"MPLBACKEND is set to '{os.environ.get('MPLBACKEND')}', a backend matplotlib does not know; unset it "
+            "(unset MPLBACKEND; the lesson picks its own) or set it to one of matplotlib's, such as Agg."
+        )
+    return None
+
+
+def unreachable_display() -> str | None:
+    """Where Tk is installed but cannot open a window on the display named: a sentence saying so, else None."""
+    try:
+        import tkinter
+    except ImportError:
+        return None
+    try:
+        tkinter.Tk().destroy()
+    except tkinter.TclError as error:
+        where = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        return f"the display {where} could not be reached (Tk says: {error}); check DISPLAY, or the connection to it"
+    return None
 
 
 def has_display() -> bool:

@@ -16,6 +16,7 @@ import torch
 
 from lesson_support.data import DISTANCE_TIME_CSV, load_distance_time
 from lesson_support.figures import FigureOutput
+from lesson_support.files import shown
 
 SEED = 42  # every section reseeds with it, so one section alone prints what the full run does
 
@@ -58,7 +59,7 @@ class Run:
     def describe(self, path: Path) -> str:
         """A written file's path as the output names it, the same on every run."""
         if self.writes_files:
-            return path.as_posix()
+            return shown(path)
         why = "--no-plots keeps no files" if not self.plots else "a notebook shows figures inline and keeps no files"
         return f"{path.name} to a temporary folder, removed after this\n  section: {why}."
 

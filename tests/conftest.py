@@ -51,7 +51,11 @@ class Background:
 
 
 def _lesson_command(workdir: Path) -> list[str] | None:
-    return [sys.executable, str(ROOT / "lesson.py")]
+    # From the root of a copy of the repository, as the README runs it: its figures/ are the copy's.
+    for part in ("lesson.py", "lesson_support", "grader", "data"):
+        copy = shutil.copytree if (ROOT / part).is_dir() else shutil.copy2
+        copy(ROOT / part, workdir / part)
+    return [sys.executable, str(workdir / "lesson.py")]
 
 
 def _other_math_path_command(workdir: Path) -> list[str] | None:
@@ -348,7 +352,7 @@ def _sections_alone(config: pytest.Config) -> SectionsAlone:
                 by_section[name] = []
                 buffer = io.StringIO()
                 with contextlib.redirect_stdout(buffer):
-                    section(lesson.Run(plots=True))
+                    section(lesson.Run(plots=True, figures=FigureOutput(outdir=folder / "figures")))
                 pieces.append(buffer.getvalue())
     finally:
         hook.remove()
@@ -378,7 +382,9 @@ def where_files_went_left_out(output: str) -> str:
     saved = output.find(SAVED_MODEL)
     if saved != -1:
         output = output[:saved] + output[output.index("  Loaded into a fresh LinearRegression(2, 1)", saved) :]
-    return "\n".join(line for line in output.splitlines() if "figure saved:" not in line).rstrip("\n")
+    kept = [line for line in output.splitlines() if "figure saved:" not in line and not line.startswith(FILES_LINE)]
+    return "\n".join(kept).rstrip("\n")
 
 
 SAVED_MODEL = "torch.save(model.state_dict(), path) wrote"
+FILES_LINE = "Figures and models are saved in"  # lesson_support.cli.FILES_LINE, the line that says where files go

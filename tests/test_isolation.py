@@ -227,7 +227,6 @@ def test_where_there_is_no_safe_fork_each_child_is_a_fresh_python(
     # As on macOS and Windows: the check is sent to a fresh Python, pickled, and its verdict comes back.
     monkeypatch.setattr(isolation, "START_METHOD", "spawn")
     monkeypatch.setattr(harness, "_workers", {})
-    monkeypatch.setattr(harness, "_ahead", {})
     try:
         harness.grade(1, "data_shapes", False, tmp_path)
         harness.grade(1, "data_same_seed_same_data", False, tmp_path)  # the same child, still alive
@@ -254,3 +253,37 @@ def test_a_shipped_file_damaged_before_the_checks_stops_them_with_its_restore_co
     told = "data/height_weight.csv is not as the lesson ships it (changed by hand, or by a run that was stopped"
     assert told in ran.stdout + ran.stderr and "git checkout -- data/height_weight.csv" in ran.stdout + ran.stderr
     assert "passed" not in ran.stdout and "failed" not in ran.stdout, ran.stdout
+
+
+class _StartsAWriter:
+    """A job (picklable, as a worker's jobs are) that leaves a thread appending to a file every 20 ms."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self) -> isolation.Outcome:
+        def write() -> None:
+            while True:
+                with open(self.path, "a") as out:
+                    out.write(".")
+                time.sleep(0.02)
+
+        threading.Thread(target=write, daemon=True).start()
+        return isolation.Outcome("passed")
+
+
+def test_a_paused_child_and_what_it_left_running_do_nothing_until_its_next_job(tmp_path: Path) -> None:
+    written = tmp_path / "written"
+    child = isolation.Child()
+    try:
+        assert child.run(_StartsAWriter(str(written)), ROOMY).kind == "passed"
+        child.pause()
+        time.sleep(0.2)  # let a write under way finish before the count
+        before = written.stat().st_size
+        time.sleep(1)
+        assert written.stat().st_size == before, "the child's thread kept writing while it was paused"
+        assert child.run(_StartsAWriter(str(tmp_path / "again")), ROOMY).kind == "passed"  # resumed: runs again
+        time.sleep(0.5)
+        assert written.stat().st_size > before, "the child's thread did not go on once the child was resumed"
+    finally:
+        child.end()

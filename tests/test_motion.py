@@ -7,6 +7,7 @@ where xvfb-run exists.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -319,7 +320,19 @@ def test_explore_without_a_window_toolkit_says_how_to_get_one(
     agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DISPLAY", ":99")  # a display, but only Agg to draw with, as where Tk is not installed
+    monkeypatch.setitem(sys.modules, "tkinter", None)
     assert lesson.main(["--explore"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1, err
     assert "no window toolkit" in err and "Install Tk for this Python" in err and "python3-tk" in err, err
+
+
+def test_explore_on_a_display_that_cannot_be_reached_names_it(
+    agg: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tkinter", reason="Tk is not installed for this Python")
+    monkeypatch.setenv("DISPLAY", ":99")  # Tk is there, but no X server answers on :99
+    assert lesson.main(["--explore"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert "the display :99 could not be reached" in err and "Install Tk" not in err, err
