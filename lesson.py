@@ -680,11 +680,7 @@ def section_training(run: Run) -> Trained:
         print("Training reached the closed-form line, to the four decimals printed.")
     else:
         story = slow_direction(distances, times, start, run.lr, run.epochs)
-        print(
-            f"Close, not on it: along the cost's {'flattest' if story.name == 'flat' else 'steepest'} direction, a mix "
-            "of w and b, each step keeps "
-            f"{story.kept_per_step:.4f} of the error."
-        )
+        print(f"Close, not on it: each step keeps {story.kept_per_step:.4f} of the error that is left.")
 
     if run.plots:
         fig = figures.plot_training(distances.cpu(), times.cpu(), [*losses, final], snapshots, optimum, best_loss)
@@ -771,62 +767,76 @@ def train(
 # %% [markdown]
 # ## 6. The step size
 # Plain full-batch gradient descent (every step on all the data, no momentum) on this cost
-# converges only when lr is below 2/λmax, λmax the steepest curvature of the cost (section 4),
-# which for a line depends on the inputs x alone. Stable is not fast: near the limit the steep
-# direction barely shrinks. The lesson prints the limit rounded down, so that the printed number,
-# typed back as `--lr`, is a stable step size, and it finds the step size that ends lowest.
+# converges only when lr is below one limit, 2/λmax. λmax is the cost's largest curvature, and for
+# a line it depends on the inputs x alone, so the limit is computed from the data before any
+# training. The lesson prints it rounded down, so that the printed number, typed back as `--lr`,
+# is a stable step size. Stable is not fast: just below the limit each step overshoots the best
+# line and lands almost as far on the other side. The section trains from one start at five step
+# sizes and calls the one that ends lowest about right.
 
 
 # %%
-def step_sizes(distances: torch.Tensor, times: torch.Tensor, start: tuple[float, float]) -> dict[str, float]:
-    """Section 6's step sizes, from the data and the start: too small, the article's, ..., too large."""
-    flat, steep = curvatures(distances)
-    stable = 2 / steep
+def step_sizes(distances: torch.Tensor) -> dict[str, float]:
+    """Section 6's step sizes, from the data's limit 2/λmax: too small, ..., too large."""
+    stable = max_stable_lr(distances)
     return {
         "too small": SMALL_LR,
         "the article's": TRAIN_LR,
-        f"lowest after {RATE_EPOCHS} epochs": lowest_loss_lr(distances, times, start, RATE_EPOCHS),
-        "2/(λmax + λmin)": round_down(2 / (steep + flat)),
+        "the limit to one digit": round_down(stable, 1),
         "just below the limit": round_down(stable),
         "too large": round(LARGE_LR_FACTOR * stable, 3),
     }
 
 
+def train_at_step_sizes(
+    distances: torch.Tensor, times: torch.Tensor, start: nn.Module, rates: dict[str, float], epochs: int
+) -> tuple[dict[str, list[float]], dict[str, float | DivergenceError]]:
+    """Each step size's run from copies of `start`: the losses before each step and after the last, or its error."""
+    curves: dict[str, list[float]] = {}
+    ends: dict[str, float | DivergenceError] = {}
+    for name, lr in rates.items():
+        model = copy.deepcopy(start)  # every step size starts from the same line
+        try:
+            losses = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), epochs)
+        except DivergenceError as error:
+            curves[name], ends[name] = error.losses, error
+            continue
+        ends[name] = mse(model(distances), times).item()  # after the last step: train() records before each step
+        curves[name] = [*losses, ends[name]]
+    return curves, ends
+
+
 def section_learning_rate(run: Run) -> None:
-    heading(6, "The step size: too small, good, too large")
+    heading(6, "The step size: too small, about right, too large")
     distances, times = run.deliveries
     stable = max_stable_lr(distances)
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
-    rates = step_sizes(distances, times, line_of(start))
-    print(
-        "Plain full-batch gradient descent here is stable only for lr below 2/λmax, a little above "
-        f"{round_down(stable):g}."
-    )
-    print(
-        f"  Stable is not fast: near the limit the steep direction barely shrinks. {RATE_EPOCHS} epochs from one start:"
-    )
+    rates = step_sizes(distances)
+    limit = round_down(stable)
+    print(f"Plain full-batch gradient descent is stable here only for lr below 2/λmax, a little above {limit:g}")
+    print(f"  (λmax: the cost's largest curvature, from the inputs x alone). {RATE_EPOCHS} epochs from one start:")
+    curves, ends = train_at_step_sizes(distances, times, start, rates, RATE_EPOCHS)
     slope, bias = least_squares(distances, times)
     best = mse(slope * distances + bias, times).item()  # the least-squares loss, the lowest any line reaches
+    finished = {name: end for name, end in ends.items() if not isinstance(end, DivergenceError)}
+    lowest = min(finished, key=finished.__getitem__, default=None)
     runs: dict[str, list[float]] = {}
     for name, lr in rates.items():
-        model = copy.deepcopy(start)  # every step size starts from the same line
-        label = f"lr {lr:g} ({name})"
-        try:
-            runs[label] = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), RATE_EPOCHS)
-        except DivergenceError as error:
-            runs[label] = error.losses
+        label = f"lr {lr:g} ({'about right, lowest' if name == lowest else name})"
+        runs[label], end = curves[name], ends[name]
+        if isinstance(end, DivergenceError):
             print(
-                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {error.losses[0]:.4g} "
-                f"to {error.losses[-1]:.3g}, then overflowed"
+                f"  {label + ':':<36} stopped at epoch {end.epoch}: the loss grew from {end.losses[0]:.4g} "
+                f"to {end.losses[-1]:.3g}, then overflowed"
             )
             continue
-        first, last = runs[label][0], runs[label][-1]
+        first = curves[name][0]
         if lr >= stable:
-            verdict = "the loss grew, diverging" if last > first else "at or above the limit, it cannot converge"
+            verdict = "the loss grew, diverging" if end > first else "at or above the limit, it cannot converge"
         else:
-            verdict = f"{last - best:.3g} above least squares"
-        print(f"  {label + ':':<36} loss {first:.4g} -> {last:.4g}, {verdict}")
+            verdict = f"{end - best:.3g} above least squares"
+        print(f"  {label + ':':<36} loss {first:.4g} -> {end:.4g}, {verdict}")
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.
         ceiling = 10.0 ** math.ceil(math.log10(max(losses[0] for losses in runs.values())) + 0.5)
@@ -837,20 +847,28 @@ run_in_notebook(section_learning_rate)
 
 
 # %% [markdown]
-# ### Going deeper (optional): what each step size does to each direction
-# Along each eigenvector of the Hessian one step multiplies the error by 1 - lr·λ. The error
-# shrinks while |1 - lr·λ| < 1; the slower of the two directions sets the pace, and the two are
-# balanced, as fast as one step size can make the slower, at lr = 2/(λmax + λmin).
+# ### Going deeper (optional): what each step size does to each direction of the cost
+# The second derivatives of the cost form its Hessian H (section 4's going-deeper part); its
+# eigenvalues λmax and λmin are the curvatures along the directions where the cost bends most and
+# least. Along each, one step multiplies the error by 1 - lr·λ. The error shrinks while
+# |1 - lr·λ| < 1, which is where 2/λmax comes from; the slower of the two directions sets the
+# pace, and the two are balanced, as fast as one step size can make the slower, at
+# lr = 2/(λmax + λmin). Linear algebra also finds the step size that ends lowest after 60 epochs.
 
 
 # %%
 def deeper_learning_rate(run: Run, _: None = None) -> None:
-    going_deeper(6, "what each step size does to each direction")
+    going_deeper(6, "what each step size does to each direction of the cost")
     distances, times = run.deliveries
     flat, steep = curvatures(distances)
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
-    rates = step_sizes(distances, times, line_of(start))
+    lowest = lowest_loss_lr(distances, times, line_of(start), RATE_EPOCHS)
+    rates = {
+        **step_sizes(distances),
+        f"lowest after {RATE_EPOCHS} epochs": lowest,
+        "2/(λmax + λmin)": round_down(2 / (steep + flat)),
+    }
     print(f"λmax = {steep:.4f} and λmin = {flat:.4f}. One step multiplies the error along each by 1 - lr·λ:")
     for name, lr in rates.items():
         in_steep, in_flat = 1 - lr * steep, 1 - lr * flat
@@ -862,21 +880,23 @@ def deeper_learning_rate(run: Run, _: None = None) -> None:
     _, vectors = torch.linalg.eigh(hessian(distances))  # the flat direction first, then the steep one
     optimum = torch.tensor(least_squares(distances, times), dtype=torch.float64)
     error = (vectors.T @ (torch.tensor(line_of(start), dtype=torch.float64) - optimum)).abs()  # (flat, steep)
-    lowest = rates[f"lowest after {RATE_EPOCHS} epochs"]
     print(f"From this start the error along the steep direction is {error[1] / error[0]:.1f} times that along the")
     print("  flat one, and the loss is the least-squares loss plus Σ λ/2·(error along each)². A step a little")
-    print(
-        f"  below the balance shrinks the large steep error faster: {RATE_EPOCHS} epochs end lowest at lr {lowest:g}."
-    )
+    print(f"  below the balance shrinks the large steep error faster: linear algebra finds lr {lowest:g} lowest")
+    print(f"  after {RATE_EPOCHS} epochs, its loss after the last step:")
+    names = (f"lowest after {RATE_EPOCHS} epochs", "2/(λmax + λmin)", "just below the limit")
+    chosen = {name: rates[name] for name in names}
+    _, ends = train_at_step_sizes(distances, times, start, chosen, RATE_EPOCHS)
+    print("  " + ", ".join(f"lr {chosen[name]:g} ends at {ends[name]:.4g}" for name in names) + ".")
     new = torch.tensor([[7.0]], device=run.device)
     for name in ("just below the limit", "2/(λmax + λmin)"):
         lr = rates[name]
         model = copy.deepcopy(start)
-        losses = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), TRAIN_EPOCHS)
+        train(model, distances, times, optim.SGD(model.parameters(), lr=lr), TRAIN_EPOCHS)
         with torch.inference_mode():
-            minutes = model(new).item()
+            final, minutes = mse(model(distances), times).item(), model(new).item()  # after the last step
         print(
-            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {losses[-1]:.4g}; 7 miles -> "
+            f"At lr {lr:g} ({name}), the loss after {TRAIN_EPOCHS} epochs is {final:.4g}; 7 miles -> "
             f"{minutes:.2f} minutes."
         )
     model = copy.deepcopy(start)
