@@ -598,9 +598,32 @@ run_in_notebook(animate_descent)
 # or stops being a number; the loss curve; a print every 50 epochs; a few lines for the figure;
 # and, after the loop, a check that stops a step size at or above 2/λmax even before its loss has
 # grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
+#
+# `optim.SGD` is one optimizer of `torch.optim`; `optim.Adam` (exercise 2) is another, built and
+# stepped the same way. SGD steps each parameter by lr × its gradient, so a steep gradient makes a
+# long step. Adam keeps, for each parameter, a running average of its gradient (m) and of the
+# gradient's square (v), and steps by lr·m/(√v + ε): about lr, whatever the gradient's size. One
+# computed line shows it on section 4's points.
 
 
 # %%
+def first_step_and_cost(
+    optimizer_class: type[optim.Optimizer], x: torch.Tensor, y: torch.Tensor, start: tuple[float, float], lr: float
+) -> tuple[float, float]:
+    """From `start`, how far the first step of the optimizer moves w, and the cost after 15 steps, on y ≈ w·x + b."""
+    w = torch.tensor(start[0], requires_grad=True, device=x.device)
+    b = torch.tensor(start[1], requires_grad=True, device=x.device)
+    optimizer = optimizer_class([w, b], lr=lr)
+    moves = []
+    for _ in range(15):  # section 4's steps
+        optimizer.zero_grad()
+        mse(w * x + b, y).backward()
+        before = w.item()
+        optimizer.step()
+        moves.append(w.item() - before)
+    return moves[0], mse(w * x + b, y).item()
+
+
 @dataclass
 class Trained:
     """Section 5's run: the data, where it started and ended, and the closed form, for its going-deeper part."""
@@ -681,6 +704,16 @@ def section_training(run: Run) -> Trained:
     else:
         story = slow_direction(distances, times, start, run.lr, run.epochs)
         print(f"Close, not on it: each step keeps {story.kept_per_step:.4f} of the error that is left.")
+
+    x, y = slope_and_bias_data(run)  # section 4's points, not these deliveries
+    (sgd_move, sgd_cost), (adam_move, adam_cost) = (
+        first_step_and_cost(kind, x, y, SLOPE_BIAS_START, LAB_LR) for kind in (optim.SGD, optim.Adam)
+    )
+    print("optim.Adam steps each parameter by lr·m/(√v + ε), m and v running averages of its gradient and its square.")
+    print(
+        f"  Section 4's run at lr {LAB_LR:g}: w's first step is {sgd_move:.4f} with SGD, {adam_move:.4f} with Adam; "
+        f"15 steps end at J = {sgd_cost:.4g} and {adam_cost:.4g}."
+    )
 
     if run.plots:
         fig = figures.plot_training(distances.cpu(), times.cpu(), [*losses, final], snapshots, optimum, best_loss)
