@@ -987,7 +987,7 @@ def train_on_batches(
     device: torch.device,
 ) -> Fit:
     """Mini-batch SGD from a seeded start, with the training and validation losses after every epoch."""
-    x_val, y_val = (rows.to(device) for rows in validation)  # a tensor's .to() returns a new tensor: assign it
+    x_val, y_val = (rows.to(device) for rows in validation)  # .to() returns a tensor on device: assign it
     x_train, y_train = (rows.to(device) for rows in loader.dataset.tensors)
     torch.manual_seed(seed)  # every step size starts from the same weights
     model = LinearRegression(2, 1).to(device)  # a module's .to() moves it in place
@@ -1070,10 +1070,11 @@ def section_workflow(run: Run) -> Workflow:
         f"  An epoch is one pass over the training rows and a step one batch: {BATCH_EPOCHS} epochs are {steps} steps."
     )
 
-    if run.device_option == "auto":  # --device auto
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the line to copy into your own code
-    else:  # --device cpu, the default here, so that every run prints the same numbers; or --device cuda
-        device = torch.device(run.device_option)
+    if run.device_option == "auto":  # --device auto: the line to copy into your own code
+        device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    else:  # --device cpu, the default, so that every run prints the same numbers; or a device such as cuda:1
+        device = run.device_option
+    device = torch.device(device)
     fits = {}
     print(
         f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the validation loss of the "
