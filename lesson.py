@@ -12,6 +12,11 @@ Every number this lesson prints is computed as it runs. Run it as a script:
 
 or open it as a notebook (Jupyter with jupytext, or VS Code) and run the cells top to bottom.
 Check the exercises with ``python -m pytest``.
+
+Two sources stand behind it. "The article" is TK's "Mastering PyTorch: From Linear Regression to
+Computer Vision": its four deliveries, worked example and training run at lr 0.01 (sections 1, 5
+and 6). "The labs" are those of Module 2, "Linear Regression with PyTorch", of IBM's PyTorch
+course: their lines, noise, starts and step sizes, "the lab's lr 0.1" among them (sections 2 to 4).
 """
 
 import copy
@@ -134,8 +139,8 @@ def section_prediction(run: Run) -> None:
 
     x = torch.tensor([[1.0], [2.0]], device=run.device)  # (2, 1): two inputs, one feature each
     yhat = forward(x)
-    print(f"w = {w.item():g} and b = {b.item():g} are tensors with requires_grad=True.")
-    print(f"forward(x) = w·x + b on x = {fmt(x)} gives {fmt(yhat.detach())}")
+    tensors = f"w = {w.item():g} and b = {b.item():g}, tensors with requires_grad=True"
+    print(f"forward(x) = w·x + b, {tensors}, on x = {fmt(x)} gives {fmt(yhat.detach())}")
     add = yhat.grad_fn  # the last operation, + b
     (multiply, _), _ = add.next_functions  # w·x, and b
     names = f"{type(add).__name__} (the + b), linked to {type(multiply).__name__} (the w·x) and to b"
