@@ -77,7 +77,7 @@ ANIMATION_STEPS = 30  # the animated descent: enough steps for b, the slow direc
 # Section 5: the article's run.
 TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 50
 NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
-SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
+SNAPSHOT_EPOCHS = (2, 5, 10, 20)  # epochs whose line the training figure draws, besides the first and last
 
 # Section 6: the step-size study.
 SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 60
@@ -485,7 +485,11 @@ def section_slope_and_bias(run: Run) -> Descent:
         grid_w, grid_b = (g.reshape(-1) for g in torch.meshgrid(coarse, coarse, indexing="xy"))
         directions = steepest_descent(x.cpu(), y.cpu(), grid_w, grid_b)  # unit arrows, so all are visible
         arrows = (grid_w, grid_b, directions[:, 0], directions[:, 1])
-        run.figures.emit(figures.plot_surface_3d(slopes, biases, costs), "slope_and_bias_surface")
+        w_star, b_star = optimum
+        across_w = cost_surface(x.cpu(), y.cpu(), slopes, torch.tensor([b_star]))[0]  # J(w, b*)
+        along_b = cost_surface(x.cpu(), y.cpu(), torch.tensor([w_star]), biases)[:, 0]  # J(w*, b)
+        surface = figures.plot_surface_3d(slopes, biases, costs, optimum, across_w, along_b)
+        run.figures.emit(surface, "slope_and_bias_surface")
         fine = figures.contour_grid(SURFACE_RANGE)  # round contour rings need a finer grid than the 30×30 one
         fine_costs = cost_surface(x.cpu(), y.cpu(), fine, fine)
         run.figures.emit(figures.plot_contour(fine, fine, fine_costs, runs, arrows, optimum), "slope_and_bias_contour")
