@@ -95,6 +95,9 @@ LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/�
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
 MODEL_FILE = "delivery_model.pt"
 
+# Section 8, going deeper: toward multilayer models.
+HIDDEN, BRIDGE_LR, BRIDGE_EPOCHS = 8, 0.05, 200  # hidden units; Adam's step size and epochs on y = x²
+
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
 
 
@@ -1339,6 +1342,44 @@ def section_next_steps(run: Run) -> None:
 
 run_in_notebook(section_next_steps)
 
+
+# %% [markdown]
+# ### Going deeper (optional): from a line to a multilayer model
+# Training slope and bias together is the step toward multilayer models: the same loop, loss and
+# optimizer train a stack of `nn.Linear` layers. Stacked with nothing between them, two layers are
+# still one line, w = W2·W1 and b = W2·b1 + b2; an `nn.ReLU()` between them lets the model bend.
+
+
+# %%
+def deeper_next_steps(run: Run, _: None = None) -> None:
+    going_deeper(8, "from a line to a multilayer model")
+    x, _ = slope_and_bias_data(run)  # section 4's 60 points, x from -3.0 to 2.9
+    torch.manual_seed(run.seed)
+    stacked = nn.Sequential(nn.Linear(1, HIDDEN), nn.Linear(HIDDEN, 1)).to(run.device)
+    inner, outer = stacked
+    with torch.no_grad():
+        slope = outer.weight @ inner.weight  # W2·W1, (1, 1)
+        bias = outer.weight @ inner.bias + outer.bias  # W2·b1 + b2, (1,)
+        same = torch.allclose(stacked(x), x @ slope.T + bias, atol=1e-5)
+    layers = f"nn.Sequential(nn.Linear(1, {HIDDEN}), nn.Linear({HIDDEN}, 1))"
+    print(f"{layers} is still a line: w = W2·W1 = {slope.item():.4f},")
+    print(f"  b = W2·b1 + b2 = {bias.item():.4f}; it gives w·x + b at all 60 points of section 4: {same}.")
+    curve = x**2  # a bend that no line follows
+    line_slope, line_bias = least_squares(x, curve)
+    line_cost = mse(line_slope * x + line_bias, curve).item()
+    torch.manual_seed(run.seed)
+    bent = nn.Sequential(nn.Linear(1, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1)).to(run.device)
+    train(bent, x, curve, optim.Adam(bent.parameters(), lr=BRIDGE_LR), BRIDGE_EPOCHS)
+    bent_cost = mse(bent(x), curve).item()
+    print(f"With nn.ReLU() between the layers it can bend. On y = x² the best line costs {line_cost:.2g}; the")
+    trained = f"{BRIDGE_EPOCHS} epochs of train() with Adam at lr {BRIDGE_LR:g}"
+    print(f"  1 -> {HIDDEN} -> 1 network, {trained}, {bent_cost:.2g}.")
+    print("  The same loop, loss and optimizer: only the model changed.")
+
+
+run_in_notebook(deeper_next_steps)
+
+
 # %%
 SECTIONS: dict[str, Callable[[Run], Any]] = {
     "prediction": section_prediction,
@@ -1357,6 +1398,7 @@ GOING_DEEPER: dict[str, Callable[[Run, Any], None]] = {  # a section's optional 
     "training": deeper_training,
     "learning_rate": deeper_learning_rate,
     "workflow": deeper_workflow,
+    "next_steps": deeper_next_steps,
 }
 
 __all__ = [  # what exercises, tests and a learner's own code import from here
