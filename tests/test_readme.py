@@ -221,3 +221,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command == "python -m pytest", first_block
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert [line.strip() for line in ci if line.strip() and not line.startswith("#")][-1] == test_command
+
+
+def test_the_sources_are_introduced_before_the_lesson_names_them() -> None:
+    import lesson
+
+    before = " ".join(README[: README.index("## 1. Prediction")].split())
+    for name in ("*The article*", "*The labs*", "*the lab's lr 0.1*"):
+        assert name in before, f"README.md names {name} before section 1 only if it says what it is"
+    docstring = lesson.__doc__ or ""
+    assert '"The article"' in docstring and '"The labs"' in docstring and "the lab's lr 0.1" in docstring

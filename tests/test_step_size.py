@@ -245,3 +245,7 @@ def test_section_5_at_a_step_size_ends_where_section_6_says(
     code, out, _ = run_training(edge, epochs, capsys)
     trained = float(re.search(rf"Trained:\s+w = {NUMBER}, b = {NUMBER}, loss {NUMBER}", out).group(3))
     assert code == 0 and f"{trained:.4g}" == said, (said, trained)
+    if epochs == lesson.RATE_EPOCHS:
+        readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+        command = f"`python lesson.py --section training --lr {edge:g} --epochs {epochs}`"
+        assert command in readme and f"ending at loss {said}." in readme, "README section 6 names the run it quotes"
