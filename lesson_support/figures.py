@@ -560,5 +560,5 @@ def plot_workflow(
     (lines, names), (marks, meanings) = loss_ax.get_legend_handles_labels(), fit_ax.get_legend_handles_labels()
     handles, labels = lines + marks, names + meanings
     fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))  # below the charts
-    fig.suptitle("the validation set chooses the step size", y=0.99)
+    fig.suptitle("the validation set chooses the step size", y=0.99, fontsize=STYLE["axes.titlesize"])
     return fig
