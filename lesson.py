@@ -12,6 +12,11 @@ Every number this lesson prints is computed as it runs. Run it as a script:
 
 or open it as a notebook (Jupyter with jupytext, or VS Code) and run the cells top to bottom.
 Check the exercises with ``python -m pytest``.
+
+Two sources stand behind it. "The article" is TK's "Mastering PyTorch: From Linear Regression to
+Computer Vision": its four deliveries, worked example and training run at lr 0.01 (sections 1, 5
+and 6). "The labs" are those of Module 2, "Linear Regression with PyTorch", of IBM's PyTorch
+course: their lines, noise, starts and step sizes, "the lab's lr 0.1" among them (sections 2 to 4).
 """
 
 import copy
@@ -75,7 +80,7 @@ ANIMATION_STEPS = 30  # the animated descent: enough steps for b, the slow direc
 # Section 5: the article's run.
 TRAIN_LR, TRAIN_EPOCHS, LOG_EVERY = 0.01, 500, 100
 NEW_DISTANCES = (5.0, 7.0, 10.0)  # miles to predict for after training
-SNAPSHOT_EPOCHS = (10, 50, 150)  # epochs whose line the training figure draws, besides the first and last
+SNAPSHOT_EPOCHS = (2, 5, 10, 20)  # epochs whose line the training figure draws, besides the first and last
 
 # Section 6: the step-size study.
 SMALL_LR, LARGE_LR_FACTOR, RATE_EPOCHS = 0.001, 1.75, 60
@@ -93,6 +98,9 @@ LEVEL_SHARE = 0.05  # a bounded run whose judged losses stay within 5% of their 
 LARGE_BATCH_LRS = (1.0, 1.5)  # going deeper: step sizes above every batch's 2/λmax
 NEW_DELIVERIES = 10_000  # going deeper: fresh deliveries that tell the models apart where 80 rows cannot
 MODEL_FILE, WHOLE_MODEL_FILE = "delivery_model.pt", "whole_model.pt"  # section 7 and its going-deeper part
+
+# Section 8, going deeper: toward multilayer models.
+HIDDEN, BRIDGE_LR, BRIDGE_EPOCHS = 8, 0.05, 200  # hidden units; Adam's step size and epochs on y = x²
 
 run_in_notebook = notebook_runner(__name__)  # in Jupyter or VS Code each section runs under its own cell
 
@@ -148,8 +156,8 @@ def section_prediction(run: Run) -> None:
 
     x = torch.tensor([[1.0], [2.0]], device=run.device)  # (2, 1): two inputs, one feature each
     yhat = forward(x)
-    print(f"w = {w.item():g} and b = {b.item():g} are tensors with requires_grad=True.")
-    print(f"forward(x) = w·x + b on x = {fmt(x)} gives {fmt(yhat.detach())}")
+    tensors = f"w = {w.item():g} and b = {b.item():g}, tensors with requires_grad=True"
+    print(f"forward(x) = w·x + b, {tensors}, on x = {fmt(x)} gives {fmt(yhat.detach())}")
     add = yhat.grad_fn  # the last operation, + b
     (multiply, _), _ = add.next_functions  # w·x, and b
     names = f"{type(add).__name__} (the + b), linked to {type(multiply).__name__} (the w·x) and to b"
@@ -494,7 +502,11 @@ def section_slope_and_bias(run: Run) -> Descent:
         grid_w, grid_b = (g.reshape(-1) for g in torch.meshgrid(coarse, coarse, indexing="xy"))
         directions = steepest_descent(x.cpu(), y.cpu(), grid_w, grid_b)  # unit arrows, so all are visible
         arrows = (grid_w, grid_b, directions[:, 0], directions[:, 1])
-        run.figures.emit(figures.plot_surface_3d(slopes, biases, costs), "slope_and_bias_surface")
+        w_star, b_star = optimum
+        across_w = cost_surface(x.cpu(), y.cpu(), slopes, torch.tensor([b_star]))[0]  # J(w, b*)
+        along_b = cost_surface(x.cpu(), y.cpu(), torch.tensor([w_star]), biases)[:, 0]  # J(w*, b)
+        surface = figures.plot_surface_3d(slopes, biases, costs, optimum, across_w, along_b)
+        run.figures.emit(surface, "slope_and_bias_surface")
         fine = figures.contour_grid(SURFACE_RANGE)  # round contour rings need a finer grid than the 30×30 one
         fine_costs = cost_surface(x.cpu(), y.cpu(), fine, fine)
         run.figures.emit(figures.plot_contour(fine, fine, fine_costs, runs, arrows, optimum), "slope_and_bias_contour")
@@ -612,9 +624,32 @@ run_in_notebook(animate_descent)
 # or stops being a number; the loss curve; a print every 100 epochs; a few lines for the figure;
 # and, after the loop, a check that stops a step size at or above 2/λmax even before its loss has
 # grown. Every epoch steps on all four deliveries at once, so one epoch is one step.
+#
+# `optim.SGD` is one optimizer of `torch.optim`; `optim.Adam` (exercise 2) is another, built and
+# stepped the same way. SGD steps each parameter by lr × its gradient, so a steep gradient makes a
+# long step. Adam keeps, for each parameter, a running average of its gradient (m) and of the
+# gradient's square (v), and steps by lr·m/(√v + ε): about lr, whatever the gradient's size. One
+# computed line shows it on section 4's points.
 
 
 # %%
+def first_step_and_cost(
+    optimizer_class: type[optim.Optimizer], x: torch.Tensor, y: torch.Tensor, start: tuple[float, float], lr: float
+) -> tuple[float, float]:
+    """From `start`, how far the first step of the optimizer moves w, and the cost after 15 steps, on y ≈ w·x + b."""
+    w = torch.tensor(start[0], requires_grad=True, device=x.device)
+    b = torch.tensor(start[1], requires_grad=True, device=x.device)
+    optimizer = optimizer_class([w, b], lr=lr)
+    moves = []
+    for _ in range(15):  # section 4's steps
+        optimizer.zero_grad()
+        mse(w * x + b, y).backward()
+        before = w.item()
+        optimizer.step()
+        moves.append(w.item() - before)
+    return moves[0], mse(w * x + b, y).item()
+
+
 @dataclass
 class Trained:
     """Section 5's run: the data, where it started and ended, and the closed form, for its going-deeper part."""
@@ -702,10 +737,17 @@ def section_training(run: Run) -> Trained:
             verdict = f"Close, within {CLOSE_SHARE:.0%}, not on it"
         else:
             verdict = f"Not close (close is within {CLOSE_SHARE:.0%})"
-        print(
-            f"{verdict}: along the cost's {'flattest' if story.name == 'flat' else 'steepest'} direction, a mix of "
-            f"w and b, each step keeps {story.kept_per_step:.4f} of the error."
-        )
+        print(f"{verdict}: each step keeps {story.kept_per_step:.4f} of the error that is left.")
+
+    x, y = slope_and_bias_data(run)  # section 4's points, not these deliveries
+    (sgd_move, sgd_cost), (adam_move, adam_cost) = (
+        first_step_and_cost(kind, x, y, SLOPE_BIAS_START, LAB_LR) for kind in (optim.SGD, optim.Adam)
+    )
+    print("optim.Adam steps each parameter by lr·m/(√v + ε), m and v running averages of its gradient and its square.")
+    print(
+        f"  Section 4's run at lr {LAB_LR:g}: w's first step is {sgd_move:.4f} with SGD, {adam_move:.4f} with Adam; "
+        f"15 steps end at J = {sgd_cost:.4g} and {adam_cost:.4g}."
+    )
 
     if run.plots:
         fig = figures.plot_training(distances.cpu(), times.cpu(), [*losses, final], snapshots, optimum, best_loss)
@@ -792,62 +834,76 @@ def train(
 # %% [markdown]
 # ## 6. The step size
 # Plain full-batch gradient descent (every step on all the data, no momentum) on this cost
-# converges only when lr is below 2/λmax, λmax the steepest curvature of the cost (section 4),
-# which for a line depends on the inputs x alone. Stable is not fast: near the limit the steep
-# direction barely shrinks. The lesson prints the limit rounded down, so that the printed number,
-# typed back as `--lr`, is a stable step size, and it finds the step size that ends lowest.
+# converges only when lr is below one limit, 2/λmax. λmax is the cost's largest curvature, and for
+# a line it depends on the inputs x alone, so the limit is computed from the data before any
+# training. The lesson prints it rounded down, so that the printed number, typed back as `--lr`,
+# is a stable step size. Stable is not fast: just below the limit each step overshoots the best
+# line and lands almost as far on the other side. The section trains from one start at five step
+# sizes and calls the one that ends lowest about right.
 
 
 # %%
-def step_sizes(distances: torch.Tensor, times: torch.Tensor, start: tuple[float, float]) -> dict[str, float]:
-    """Section 6's step sizes, from the data and the start: too small, the article's, ..., too large."""
-    flat, steep = curvatures(distances)
-    stable = 2 / steep
+def step_sizes(distances: torch.Tensor) -> dict[str, float]:
+    """Section 6's step sizes, from the data's limit 2/λmax: too small, ..., too large."""
+    stable = max_stable_lr(distances)
     return {
         "too small": SMALL_LR,
         "the article's": TRAIN_LR,
-        f"lowest after {RATE_EPOCHS} epochs": lowest_loss_lr(distances, times, start, RATE_EPOCHS),
-        "2/(λmax + λmin)": round_down(2 / (steep + flat)),
+        "the limit to one digit": round_down(stable, 1),
         "just below the limit": round_down(stable),
         "too large": round(LARGE_LR_FACTOR * stable, 3),
     }
 
 
+def train_at_step_sizes(
+    distances: torch.Tensor, times: torch.Tensor, start: nn.Module, rates: dict[str, float], epochs: int
+) -> tuple[dict[str, list[float]], dict[str, float | DivergenceError]]:
+    """Each step size's run from copies of `start`: the losses before each step and after the last, or its error."""
+    curves: dict[str, list[float]] = {}
+    ends: dict[str, float | DivergenceError] = {}
+    for name, lr in rates.items():
+        model = copy.deepcopy(start)  # every step size starts from the same line
+        try:
+            losses = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), epochs)
+        except DivergenceError as error:
+            curves[name], ends[name] = error.losses, error
+            continue
+        ends[name] = mse(model(distances), times).item()  # after the last step: train() records before each step
+        curves[name] = [*losses, ends[name]]
+    return curves, ends
+
+
 def section_learning_rate(run: Run) -> None:
-    heading(6, "The step size: too small, good, too large")
+    heading(6, "The step size: too small, about right, too large")
     distances, times = run.deliveries
     stable = max_stable_lr(distances)
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
-    rates = step_sizes(distances, times, line_of(start))
-    print(
-        "Plain full-batch gradient descent here is stable only for lr below 2/λmax, a little above "
-        f"{round_down(stable):g}."
-    )
-    print(
-        f"  Stable is not fast: near the limit the steep direction barely shrinks. {RATE_EPOCHS} epochs from one start:"
-    )
+    rates = step_sizes(distances)
+    limit = round_down(stable)
+    print(f"Plain full-batch gradient descent is stable here only for lr below 2/λmax, a little above {limit:g}")
+    print(f"  (λmax: the cost's largest curvature, from the inputs x alone). {RATE_EPOCHS} epochs from one start:")
+    curves, ends = train_at_step_sizes(distances, times, start, rates, RATE_EPOCHS)
     slope, bias = least_squares(distances, times)
     best = mse(slope * distances + bias, times).item()  # the least-squares loss, the lowest any line reaches
+    finished = {name: end for name, end in ends.items() if not isinstance(end, DivergenceError)}
+    lowest = min(finished, key=finished.__getitem__, default=None)
     runs: dict[str, list[float]] = {}
     for name, lr in rates.items():
-        model = copy.deepcopy(start)  # every step size starts from the same line
-        label = f"lr {lr:g} ({name})"
-        try:
-            runs[label] = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), RATE_EPOCHS)
-        except DivergenceError as error:
-            runs[label] = error.losses
+        label = f"lr {lr:g} ({'about right, lowest' if name == lowest else name})"
+        runs[label], end = curves[name], ends[name]
+        if isinstance(end, DivergenceError):
             print(
-                f"  {label + ':':<36} stopped at epoch {error.epoch}: the loss grew from {digits(error.losses[0], 3)} "
-                f"to {digits(error.losses[-1], 2)}, then overflowed"
+                f"  {label + ':':<36} stopped at epoch {end.epoch}: the loss grew from {digits(end.losses[0], 3)} "
+                f"to {digits(end.losses[-1], 2)}, then overflowed"
             )
             continue
-        first, last = runs[label][0], runs[label][-1]
+        first = curves[name][0]
         if lr >= stable:
-            verdict = "the loss grew, diverging" if last > first else "at or above the limit, it cannot converge"
+            verdict = "the loss grew, diverging" if end > first else "at or above the limit, it cannot converge"
         else:
-            verdict = f"about {digits(last - best, 2)} above least squares"
-        print(f"  {label + ':':<36} loss {digits(first, 3)} -> {digits(last, 3)}, {verdict}")
+            verdict = f"about {digits(end - best, 2)} above least squares"
+        print(f"  {label + ':':<36} loss {digits(first, 3)} -> {digits(end, 3)}, {verdict}")
     if run.plots:
         # Clip at a round power of ten above the first loss, so the diverging run leaves the chart.
         ceiling = 10.0 ** math.ceil(math.log10(max(losses[0] for losses in runs.values())) + 0.5)
@@ -858,20 +914,28 @@ run_in_notebook(section_learning_rate)
 
 
 # %% [markdown]
-# ### Going deeper (optional): what each step size does to each direction
-# Along each eigenvector of the Hessian one step multiplies the error by 1 - lr·λ. The error
-# shrinks while |1 - lr·λ| < 1; the slower of the two directions sets the pace, and the two are
-# balanced, as fast as one step size can make the slower, at lr = 2/(λmax + λmin).
+# ### Going deeper (optional): what each step size does to each direction of the cost
+# The second derivatives of the cost form its Hessian H (section 4's going-deeper part); its
+# eigenvalues λmax and λmin are the curvatures along the directions where the cost bends most and
+# least. Along each, one step multiplies the error by 1 - lr·λ. The error shrinks while
+# |1 - lr·λ| < 1, which is where 2/λmax comes from; the slower of the two directions sets the
+# pace, and the two are balanced, as fast as one step size can make the slower, at
+# lr = 2/(λmax + λmin). Linear algebra also finds the step size that ends lowest after 60 epochs.
 
 
 # %%
 def deeper_learning_rate(run: Run, _: None = None) -> None:
-    going_deeper(6, "what each step size does to each direction")
+    going_deeper(6, "what each step size does to each direction of the cost")
     distances, times = run.deliveries
     flat, steep = curvatures(distances)
     torch.manual_seed(run.seed)
     start = LinearRegression().to(run.device)
-    rates = step_sizes(distances, times, line_of(start))
+    lowest = lowest_loss_lr(distances, times, line_of(start), RATE_EPOCHS)
+    rates = {
+        **step_sizes(distances),
+        f"lowest after {RATE_EPOCHS} epochs": lowest,
+        "2/(λmax + λmin)": round_down(2 / (steep + flat)),
+    }
     print(f"λmax = {steep:.4f} and λmin = {flat:.4f}. One step multiplies the error along each by 1 - lr·λ:")
     for name, lr in rates.items():
         in_steep, in_flat = 1 - lr * steep, 1 - lr * flat
@@ -883,21 +947,23 @@ def deeper_learning_rate(run: Run, _: None = None) -> None:
     _, vectors = torch.linalg.eigh(hessian(distances))  # the flat direction first, then the steep one
     optimum = torch.tensor(least_squares(distances, times), dtype=torch.float64)
     error = (vectors.T @ (torch.tensor(line_of(start), dtype=torch.float64) - optimum)).abs()  # (flat, steep)
-    lowest = rates[f"lowest after {RATE_EPOCHS} epochs"]
     print(f"From this start the error along the steep direction is {error[1] / error[0]:.1f} times that along the")
     print("  flat one, and the loss is the least-squares loss plus Σ λ/2·(error along each)². A step a little")
-    print(
-        f"  below the balance shrinks the large steep error faster: {RATE_EPOCHS} epochs end lowest at lr {lowest:g}."
-    )
+    print(f"  below the balance shrinks the large steep error faster: linear algebra finds lr {lowest:g} lowest")
+    print(f"  after {RATE_EPOCHS} epochs, its loss after the last step:")
+    names = (f"lowest after {RATE_EPOCHS} epochs", "2/(λmax + λmin)", "just below the limit")
+    chosen = {name: rates[name] for name in names}
+    _, ends = train_at_step_sizes(distances, times, start, chosen, RATE_EPOCHS)
+    print("  " + ", ".join(f"lr {chosen[name]:g} ends at {digits(ends[name], 3)}" for name in names) + ".")
     new = torch.tensor([[7.0]], device=run.device)
     for name in ("just below the limit", "2/(λmax + λmin)"):
         lr = rates[name]
         model = copy.deepcopy(start)
-        losses = train(model, distances, times, optim.SGD(model.parameters(), lr=lr), TRAIN_EPOCHS)
+        train(model, distances, times, optim.SGD(model.parameters(), lr=lr), TRAIN_EPOCHS)
         with torch.inference_mode():
-            minutes = model(new).item()
+            final, minutes = mse(model(distances), times).item(), model(new).item()  # after the last step
         print(
-            f"At lr {lr:g} ({name}), {TRAIN_EPOCHS} epochs end at loss {digits(losses[-1], 2)}; 7 miles -> "
+            f"At lr {lr:g} ({name}), the loss after {TRAIN_EPOCHS} epochs is about {digits(final, 2)}; 7 miles -> "
             f"{minutes:.2f} minutes."
         )
     model = copy.deepcopy(start)
@@ -960,7 +1026,7 @@ def train_on_batches(
     device: torch.device,
 ) -> Fit:
     """Mini-batch SGD from a seeded start, with the training and validation losses after every epoch."""
-    x_val, y_val = (rows.to(device) for rows in validation)  # a tensor's .to() returns a new tensor: assign it
+    x_val, y_val = (rows.to(device) for rows in validation)  # .to() returns a tensor on device: assign it
     x_train, y_train = (rows.to(device) for rows in loader.dataset.tensors)
     torch.manual_seed(seed)  # every step size starts from the same weights
     model = LinearRegression(2, 1).to(device)  # a module's .to() moves it in place
@@ -1074,10 +1140,11 @@ def section_workflow(run: Run) -> Workflow:
         f"  An epoch is one pass over the training rows and a step one batch: {BATCH_EPOCHS} epochs are {steps} steps."
     )
 
-    if run.device_option == "auto":  # --device auto
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the line to copy into your own code
-    else:  # --device cpu, the default here, so that every run prints the same numbers; or --device cuda
-        device = torch.device(run.device_option)
+    if run.device_option == "auto":  # --device auto: the line to copy into your own code
+        device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    else:  # --device cpu, the default, so that every run prints the same numbers; or a device such as cuda:1
+        device = run.device_option
+    device = torch.device(device)
     fits = {}
     print(
         f"LinearRegression(2, 1) on {device}, optim.SGD, {BATCH_EPOCHS} epochs at each lr; the mean of the last "
@@ -1338,6 +1405,44 @@ def section_next_steps(run: Run) -> None:
 
 run_in_notebook(section_next_steps)
 
+
+# %% [markdown]
+# ### Going deeper (optional): from a line to a multilayer model
+# Training slope and bias together is the step toward multilayer models: the same loop, loss and
+# optimizer train a stack of `nn.Linear` layers. Stacked with nothing between them, two layers are
+# still one line, w = W2·W1 and b = W2·b1 + b2; an `nn.ReLU()` between them lets the model bend.
+
+
+# %%
+def deeper_next_steps(run: Run, _: None = None) -> None:
+    going_deeper(8, "from a line to a multilayer model")
+    x, _ = slope_and_bias_data(run)  # section 4's 60 points, x from -3.0 to 2.9
+    torch.manual_seed(run.seed)
+    stacked = nn.Sequential(nn.Linear(1, HIDDEN), nn.Linear(HIDDEN, 1)).to(run.device)
+    inner, outer = stacked
+    with torch.no_grad():
+        slope = outer.weight @ inner.weight  # W2·W1, (1, 1)
+        bias = outer.weight @ inner.bias + outer.bias  # W2·b1 + b2, (1,)
+        same = torch.allclose(stacked(x), x @ slope.T + bias, atol=1e-5)
+    layers = f"nn.Sequential(nn.Linear(1, {HIDDEN}), nn.Linear({HIDDEN}, 1))"
+    print(f"{layers} is still a line: w = W2·W1 = {slope.item():.4f},")
+    print(f"  b = W2·b1 + b2 = {bias.item():.4f}; it gives w·x + b at all 60 points of section 4: {same}.")
+    curve = x**2  # a bend that no line follows
+    line_slope, line_bias = least_squares(x, curve)
+    line_cost = mse(line_slope * x + line_bias, curve).item()
+    torch.manual_seed(run.seed)
+    bent = nn.Sequential(nn.Linear(1, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1)).to(run.device)
+    train(bent, x, curve, optim.Adam(bent.parameters(), lr=BRIDGE_LR), BRIDGE_EPOCHS)
+    bent_cost = mse(bent(x), curve).item()
+    print(f"With nn.ReLU() between the layers it can bend. On y = x² the best line costs {line_cost:.2g}; the")
+    trained = f"{BRIDGE_EPOCHS} epochs of train() with Adam at lr {BRIDGE_LR:g}"
+    print(f"  1 -> {HIDDEN} -> 1 network, {trained}, {bent_cost:.2g}.")
+    print("  The same loop, loss and optimizer: only the model changed.")
+
+
+run_in_notebook(deeper_next_steps)
+
+
 # %%
 SECTIONS: dict[str, Callable[[Run], Any]] = {
     "prediction": section_prediction,
@@ -1356,6 +1461,7 @@ GOING_DEEPER: dict[str, Callable[[Run, Any], None]] = {  # a section's optional 
     "training": deeper_training,
     "learning_rate": deeper_learning_rate,
     "workflow": deeper_workflow,
+    "next_steps": deeper_next_steps,
 }
 
 __all__ = [  # what exercises, tests and a learner's own code import from here

@@ -82,6 +82,14 @@ def _dpi(text: str) -> int:
     return value
 
 
+def _device(text: str) -> str:
+    try:
+        runtime.pick_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, with every mistake on one line of stderr instead of a usage block and then the error."""
 
@@ -149,7 +157,10 @@ def build_parser(sections: Sequence[str], defaults: runtime.Run) -> argparse.Arg
         "--explore", action="store_true", help="only open a window to drag w, b and lr and step the descent yourself"
     )
     parser.add_argument(
-        "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where tensors live (default cpu)"
+        "--device",
+        type=_device,
+        default="cpu",
+        help="where tensors live: cpu (the default), auto, or a device this machine has, such as cuda:1 or mps",
     )
     return parser
 
@@ -334,11 +345,7 @@ def _run(
     if args.explore and explore is not None:
         return _explore(parser, args, explore)
 
-    device = runtime.pick_device(args.device)
-    if device is None:
-        parser.error(
-            "--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu (the default) or auto."
-        )
+    device = runtime.pick_device(args.device)  # checked by the parser already
     plots = not args.no_plots
     show = args.show and figures.has_display()
     run = runtime.Run(

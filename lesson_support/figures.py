@@ -382,21 +382,42 @@ def plot_slope_only(
 
 
 @styled
-def plot_surface_3d(slopes: torch.Tensor, biases: torch.Tensor, costs: torch.Tensor) -> Figure:
+def plot_surface_3d(
+    slopes: torch.Tensor,
+    biases: torch.Tensor,
+    costs: torch.Tensor,
+    optimum: tuple[float, float],
+    across_w: torch.Tensor,
+    along_b: torch.Tensor,
+) -> Figure:
+    """The cost surface, with the two lines through its minimum: J(w, b*) across w and J(w*, b) along b."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 5.0), dpi=DEFAULT_DPI)
-    ax = fig.add_subplot(projection="3d")
+    ax = fig.add_subplot(projection="3d", computed_zorder=False)  # the two lines drawn over the surface
     fig.subplots_adjust(left=0.0, right=0.95, bottom=0.02, top=0.92)
     grid_w, grid_b = torch.meshgrid(slopes, biases, indexing="xy")
-    ax.plot_surface(grid_w.numpy(), grid_b.numpy(), costs.numpy(), cmap="viridis", linewidth=0, rcount=15, ccount=15)
-    # Seen from higher than the default view: no wall in front hides the trough or folds over it.
+    ax.plot_surface(
+        grid_w.numpy(),
+        grid_b.numpy(),
+        costs.numpy(),
+        cmap="viridis",
+        linewidth=0,
+        rcount=15,
+        ccount=15,
+        alpha=0.8,
+        zorder=1,
+    )
+    w_star, b_star = optimum
+    ax.plot(slopes, torch.full_like(slopes, b_star), across_w, color="tab:red", linewidth=2.5, zorder=3)
+    ax.plot(torch.full_like(biases, w_star), biases, along_b, color="k", linewidth=2.5, zorder=3)
+    # Seen from higher than the default view: no wall in front hides the lines or folds over them.
     ax.view_init(elev=30, azim=-75)
     ax.locator_params(nbins=5)
     ax.set_xlabel("slope w")
     ax.set_ylabel("bias b")
     ax.set_zlabel("cost J(w, b)")
-    ax.set_title("the cost surface")
+    ax.set_title("the cost surface: red across w, black along b, through the minimum")
     return fig
 
 
@@ -413,9 +434,11 @@ def plot_contour(
     fig.subplots_adjust(left=0.7 / 6.4, right=4.7 / 6.4)  # the square chart, then the legend beside it
     contour_of(ax, slopes, biases, costs)
     ax.quiver(*arrows, color="0.6", angles="xy", label="steepest descent\n(the -gradient)", zorder=2)
-    for (name, run), color in zip(paths.items(), ("tab:red", "tab:orange"), strict=False):
+    # Two paths that meet near the minimum: unlike in colour, marker and line, and unlike the contours' colours.
+    looks = ({"color": "tab:red", "marker": "o"}, {"color": "k", "marker": "s", "linestyle": "--", "mfc": "white"})
+    for (name, run), look in zip(paths.items(), looks, strict=False):
         path = torch.tensor(run.params)
-        ax.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=4, label=name, zorder=4)
+        ax.plot(path[:, 0], path[:, 1], markersize=4, label=name, zorder=4, **look)
     optimum_star(ax, optimum, label="least-squares\noptimum")
     ax.set_title("contours of J(w, b) and the descent paths")
     ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), borderaxespad=0.0)
@@ -488,13 +511,16 @@ def plot_training(
 
 @styled
 def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
-    fig, (ax,) = new_figure()
+    fig, (ax,) = new_figure(width=WIDE)
+    fig.subplots_adjust(right=1 - 2.6 / WIDE)  # the chart, then the legend beside it: no curve under it
+    lowest = min((loss for losses in runs.values() for loss in losses if loss > 0), default=ceiling / 1e6)
+    floor = lowest / 3
     for name, losses in runs.items():
         (drawn,) = ax.plot(losses, label=name)
         escaped = next((epoch for epoch, loss in enumerate(losses) if loss > ceiling), 0)
-        if escaped:  # a run that leaves the chart: its points, and an arrow where it crosses the top
-            drawn.set_marker("o")
-            drawn.set_markersize(4)
+        if escaped:  # a run that leaves the chart: its points well inside it, and an arrow where it crosses the top
+            kept = [(epoch, loss) for epoch, loss in enumerate(losses) if floor * 1.5 < loss < ceiling / 1.5]
+            ax.plot(*zip(*kept, strict=True), "o", markersize=4, color=drawn.get_color())
             below, above = math.log(losses[escaped - 1]), math.log(losses[escaped])
             crossing = escaped - 1 + (math.log(ceiling) - below) / (above - below)
             ax.annotate(
@@ -507,12 +533,11 @@ def plot_learning_rates(runs: dict[str, list[float]], ceiling: float) -> Figure:
                 va="top",
             )
     log_scale(ax)
-    lowest = min((loss for losses in runs.values() for loss in losses if loss > 0), default=ceiling / 1e6)
-    ax.set_ylim(lowest / 3, ceiling)
+    ax.set_ylim(floor, ceiling)
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE loss (log scale)")
     ax.set_title(f"the same data and start, {len(runs)} step sizes")
-    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.79))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -525,35 +550,48 @@ def plot_workflow(
     baseline: float,
     judged: int,
 ) -> Figure:
-    """The validation loss of each candidate step size per epoch, and the chosen model's test predictions."""
+    """The validation loss of each candidate step size per epoch, the judged epochs close up, and the test rows."""
     from matplotlib.ticker import LogLocator, MaxNLocator
 
-    fig, (loss_ax, fit_ax) = new_figure(2, width=WIDE, height=3.8)
-    for lr, losses in val_losses.items():
-        style = {"linewidth": 2.4, "marker": "o", "markersize": 3} if lr == chosen else {"linewidth": 1.2}
-        loss_ax.plot(
-            range(1, len(losses) + 1), losses, label=f"lr {lr:g}" + (" (chosen)" if lr == chosen else ""), **style
-        )
+    fig, (loss_ax, judged_ax, fit_ax) = new_figure(3, width=WIDE, height=4.3)
+    fig.subplots_adjust(left=0.6 / WIDE, bottom=1.15 / 4.3, wspace=0.42)  # the legend goes below the charts
     epochs = len(next(iter(val_losses.values())))
-    loss_ax.axvspan(epochs - judged + 0.5, epochs + 0.5, color="0.92", zorder=0, label=f"the {judged} epochs judged")
+    first_judged = epochs - judged + 1
+    means = {lr: sum(losses[-judged:]) / judged for lr, losses in val_losses.items()}
+    close = {lr for lr, mean in means.items() if mean <= 1.5 * means[chosen]}  # near the chosen: the close-up's
+    for lr, losses in val_losses.items():
+        style = {"linewidth": 2.4} if lr == chosen else {"linewidth": 1.2}
+        label = f"lr {lr:g}" + (" (chosen)" if lr == chosen else "")
+        (drawn,) = loss_ax.plot(range(1, epochs + 1), losses, label=label, **style)
+        if lr in close:
+            color = drawn.get_color()
+            judged_ax.plot(range(first_judged, epochs + 1), losses[-judged:], "o:", color=color, markersize=3)
+            judged_ax.plot(
+                [first_judged, epochs], [means[lr]] * 2, color=color, gid=f"mean lr {lr:g}", **style
+            )  # the mean the validation set chooses by
+    loss_ax.axvspan(first_judged - 0.5, epochs + 0.5, color="0.92", zorder=0, label=f"the {judged} epochs judged")
     log_scale(loss_ax)
     loss_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 2, 5, 10, 20, ...: the floor near σ² reads off
     loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("validation loss (log scale)")
-    loss_ax.set_title("the validation set chooses the step size")
-    loss_ax.legend(loc="upper right")
+    loss_ax.set_title("every epoch")
+    judged_ax.set_xlim(first_judged - 0.5, epochs + 0.5)
+    judged_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    judged_ax.set_xlabel("epoch")
+    judged_ax.set_ylabel("validation loss")
+    judged_ax.set_title(f"the last {judged}; solid: their mean")
     actual, predicted = actual.reshape(-1).cpu(), predicted.reshape(-1).cpu()
     ends = [float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))]
-    fit_ax.plot(ends, ends, color="0.7", linewidth=5, solid_capstyle="butt", zorder=1)
-    fit_ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1.2)
-    fit_ax.plot(actual, predicted, "o", markersize=4, color="tab:blue", zorder=3)
+    fit_ax.plot(ends, ends, color="0.7", linewidth=5, solid_capstyle="butt", zorder=1, label="test: predicted = actual")
+    fit_ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1.2, label=f"baseline: the mean {baseline:.1f}")
+    fit_ax.plot(actual, predicted, "o", markersize=4, color="tab:blue", zorder=3, label="test: the chosen model")
     fit_ax.locator_params(nbins=5)
     fit_ax.set_xlabel("actual minutes (test rows)")
     fit_ax.set_ylabel("predicted minutes")
-    fit_ax.set_title("the test rows, predicted")
-    note(
-        fit_ax,
-        f"dots: the chosen model\ngrey: prediction = actual\ndashed: the baseline,\nthe training mean {baseline:.1f}",
-    )
+    fit_ax.set_title("the test rows, chosen model")
+    (lines, names), (marks, meanings) = loss_ax.get_legend_handles_labels(), fit_ax.get_legend_handles_labels()
+    handles, labels = lines + marks, names + meanings
+    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))  # below the charts
+    fig.suptitle("the validation set chooses the step size", y=0.99, fontsize=STYLE["axes.titlesize"])
     return fig

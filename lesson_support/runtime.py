@@ -27,7 +27,7 @@ class Run:
 
     seed: int = SEED
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    device_option: str = "cpu"  # what --device said: cpu, cuda or auto
+    device_option: str = "cpu"  # what --device said: cpu, auto, or a device such as cuda:1
     epochs: int = 500  # the article's run, as lesson.py's TRAIN_EPOCHS and TRAIN_LR
     lr: float = 0.01
     data: Path = DISTANCE_TIME_CSV
@@ -99,13 +99,35 @@ def required_path(output: str) -> str:
     return "\n".join(kept)
 
 
-def pick_device(name: str) -> torch.device | None:
-    """cpu, cuda or auto as a torch.device; None when CUDA is asked for and there is none."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        return None
-    return torch.device(name)
+def devices_here() -> list[str]:
+    """The devices this machine has for PyTorch: cpu, then each device of its accelerator (cuda:0, mps:0, ...)."""
+    names = ["cpu"]
+    if torch.accelerator.is_available():
+        kind = torch.accelerator.current_accelerator().type
+        names += [f"{kind}:{index}" for index in range(torch.accelerator.device_count())]
+    return names
+
+
+def pick_device(name: str) -> torch.device:
+    """--device as a torch.device: auto, or any device torch.device accepts that this machine has.
+
+    Raises ValueError with one sentence for a name PyTorch does not know or a device this machine lacks.
+    """
+    if name == "auto":  # the line the PyTorch tutorials teach
+        return torch.device(torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu")
+    here = devices_here()
+    has = f"this machine has {', '.join(here)}" if len(here) > 1 else "this machine has the cpu only"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"'{name}' is not a device PyTorch knows; {has}, or use auto") from None
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    if device.type == "cpu" and device.index in (None, 0):
+        return device
+    counted = device.index is None or device.index < torch.accelerator.device_count()
+    if accelerator is not None and device.type == accelerator.type and counted:
+        return device
+    raise ValueError(f"PyTorch sees no {name} here; {has}, or use auto")
 
 
 def freeze_gc() -> None:

@@ -8,6 +8,7 @@ the extents are matplotlib's own (get_window_extent after that draw).
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,15 +80,55 @@ def layout_problems(fig: Any, name: str) -> list[str]:
     for legend in legends:
         cover = legend.get_window_extent(renderer)
         for ax in fig.axes:
-            for line in filter(_has_markers, ax.get_lines()):
-                places = line.get_transform().transform(line.get_xydata())
-                inside_axes = [point for point in places if ax.bbox.contains(*point)]
-                hidden = [point for point in inside_axes if cover.contains(*point)]
+            for line in ax.get_lines():
+                if not line.get_visible():
+                    continue
+                hidden = [point for point in _plotted_points(line, ax) if cover.contains(*point)]
                 if hidden:
+                    what = "marker(s)" if _has_markers(line) else "plotted point(s)"
                     problems.append(
-                        f"{name}: the legend of '{ax.get_title()}' covers {len(hidden)} marker(s) of "
+                        f"{name}: the legend of '{ax.get_title()}' covers {len(hidden)} {what} of "
                         f"{_name(line)} labelled {line.get_label()!r}"
                     )
+    problems += _markers_cut_by_the_frame(fig, name)
+    return problems
+
+
+def _plotted_points(line: Any, ax: Any) -> list[Any]:
+    """A line's data points in display coordinates, those the axes show: with a line drawn between them, every
+    point of the line at a pixel's spacing, so that a legend cannot sit on a segment between two points."""
+    import numpy as np
+
+    places = line.get_transform().transform(line.get_xydata())
+    places = places[np.isfinite(places).all(axis=1)]
+    if line.get_linestyle() not in ("None", "", " ") and len(places) > 1:
+        pieces = []
+        for start, end in itertools.pairwise(places):
+            steps = max(2, int(np.hypot(*(end - start))))
+            pieces.append(start + np.linspace(0, 1, steps)[:, None] * (end - start))
+        places = np.concatenate(pieces)
+    return [point for point in places if ax.bbox.contains(*point)]
+
+
+def _markers_cut_by_the_frame(fig: Any, name: str) -> list[str]:
+    """A marker the axes' frame cuts through: its centre closer to the frame than its radius, inside or out."""
+    problems = []
+    for ax in fig.axes:
+        box = ax.bbox
+        for line in filter(_has_markers, ax.get_lines()):
+            if not line.get_clip_on():
+                continue
+            radius = line.get_markersize() / 2 * fig.dpi / 72  # points to pixels
+            cut = 0
+            for x, y in line.get_transform().transform(line.get_xydata()):
+                near = [x - box.x0, box.x1 - x, y - box.y0, box.y1 - y]
+                inside = min(near) >= 0
+                if (inside and min(near) < radius) or (
+                    not inside and box.x0 - radius < x < box.x1 + radius and box.y0 - radius < y < box.y1 + radius
+                ):
+                    cut += 1
+            if cut:
+                problems.append(f"{name}: the frame of '{ax.get_title()}' cuts {cut} marker(s) of {_name(line)}")
     return problems
 
 

@@ -129,3 +129,31 @@ def test_the_lesson_and_the_readmes_name_every_exercise_in_the_list(lesson_outpu
     for exercise, row in zip(EXERCISES, rows, strict=True):
         assert f"`{exercise.file}` | `{exercise.check_command}` |" in row, row
         assert f"{exercise.file:<40} {exercise.task:<32} {exercise.check_command}" in printed
+
+
+EXERCISES_PAGE = (ROOT / "exercises" / "README.md").read_text(encoding="utf-8")
+BEFORE_THE_TASKS, PAGE_WORDS, EXERCISE_WORDS = 500, 2200, 650
+
+
+def test_the_exercises_page_leads_with_the_tasks() -> None:
+    # The table and the commands first; how the grader and the watcher work comes after the exercises.
+    first = EXERCISES_PAGE.index("\n## Exercise 1:")
+    assert len(EXERCISES_PAGE[:first].split()) <= BEFORE_THE_TASKS, EXERCISES_PAGE[:first]
+    assert len(EXERCISES_PAGE.split()) <= PAGE_WORDS, f"exercises/README.md holds {len(EXERCISES_PAGE.split())} words"
+    headings = re.findall(r"^## (.*)$", EXERCISES_PAGE, re.M)
+    tasks = [index for index, heading in enumerate(headings) if heading.startswith("Exercise ")]
+    assert tasks == list(range(len(EXERCISES))), f"the exercises come first, in order: {headings}"
+    sections = re.split(r"^## ", EXERCISES_PAGE, flags=re.M)[1:]
+    for heading, section in zip(headings, sections, strict=True):
+        if heading.startswith("Exercise "):
+            assert len(section.split()) <= EXERCISE_WORDS, f"'{heading}' holds {len(section.split())} words"
+
+
+def test_every_hint_a_message_cites_is_on_the_page() -> None:
+    cited = set()
+    for path in [*ROOT.glob("grader/*.py"), *ROOT.glob("exercises/*.py"), ROOT / "lesson.py"]:
+        cited |= set(re.findall(r"[Hh]int (\d+)\.(\d+)", path.read_text(encoding="utf-8")))
+    cited = {(major, minor) for major, minor in cited if int(major) <= len(EXERCISES)}  # not a docstring's example
+    assert len(cited) >= 2 * len(EXERCISES), cited
+    for major, minor in sorted(cited):
+        assert f"**Hint {major}.{minor}.**" in EXERCISES_PAGE, f"Hint {major}.{minor} is cited but not on the page"

@@ -113,7 +113,8 @@ def test_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
         (["--epochs", "0"], "not positive"),
         (["--epochs", "2.5"], "'2.5' is not a whole number"),
         (["--seed", "-1"], "outside"),
-        (["--device", "tpu"], "invalid choice"),
+        (["--device", "tpu"], "'tpu' is not a device PyTorch knows"),
+        (["--device", "cuda:x"], "'cuda:x' is not a device PyTorch knows"),
         (["--show", "--no-plots"], "contradict"),
         (["--dpi", "10"], "outside 30 to 600"),
         (["--dpi", "high"], "'high' is not a whole number of dots per inch"),
@@ -173,9 +174,53 @@ def test_divergence_exits_1_with_one_sentence(capsys: pytest.CaptureFixture[str]
     assert not re.search(r"\b(?:nan|inf)\b", out + err, flags=re.IGNORECASE), out + err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_cuda_without_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "sees no CUDA GPU" in usage_error(["--device", "cuda"], capsys)
+@pytest.mark.skipif(torch.accelerator.is_available(), reason="this machine has an accelerator")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps", "xpu", "meta", "cpu:1"])
+def test_a_device_this_machine_lacks(device: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = usage_error(["--device", device], capsys)
+    assert f"PyTorch sees no {device} here; this machine has the cpu only, or use auto" in err, err
+
+
+def test_any_device_the_accelerator_has_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A machine with two CUDA devices, as torch.accelerator reports it: cuda, cuda:0 and cuda:1 pass; cuda:2 does not.
+    from lesson_support import runtime
+
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: 2)
+    assert runtime.devices_here() == ["cpu", "cuda:0", "cuda:1"]
+    for name in ("cpu", "cuda", "cuda:0", "cuda:1"):
+        assert runtime.pick_device(name) == torch.device(name)
+    assert runtime.pick_device("auto") == torch.device("cuda")
+    for name, sentence in (
+        ("cuda:2", "PyTorch sees no cuda:2 here; this machine has cpu, cuda:0, cuda:1, or use auto"),
+        ("mps", "PyTorch sees no mps here; this machine has cpu, cuda:0, cuda:1, or use auto"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(sentence)):
+            runtime.pick_device(name)
+
+
+def test_auto_is_the_tutorials_line() -> None:
+    from lesson_support import runtime
+
+    expected = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    assert runtime.pick_device("auto") == torch.device(expected)
+    source = (ROOT / "lesson.py").read_text(encoding="utf-8")
+    line = 'torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"'
+    assert line in source and line in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "torch.cuda.is_available" not in source
+    code, text = run_main(["--no-plots", "--section", "workflow", "--device", "auto"])
+    assert code == 0 and f"LinearRegression(2, 1) on {expected}," in text, text
+
+
+def test_a_tensors_to_is_said_exactly() -> None:
+    # README section 7: .to() returns a tensor on that device, the tensor itself when it is already there.
+    tensor = torch.zeros(2)
+    assert tensor.to("cpu") is tensor and tensor.to(torch.float64) is not tensor
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "a tensor's `.to(device)` returns a tensor on that device (the tensor itself when it is already there)" in (
+        readme
+    )
 
 
 def test_options_reach_the_training_section() -> None:

@@ -76,3 +76,28 @@ def test_section_5_the_share_the_flat_direction_keeps(deeper_output: str) -> Non
     assert f"each step keeps {per_step:.4f} of the error: 500 steps keep {100 * per_step**500:.3g}% of it." in text
     needed = int(np.ceil(np.log(1e-3) / np.log(per_step)))
     assert f"0.1% of the error is left after {needed} epochs" in text
+
+
+def test_section_8_stacked_layers_are_one_line_until_a_relu(deeper_output: str) -> None:
+    import torch
+
+    text = part_to_end(deeper_output, 8)
+    torch.manual_seed(lesson.SEED)
+    inner, outer = torch.nn.Linear(1, lesson.HIDDEN), torch.nn.Linear(lesson.HIDDEN, 1)  # as nn.Sequential makes them
+    w1, b1 = inner.weight.detach().double().numpy(), inner.bias.detach().double().numpy()
+    w2, b2 = outer.weight.detach().double().numpy(), outer.bias.detach().double().numpy()
+    slope, bias = (w2 @ w1).item(), (w2 @ b1 + b2).item()
+    assert f"w = W2·W1 = {slope:.4f}," in text and f"b = W2·b1 + b2 = {bias:.4f};" in text, text
+    assert "at all 60 points of section 4: True." in text, text
+    x, _ = lab_points()
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    line = np.linalg.lstsq(design, x**2, rcond=None)[0]
+    best_line = np.mean((design @ line - x**2) ** 2)
+    found = re.search(rf"the best line costs {NUMBER}; the\n.*Adam at lr \S+, {NUMBER}\.", text)
+    assert found and float(found.group(1)) == pytest.approx(best_line, rel=0.01), text
+    assert float(found.group(2)) < best_line / 100, "the network with a ReLU should follow the bend"
+
+
+def part_to_end(deeper_output: str, number: int) -> str:
+    """The last section's optional part: from its heading to the end of the output."""
+    return deeper_output[deeper_output.index(f"-- Going deeper (optional), section {number}:") :]

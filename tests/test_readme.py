@@ -113,12 +113,16 @@ def cut_off(printed: list[str], last: str) -> str | None:
     """The printed lines around a quote's last line when the quote stops mid-sentence, else None.
 
     A sentence goes on when the quoted line ends in a word or a comma and the next printed line
-    starts, indented, with a lower-case word: "... the limit is only a" then "  guide. ...".
+    starts, indented, with a lower-case word: "... the limit is only a" then "  guide. ...". A line
+    ending in a colon goes on when the next printed line is indented deeper: what it announces.
     """
     stripped = [line.rstrip() for line in printed]
     index = find(stripped, last)
     following = stripped[index + 1] if index + 1 < len(stripped) else ""
     if re.search(r"[A-Za-z,]$", last.rstrip()) and re.match(r"\s+[a-z]", following):
+        return f"{last.rstrip()}\n{following}"
+    indent = len(last) - len(last.lstrip())
+    if last.rstrip().endswith(":") and following.strip() and len(following) - len(following.lstrip()) > indent:
         return f"{last.rstrip()}\n{following}"
     return None
 
@@ -130,6 +134,9 @@ def test_a_quote_cut_off_mid_sentence_is_caught() -> None:
     assert cut_off(table, table[1]) is None
     sentence = ["the true plane says 23.00.", "  the next line"]
     assert cut_off(sentence, sentence[0]) is None
+    announced = ["  nn.MSELoss() returns 6.0401 too, and warns:", "    UserWarning: Using a target size"]
+    assert cut_off(announced, announced[0]) == "\n".join(announced)
+    assert cut_off(["a list:", "the next section"], "a list:") is None
 
 
 @pytest.mark.parametrize("heading", list(lesson_sections()))
@@ -141,15 +148,47 @@ def test_numbers_in_the_text_are_printed_by_the_lesson(heading: str, deeper_outp
 
 
 DETAILS = re.compile(r"<details>\n<summary>(.*?)</summary>\n(.*?)</details>", re.DOTALL)
-PATH_WORDS = 3000  # sections 1 to 7 outside their folded parts, code and output included: about half an hour
+PATH_WORDS = 2000  # sections 1 to 7 outside their folded parts, code and output included: a week-2 reading
 
 
-def test_the_required_path_reads_in_half_an_hour() -> None:
-    sections = list(lesson_sections().values())[:7]
-    words = sum(len(DETAILS.sub("", text).split()) for text in sections)
+def path_words(sections: list[str]) -> int:
+    """The words of these sections outside their <details> parts, code and output blocks counted, image tags not."""
+    kept = [DETAILS.sub("", text) for text in sections]
+    return sum(len(line.split()) for text in kept for line in text.splitlines() if not line.startswith("<img"))
+
+
+def test_the_required_path_reads_in_one_sitting() -> None:
+    words = path_words(list(lesson_sections().values())[:7])
     assert words <= PATH_WORDS, (
         f"sections 1 to 7 hold {words} words outside their <details> parts; at most {PATH_WORDS}"
     )
+
+
+def test_the_word_count_counts_code_and_skips_folds_and_images() -> None:
+    text = 'one two\n```python\nx = 1\n```\n<img src="a.png" width="9" alt="many words here">\n'
+    folded = "<details>\n<summary>Going deeper: x</summary>\nhidden words\n</details>\n"
+    assert path_words([text + folded]) == 7  # one two, the two fences, x = 1
+
+
+BANNED_ON_THE_PATH = ("λmin", "Hessian", "eigen", "direction", "linear algebra")
+
+
+def test_the_page_outside_its_folds_tells_no_eigen_story() -> None:
+    # The cost's curvature in one sentence (λmax) is on the path; its directions and eigenvalues are folded.
+    unfolded = DETAILS.sub("", README)
+    for word in BANNED_ON_THE_PATH:
+        assert word not in unfolded, f"README.md says {word!r} outside a <details> part"
+
+
+def test_the_custom_module_is_shown_as_lesson_py_has_it() -> None:
+    import inspect
+
+    import lesson
+
+    source = inspect.getsource(lesson.LinearRegression)
+    section = lesson_sections()["1. Prediction: y = w·x + b (`prediction`)"]
+    blocks = [block for language, block in FENCE.findall(section) if language == "python"]
+    assert source in blocks, f"README section 1 should show the whole class, as lesson.py has it:\n{source}"
 
 
 def test_each_folded_part_says_what_it_shows() -> None:
@@ -228,3 +267,13 @@ def test_ci_runs_the_readme_test_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     commands = [line.strip() for line in ci if line.strip() and not line.startswith("#")]
     assert commands[-2:] == [test_command, "python -m pytest tests"], commands
+
+
+def test_the_sources_are_introduced_before_the_lesson_names_them() -> None:
+    import lesson
+
+    before = " ".join(README[: README.index("## 1. Prediction")].split())
+    for name in ("*The article*", "*The labs*", "*the lab's lr 0.1*"):
+        assert name in before, f"README.md names {name} before section 1 only if it says what it is"
+    docstring = lesson.__doc__ or ""
+    assert '"The article"' in docstring and '"The labs"' in docstring and "the lab's lr 0.1" in docstring

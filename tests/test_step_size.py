@@ -130,10 +130,8 @@ def test_narration_follows_the_numbers(factor: float, epochs: int, capsys: pytes
         assert float(said.group(2)) / 100 == pytest.approx(share, rel=0.01, abs=1e-3), out
     else:
         assert float(said.group(3).replace(",", "")) == pytest.approx(share + 1, rel=0.01), out
-    story = (
-        "steepest" if abs(1 - lr * curvatures(DISTANCES)[1]) > abs(1 - lr * curvatures(DISTANCES)[0]) else "flattest"
-    )
-    assert f"along the cost's {story} direction" in out, out
+    story = "steep" if abs(1 - lr * curvatures(DISTANCES)[1]) > abs(1 - lr * curvatures(DISTANCES)[0]) else "flat"
+    assert f"Along the {story} direction each step keeps" in out, out  # the optional part names the direction
     predicted = re.search(rf"predicts w = {NUMBER}, b = {NUMBER}", out)
     assert (float(predicted.group(1)), float(predicted.group(2))) == pytest.approx(end, abs=LINE_ATOL), out
     kept = re.search(rf"{epochs} steps keep {NUMBER}% of it", out)
@@ -198,7 +196,7 @@ def test_section_6_calls_a_growing_loss_diverging_even_before_it_overflows(
 
 
 def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
-    # Every row of section 6, and the 500-epoch runs of its optional part, against float64 descent.
+    # Every row of section 6 against float64 descent: each loss is the one after the 60th step.
     slope, bias = lesson.least_squares(DISTANCES, TIMES)
     best = float(((slope * DISTANCES.double() + bias - TIMES.double()) ** 2).mean())  # the least-squares loss
     rows = re.findall(
@@ -206,29 +204,74 @@ def test_section_6_says_what_each_step_size_does(deeper_output: str) -> None:
         deeper_output,
         re.M,
     )
-    assert len(rows) == 5, deeper_output
+    assert [name for _, name, *_ in rows] == [
+        "too small",
+        "the article's",
+        "about right, lowest",
+        "just below the limit",
+    ], deeper_output
     for lr, _, first, last, above in rows:
-        reference, _ = reference_descent(float(lr), lesson.RATE_EPOCHS)
+        reference, _ = reference_descent(float(lr), lesson.RATE_EPOCHS + 1)  # the loss after the last step, too
         # Compared at the digits printed: float32 and float64 descent agree on them.
         assert (first, last) == (lesson.digits(reference[0], 3), lesson.digits(reference[-1], 3)), lr
         assert above == lesson.digits(reference[-1] - best, 2), lr
-    # The row named lowest is the lowest of every stable step size, to its three digits, by float64 descent.
-    lowest = float(next(lr for lr, name, *_ in rows if name.startswith("lowest")))
-    ends = {lr: reference_descent(lr, lesson.RATE_EPOCHS + 1)[0][-1] for lr in (lowest * 0.99, lowest, lowest * 1.01)}
-    assert min(ends, key=ends.__getitem__) == lowest, ends
-    assert all(ends[lowest] < float(last) for lr, name, first, last, _ in rows if not name.startswith("lowest"))
+    ends = {float(lr): reference_descent(float(lr), lesson.RATE_EPOCHS + 1)[0][-1] for lr, *_ in rows}
+    about_right = float(next(lr for lr, name, *_ in rows if name.startswith("about right")))
+    assert min(ends, key=ends.__getitem__) == about_right, ends
+    assert about_right == round_down(LIMIT, 1) and float(rows[3][0]) == round_down(LIMIT)
+    too_large = re.search(rf"^  lr {NUMBER} \(too large\): +stopped at epoch (\d+)", deeper_output, re.M)
+    assert too_large and float(too_large.group(1)) > LIMIT, deeper_output
+
+
+def test_section_6_prints_no_eigen_story_on_the_required_path(lesson_output: str) -> None:
+    # The required path says what the limit is in a sentence; the cost's directions wait for --deeper.
+    for word in ("λmin", "Hessian", "eigen", "direction", "linear algebra"):
+        assert word not in lesson_output, f"python lesson.py prints {word!r}:\n{lesson_output}"
+    section = lesson_output[lesson_output.index("== 6.") : lesson_output.index("== 7.")]
+    assert "λmax: the cost's largest curvature" in section, section
+
+
+def test_section_6_deeper_finds_the_lowest_and_the_balance(deeper_output: str) -> None:
     flat, steep = curvatures(DISTANCES)
     balanced, edge = round_down(2 / (steep + flat)), round_down(LIMIT)
-    assert (
-        f"lr {balanced:g} (2/(λmax + λmin))" in deeper_output and f"lr {edge:g} (just below the limit)" in deeper_output
-    )
+    text = deeper_output[deeper_output.index("section 6: what each step size") :]
+    lowest = float(re.search(rf"linear algebra finds lr {NUMBER} lowest", text).group(1))
+    # The lowest of every stable step size, to its three digits, by float64 descent: after the 60th step.
+    ends = {lr: reference_descent(lr, lesson.RATE_EPOCHS + 1)[0][-1] for lr in (lowest * 0.99, lowest, lowest * 1.01)}
+    assert min(ends, key=ends.__getitem__) == lowest, ends
+    for lr in (lowest, balanced, edge):
+        printed = re.search(rf"lr {lr:g} ends at {NUMBER}", text).group(1)
+        assert printed == lesson.digits(reference_descent(lr, lesson.RATE_EPOCHS + 1)[0][-1], 3)
     for lr in (balanced, edge):
-        losses, (slope, bias) = reference_descent(lr, lesson.TRAIN_EPOCHS)
+        losses, _ = reference_descent(lr, lesson.TRAIN_EPOCHS + 1)  # the loss after the last step, too
+        _, (slope, bias) = reference_descent(lr, lesson.TRAIN_EPOCHS)
         line = re.search(
-            rf"At lr {lr:g} .*, 500 epochs end at loss {NUMBER}; 7 miles -> {NUMBER} minutes", deeper_output
+            rf"At lr {lr:g} .*, the loss after 500 epochs is about {NUMBER}; 7 miles -> {NUMBER} minutes", text
         )
-        assert line, deeper_output
+        assert line, text
         assert line.group(1) == lesson.digits(losses[-1], 2)
         assert float(line.group(2)) == pytest.approx(7 * slope + bias, abs=0.01)
     # Stable is not fast: just below the limit the loss is still far above where the balanced step ends.
-    assert reference_descent(edge, 500)[0][-1] > 1000 * reference_descent(balanced, 500)[0][-1]
+    assert reference_descent(edge, 501)[0][-1] > 1000 * reference_descent(balanced, 501)[0][-1]
+
+
+@pytest.mark.parametrize("epochs", [lesson.RATE_EPOCHS, lesson.TRAIN_EPOCHS])
+def test_section_5_at_a_step_size_ends_where_section_6_says(
+    epochs: int, deeper_output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README sends the learner to --section training --lr 0.1197 --epochs 60: both print the loss after
+    # the last step.
+    edge = round_down(LIMIT)
+    if epochs == lesson.RATE_EPOCHS:
+        row = re.search(rf"^  lr {edge:g} \(just below the limit\): +loss {NUMBER} -> {NUMBER},", deeper_output, re.M)
+        said = row.group(2)
+    else:
+        said = re.search(rf"At lr {edge:g} .*, the loss after {epochs} epochs is about {NUMBER};", deeper_output)
+        said = said.group(1)
+    code, out, _ = run_training(edge, epochs, capsys)
+    trained = float(re.search(rf"Trained:\s+w = {NUMBER}, b = {NUMBER}, loss {NUMBER}", out).group(3))
+    assert code == 0 and lesson.digits(trained, len(said.replace(".", "").lstrip("0"))) == said, (said, trained)
+    if epochs == lesson.RATE_EPOCHS:
+        readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+        command = f"`python lesson.py --section training --lr {edge:g} --epochs {epochs}`"
+        assert command in readme and f"ending at loss {said}." in readme, "README section 6 names the run it quotes"

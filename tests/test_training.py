@@ -193,3 +193,54 @@ def test_linear_regression_wraps_nn_linear() -> None:
     x = torch.tensor([[1.0], [-2.5]])
     assert torch.equal(model(x), layer(x))
     assert model(x)[0].item() == pytest.approx(layer.weight.item() + layer.bias.item())
+
+
+def reference_adam(
+    x: torch.Tensor, y: torch.Tensor, start: tuple[float, float], lr: float, steps: int
+) -> tuple[float, float]:
+    """Adam from its paper in float64 Python: w's first move, and the cost after `steps` steps."""
+    xs, ys = x.reshape(-1).double().tolist(), y.reshape(-1).double().tolist()
+    beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+    params, m, v, first = list(start), [0.0, 0.0], [0.0, 0.0], None
+    for t in range(1, steps + 1):
+        residuals = [params[0] * a + params[1] - b for a, b in zip(xs, ys, strict=True)]
+        gradient = [2 * sum(r * a for r, a in zip(residuals, xs, strict=True)) / len(xs), 2 * sum(residuals) / len(xs)]
+        for i in range(2):
+            m[i] = beta1 * m[i] + (1 - beta1) * gradient[i]  # the running average of the gradient
+            v[i] = beta2 * v[i] + (1 - beta2) * gradient[i] ** 2  # and of its square
+            move = -lr * (m[i] / (1 - beta1**t)) / ((v[i] / (1 - beta2**t)) ** 0.5 + eps)
+            params[i] += move
+            first = move if first is None else first
+    cost = sum((params[0] * a + params[1] - b) ** 2 for a, b in zip(xs, ys, strict=True)) / len(xs)
+    return first, cost
+
+
+def test_adam_is_taught_on_section_4s_points(lesson_output: str) -> None:
+    x, y = lesson.make_line_data(*lesson.SLOPE_BIAS_TRUE, lesson.NOISE_STD, seed=lesson.SEED)
+    line = re.search(
+        r"Section 4's run at lr (\S+): w's first step is (\S+) with SGD, (\S+) with Adam; 15 steps end at "
+        r"J = (\S+) and (\S+)\.",
+        lesson_output,
+    )
+    assert line, lesson_output
+    lr, sgd_move, adam_move, sgd_cost, adam_cost = (float(value) for value in line.groups())
+    losses, params = reference_descent(x, y, lesson.SLOPE_BIAS_START, lr, 16)  # losses[15]: after 15 steps
+    assert sgd_move == pytest.approx(params[1][0] - params[0][0], abs=5e-4)
+    assert sgd_cost == pytest.approx(losses[15], rel=1e-3)
+    assert f"lr {lr:g}: w = " in lesson_output and f"J = {sgd_cost:.4g}" in lesson_output, "section 4's own run"
+    first, cost = reference_adam(x, y, lesson.SLOPE_BIAS_START, lr, 15)
+    assert adam_move == pytest.approx(first, abs=5e-5) and abs(adam_move) == pytest.approx(lr, abs=5e-5)
+    assert adam_cost == pytest.approx(cost, rel=1e-3)
+
+
+def test_the_adam_line_leaves_exercise_2_to_the_learner(lesson_output: str) -> None:
+    # Exercise 2 asks which optimizer reaches a loss of 1 first on the four deliveries: no number of theirs is printed.
+    from exercises.solutions.ex2_optimizer_comparison import compare_optimizers, epochs_to_reach
+
+    distances, times = lesson.load_distance_time()
+    histories = compare_optimizers(distances, times)
+    adam = lesson_output[lesson_output.index("optim.Adam steps") :].split("\n", 2)[:2]
+    numbers = set(re.findall(r"\d+(?:\.\d+)?", " ".join(adam)))
+    for losses in histories.values():
+        assert str(epochs_to_reach(losses, 1.0)) not in numbers - {"15"}, adam
+        assert f"{losses[-1]:.4g}" not in numbers, adam
