@@ -294,12 +294,15 @@ def test_ctrl_c_in_the_terminal_ends_the_run_and_its_child_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = learner_file(tmp_path, "    import time\n    time.sleep(60)\n")
+    # Python ignores Ctrl-C in a process started with it ignored (a background job): as a terminal's, here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         assert ex2.run(module) == 130
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert capsys.readouterr().err == "Exercise 2 stopped: you pressed Ctrl-C while it was running.\n"
 
 
