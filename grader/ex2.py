@@ -32,6 +32,7 @@ from grader.run_it import expect_losses as expect_run_losses
 from lesson_support.figures import use_files_only
 
 EXERCISE = BY_NUMBER[2]
+DRAWS_FIGURES = True  # its checks draw and save figures: the checks' parent process loads matplotlib first
 
 START_HINT_EX2 = (
     "The first loss is already off, so a model did not start from torch.manual_seed(seed); LinearRegression(). "

@@ -24,6 +24,7 @@ import gc
 import importlib
 import importlib.util
 import inspect
+import io
 import math
 import numbers
 import os
@@ -569,24 +570,41 @@ def expect_float(value: object, what: str) -> float:
 # --- one graded check, run in a child process -------------------------------------------------------
 
 
-_warmed: list[bool] = []
+_warmed: list[str] = []  # what warm_up has done in this process: "torch", "figures"
 
 
-def warm_up() -> None:
-    """Pay once, in this process, what torch and matplotlib cost the first time: imports, the first step, the first PNG.
+def warm_up(figures: bool = True) -> None:
+    """Pay once, in this process, what torch (and matplotlib, for `figures`) cost the first time: imports, the first
+    step, the first PNG.
 
     Every check's child then starts with all of it done; and torch wraps some of its own functions on
     first use (an optimizer class's step, torch.manual_seed), which must have happened before a child
     takes note of what torch holds (`library_snapshot`).
     """
-    if _warmed:
-        return
-    import io
+    if "torch" not in _warmed:
+        _warm_torch()
+        _warmed.append("torch")
+    if figures and "figures" not in _warmed:
+        _warm_figures()
+        _warmed.append("figures")
+    gc.freeze()  # what the libraries made is never collected: a child's garbage collector walks only what it makes
 
+
+def _warm_figures() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.figure
+
+    figure = matplotlib.figure.Figure()
+    axes = figure.add_subplot()
+    axes.plot([1, 2], [1, 2], label="a")
+    axes.set_yscale("log")
+    axes.legend()
+    figure.savefig(io.BytesIO(), format="png")
+
+
+def _warm_torch() -> None:
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -613,14 +631,6 @@ def warm_up() -> None:
         if isinstance(value, type) and issubclass(value, optim.Optimizer) and value is not optim.Optimizer:
             with contextlib.suppress(Exception):
                 value([torch.zeros(1, requires_grad=True)])
-    figure = matplotlib.figure.Figure()
-    axes = figure.add_subplot()
-    axes.plot([1, 2], [1, 2], label="a")
-    axes.set_yscale("log")
-    axes.legend()
-    figure.savefig(io.BytesIO(), format="png")
-    gc.freeze()  # what the libraries made is never collected: a child's garbage collector walks only what it makes
-    _warmed.append(True)
 
 
 def library_namespaces() -> dict[str, Any]:
@@ -743,7 +753,9 @@ def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | 
     """
     exercise = BY_NUMBER[number]
     module = exercise.module if yours else exercise.solution_module
-    warm_up()
+    from grader.plugin import checks_of
+
+    warm_up(figures=getattr(checks_of(exercise), "DRAWS_FIGURES", False))
     child = _worker(number, yours)
     child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
     outcome = child.wait(isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
