@@ -29,6 +29,8 @@ import math
 import numbers
 import os
 import sys
+import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -696,6 +698,8 @@ def end_workers() -> None:
     for child in _workers.values():
         child.end()
     _workers.clear()
+    _ahead.clear()
+    _ahead_done.clear()
     SHIPPED.put_back("")
 
 
@@ -744,23 +748,69 @@ class Check:
         return outcome
 
 
+_ahead: dict[tuple[int, str], isolation.Outcome] = {}  # reference checks already run: (exercise, check) -> outcome
+_ahead_done: list[bool] = []
+
+
+def _references_first(folder: Path, limits: isolation.Limits) -> None:
+    """Run this run's reference checks now, before any learner's code runs, two at a time.
+
+    They are the costly half of the checks (the reference's own training runs); side by side they
+    take half the time on two cores, and no learner's code is running that could touch data/ under them.
+    """
+    from grader.plugin import REFERENCE_CHECKS, checks_of
+
+    if not REFERENCE_CHECKS:
+        return
+    numbers = {number for number, _ in REFERENCE_CHECKS}
+    warm_up(figures=any(getattr(checks_of(BY_NUMBER[number]), "DRAWS_FIGURES", False) for number in numbers))
+    count = min(2, os.cpu_count() or 1)
+    shares = [REFERENCE_CHECKS[lane::count] for lane in range(count)]  # each lane its share, in the run's order
+    children: list[dict[int, isolation.Child]] = [{} for _ in shares]
+
+    def work(lane: int) -> None:
+        mine = children[lane]
+        for number, name in shares[lane]:
+            if number not in mine or not mine[number].alive:
+                mine[number] = isolation.Child()
+            scratch = tempfile.mkdtemp(prefix=f"{name}-", dir=folder.parent)
+            _ahead[(number, name)] = mine[number].run(Check(number, name, False, scratch, {}, {}), limits)
+
+    lanes = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in range(count)]
+    try:
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+    finally:
+        for child in (child for mine in children for child in mine.values()):
+            child.end()
+
+
 def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | None = None) -> None:
     """Run one graded check in a child process and give its verdict here: return, pytest.skip or pytest.fail.
 
-    Checks run one at a time, never two at once: a learner's code that deletes a shipped file must
-    not take it from under the reference's check. Between its checks the learner's child is frozen,
-    with whatever threads or processes it left running.
+    The learner's checks run one at a time, never beside another check: a learner's code that
+    deletes a shipped file must not take it from under another check. Between its checks the
+    learner's child is frozen, with whatever threads or processes it left running. The reference's
+    checks have all run before the first of them (`_references_first`).
     """
     exercise = BY_NUMBER[number]
     module = exercise.module if yours else exercise.solution_module
     from grader.plugin import checks_of
 
-    warm_up(figures=getattr(checks_of(exercise), "DRAWS_FIGURES", False))
-    child = _worker(number, yours)
-    child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
-    outcome = child.wait(isolation.Limits(cpu_limit or isolation.CPU_LIMIT))
-    if yours:
-        child.pause()
+    limits = isolation.Limits(cpu_limit or isolation.CPU_LIMIT)
+    if not _ahead_done:
+        _ahead_done.append(True)
+        _references_first(folder, limits)
+    outcome = None if yours else _ahead.pop((number, name), None)
+    if outcome is None:
+        warm_up(figures=getattr(checks_of(exercise), "DRAWS_FIGURES", False))
+        child = _worker(number, yours)
+        child.send(Check(number, name, yours, str(folder), dict(Answer.broken), dict(Answer.timed_out)))
+        outcome = child.wait(limits)
+        if yours:
+            child.pause()
     Answer.broken.update(outcome.state.get("broken", {}))
     message = outcome.message
     if outcome.kind in ("stopped", "ended"):

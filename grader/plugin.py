@@ -198,6 +198,7 @@ class Verdict:
         }[self.state]
 
 
+REFERENCE_CHECKS: list[tuple[int, str]] = []  # this run's checks of the reference solutions: (exercise, check)
 NOT_WRITTEN = "not written yet"  # how a skip line and the summary both tell a function that raises NotImplementedError
 CANNOT_IMPORT = "cannot be imported"  # how a check's skip line tells a file whose import failed in an earlier check
 
@@ -362,10 +363,13 @@ class Summary:
         damaged = shipped.Keeper().damaged_sentence() if graded_here else None
         if damaged:  # every verdict would be the damaged file's, not the answer's
             pytest.exit(f"The checks cannot run yet: {damaged}", returncode=pytest.ExitCode.USAGE_ERROR)
+        REFERENCE_CHECKS.clear()
         for item in session.items:
             found = _exercise_of_item(item)
             if found is not None and found[1] == "yours":
                 self.selected.setdefault(found[0].marker, set()).add(item.nodeid)
+            elif found is not None and found[1] == "reference" and "check" in getattr(item, "callspec", ()).params:
+                REFERENCE_CHECKS.append((found[0].number, item.callspec.params["check"]))
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         for marker, nodeids in self.selected.items():
