@@ -495,7 +495,7 @@ def unreadable_file(file: Path, shown: str) -> str | None:
 
 
 def _current_test() -> str:
-    test = os.environ.get("PYTEST_CURRENT_TEST", "")  # "tests/test_exercises.py::test_ex3_plot[yours] (call)"
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")  # "exercises/test_exercises.py::test_ex3_plot[yours] (call)"
     return test.rsplit(" ", 1)[0].split("::")[-1] or "an earlier check"
 
 

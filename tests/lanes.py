@@ -259,7 +259,7 @@ class Replay:
         where = f" while it ran {crashed.nodeid}" if crashed else ""
         line = (
             f"The second test process ended with exit status {self.status}{where}; the tests it had not finished run "
-            "here instead (run python -m pytest -p no:lanes to run every test in one process)."
+            "here instead (run python -m pytest tests -p no:lanes to run every test in one process)."
         )
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if reporter is not None:

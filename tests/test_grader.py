@@ -1933,7 +1933,7 @@ def test_ex1_a_slope_is_told_as_metres_only_from_50_to_200_times_the_right_one(r
 @pytest.mark.parametrize("failed", ["", "rate limited"])
 def test_the_current_check_is_named_from_pytests_variable(failed: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if failed:  # a parameter with a space in it, inside a class
-        node = f"tests/test_exercises.py::TestPlots::test_ex3_plot[{failed}] (call)"
+        node = f"exercises/test_exercises.py::TestPlots::test_ex3_plot[{failed}] (call)"
         monkeypatch.setenv("PYTEST_CURRENT_TEST", node)
         assert harness._current_test() == f"test_ex3_plot[{failed}]"
     else:
