@@ -1383,7 +1383,7 @@ run_in_notebook(deeper_workflow, workflow)
 
 # %% [markdown]
 # ## 8. Next steps
-# Four exercises practise what the lesson showed; pytest checks the answers.
+# The exercises practise what the lesson showed; pytest checks the answers.
 
 
 # %%

@@ -3,8 +3,8 @@
     python benchmarks/watch.py                 # forked checks, 5 rounds
     python benchmarks/watch.py --rounds 9 --no-fork-rounds 3
 
-In a copy of the repository (your exercise files are never touched), one watcher follows all four
-exercises. Each round saves, into each exercise in turn, a stub, a wrong answer and the reference
+In a copy of the repository (your exercise files are never touched), one watcher follows every
+exercise. Each round saves, into each exercise in turn, a stub, a wrong answer and the reference
 solution, and times each save from just before the file is replaced to the moment the watcher
 prints the screen with that check's verdict (its output is a pipe, so it prints each finished
 screen once). A learner pauses between saves; so does this, for a second (five with --no-fork). Each round also times
@@ -181,7 +181,7 @@ def measure(repository: Path, rounds: int, options: tuple[str, ...], cold: list[
 
 
 def report(title: str, result: dict) -> None:
-    print(f"\n{title}: first screen with all four verdicts after {result['startup']:.2f} s")
+    print(f"\n{title}: first screen with every verdict after {result['startup']:.2f} s")
     print("median s from the save to the verdict on screen (to the screen with every check counted)")
     print(f"{'exercise':<10}" + "".join(f"{state:>16}" for state in STATES))
     for name in FILES:

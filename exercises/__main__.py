@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import sys
 
-USAGE = """\
+from grader.catalog import EXERCISES
+
+USAGE = f"""\
 python -m exercises watch          check each exercise again every time you save its file
-python -m exercises watch ex2      only exercise 2 (any of ex1 to ex4)
+python -m exercises watch ex2      only exercise 2 (any of {EXERCISES[0].marker} to {EXERCISES[-1].marker})
 python -m exercises watch --help   the options (a time limit, a fresh Python per check)
 python -m exercises run ex4        run exercise 4 on real data, as python -m exercises.ex4_train_validate_save does
 

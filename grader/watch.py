@@ -1,6 +1,6 @@
 """`python -m exercises watch`: every save of an exercise file checks that exercise again, on one screen.
 
-    python -m exercises watch              # all four exercises
+    python -m exercises watch              # every exercise
     python -m exercises watch ex3          # only exercise 3
     python -m exercises watch --no-fork    # a fresh Python per check, as on Windows
 
@@ -34,7 +34,7 @@ the loaded tests depend on changes (lesson.py, tests/, grader/, pyproject.toml),
 starts itself again, so that children never run yesterday's grader.
 
 Watching files: the watcher polls the modification time and size of each exercise file every
-20 ms. There are four files; a poll costs a few microseconds and needs no library, it behaves
+20 ms. There is one file per exercise; a poll costs a few microseconds and needs no library, it behaves
 alike on every operating system and file system (network drives and WSL mounts included, where
 change notifications are unreliable), and the poll also serves the keyboard and the children's
 reports, so the whole watcher is one loop with no threads. A save that arrives while that
