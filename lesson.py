@@ -37,7 +37,7 @@ except ModuleNotFoundError as missing:  # a Python without the lesson's packages
 from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 
-from grader.catalog import EXERCISES
+from exercises.catalog import EXERCISES
 from lesson_support import animation, explorer, figures
 from lesson_support.checks import (
     DivergenceError,
@@ -1390,7 +1390,7 @@ run_in_notebook(deeper_workflow, workflow)
 def section_next_steps(run: Run) -> None:
     heading(8, "Next steps: the exercises")
     print("Open exercises/README.md. Each exercise is a file to fill in; pytest grades it:")
-    for exercise in EXERCISES:  # the one list of exercises, grader/catalog.py
+    for exercise in EXERCISES:  # the one list of exercises, exercises/catalog.py
         print(f"  {exercise.file:<40} {exercise.task:<32} {exercise.check_command}")
     heights, _ = load_height_weight()
     print(

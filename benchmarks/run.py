@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 sys.path.insert(0, str(ROOT))
-from grader.catalog import EXERCISES  # noqa: E402  (the one list of exercises; it imports nothing heavy)
+from exercises.catalog import EXERCISES  # noqa: E402  (the one list of exercises; it imports nothing heavy)
 
 # Targets, as ratios to the floor.
 TARGETS = {

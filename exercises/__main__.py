@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from grader.catalog import EXERCISES
+from exercises.catalog import EXERCISES
 
 USAGE = f"""\
 python -m exercises watch          check each exercise again every time you save its file
@@ -40,7 +40,7 @@ def run(names: list[str]) -> int:
     """`python -m exercises run exN`: import the exercise file and run it, as `python -m exercises.<file>` does."""
     import importlib
 
-    from grader.catalog import BY_MARKER
+    from exercises.catalog import BY_MARKER
 
     if len(names) != 1 or names[0] not in BY_MARKER:
         print(

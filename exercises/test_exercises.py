@@ -6,7 +6,7 @@
 (from the repository's top folder, or from exercises/). A function that still raises
 NotImplementedError is reported as not attempted yet (skipped). The checks themselves live in
 grader/ex1.py, grader/ex2.py, ... (`GRADED`); the exercises come from the one list in
-grader/catalog.py. This is the one module that holds graded checks.
+exercises/catalog.py. This is the one module that holds graded checks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.catalog import EXERCISES, Exercise
+from exercises.catalog import EXERCISES, Exercise
 from grader.harness import end_workers, grade
 from grader.plugin import SHIPPED_DATA, WHO, checks_of
 

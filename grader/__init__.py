@@ -1,6 +1,7 @@
 """The exercise system: one list of exercises, a harness that runs a learner's code safely, the checks, a pytest plugin.
 
-    catalog.py     THE list of exercises (number, file name, task); everything else derives from it
+    (exercises/catalog.py is THE list of exercises, number, file name and task: everything derives from it.
+    It lives with the exercises, so that the lesson and the stubs read it without importing the grader.)
     isolation.py   a child process for the learner's code, watched from outside: CPU-time and wall limits,
                    its whole process group ended, what it did told in a sentence
     shipped.py     data/ and exercises/solutions/ held to their known content (shipped.json), put back
@@ -29,7 +30,7 @@ Adding exercise 5 takes six files, and copies nothing:
    their own and failing with `fail(sentence)`; `GRADED`, a dict from a test name to a function
    (answer, folder) that runs one check; and `run(module) -> int`, "run it", whose body is a
    `show()` handed to `run_safely(EXERCISE, module, show)`.
-4. grader/catalog.py: one line in EXERCISES, Exercise(5, "ex5_<name>", "<task in a few words>").
+4. exercises/catalog.py: one line in EXERCISES, Exercise(5, "ex5_<name>", "<task in a few words>").
 5. exercises/README.md: a row of the table, and a section "## Exercise 5: ..." with what the grader
    checks and hints **Hint 5.1.** ... .
 6. tests/test_grader_ex5.py, the grader's own tests: constructed answers (never the learner's

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 import lesson
+from exercises.catalog import BY_NUMBER
 from grader import messages
-from grader.catalog import BY_NUMBER
 from grader.harness import Answer, expect_tensor, fail, kind
 from grader.run_it import UnusableResult, run_safely, save_figure
 from lesson_support.figures import use_files_only

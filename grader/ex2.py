@@ -15,7 +15,7 @@ import torch
 from torch import optim
 
 import lesson
-from grader.catalog import BY_NUMBER
+from exercises.catalog import BY_NUMBER
 from grader.harness import Answer, expect_figure, expect_losses, fail, kind
 from grader.histories import (
     OPTIMIZERS,

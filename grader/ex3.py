@@ -18,7 +18,7 @@ import torch
 from torch import optim
 
 import lesson
-from grader.catalog import BY_NUMBER
+from exercises.catalog import BY_NUMBER
 from grader.harness import Answer, close, expect_figure, expect_losses, fail, figures_saved, same_losses
 from grader.histories import (
     NO_STEP_HINT,

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import lesson
-from grader.catalog import BY_NUMBER
+from exercises.catalog import BY_NUMBER
 from grader.harness import LOSS_RTOL, Answer, close, expect_float, expect_losses, expect_tensor, fail, kind
 from grader.messages import unreadable_weights
 from grader.run_it import UnusableResult, output_path, run_safely, save_figure, shown_output, told_as_the_checks_tell_it

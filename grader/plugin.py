@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from grader.catalog import BY_MARKER, EXERCISES, Exercise
+from exercises.catalog import BY_MARKER, EXERCISES, Exercise
 
 GRADED_TESTS = "test_exercises.py"  # the one test module (in exercises/) that holds every graded check
 SHIPPED_DATA = "shipped_data"  # the marker of a check of a data file the lesson ships: neither yours nor the reference

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from exercises.catalog import BY_NUMBER, Exercise, exercise_of_file
 from grader import isolation
-from grader.catalog import BY_NUMBER, Exercise, exercise_of_file
 from grader.harness import SHIPPED, global_state, restore_global_state, syntax_message, unreadable_file
 from grader.messages import GRADER_FILES, TARGET_SIZE_WARNING, describe_exception, losses_problem, raised_in, shown_path
 from lesson_support import files
@@ -126,7 +126,7 @@ def run_it(module: ModuleType) -> int:
     """Run the exercise `module` is the stub or the reference solution of; return the exit code."""
     exercise = exercise_of_file(module.__file__ or "")
     if exercise is None:
-        raise ValueError(f"{module.__file__} is not an exercise file named in grader/catalog.py")
+        raise ValueError(f"{module.__file__} is not an exercise file named in exercises/catalog.py")
     try:
         return importlib.import_module(exercise.checks_module).run(module)
     except KeyboardInterrupt:  # while the grader and the lesson load, before the learner's code runs

@@ -84,7 +84,7 @@ class Exercise:
 
 def exercises() -> list[Exercise]:
     """The exercises, in order: the only place the watcher learns which there are."""
-    from grader.catalog import EXERCISES
+    from exercises.catalog import EXERCISES
 
     return [Exercise(entry.marker, Path(entry.file), entry.task, entry.number) for entry in EXERCISES]
 

@@ -1,4 +1,4 @@
-"""The one list of exercises (grader/catalog.py): every exercise in it has all its pieces, and everything reads it."""
+"""The one list of exercises (exercises/catalog.py): every exercise in it has all its pieces, and all read it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import lesson
-from grader.catalog import BY_MARKER, EXERCISES, Exercise, exercise_of_file
+from exercises.catalog import BY_MARKER, EXERCISES, Exercise, exercise_of_file
 
 ROOT = Path(__file__).resolve().parents[1]
 HINTS = ROOT / "exercises" / "README.md"
@@ -120,7 +119,11 @@ def test_the_markers_come_from_the_list(pytestconfig: pytest.Config) -> None:
 
 
 def test_the_lesson_and_the_readmes_name_every_exercise_in_the_list(lesson_output: str) -> None:
-    assert lesson.EXERCISES is EXERCISES
+    for source in [ROOT / "lesson.py", *sorted((ROOT / "lesson_support").glob("*.py"))]:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        assert not [name for name in imported if name.split(".")[0] == "grader"], f"{source.name} imports the grader"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     next_steps = readme[readme.index("## 8. Next steps") : readme.index("## Key takeaways")]
     rows = [line for line in next_steps.splitlines() if line.startswith("| ") and "`exercises/" in line]

@@ -28,7 +28,11 @@ def test_section_1_the_worked_example_by_hand(deeper_output: str) -> None:
     text = part(deeper_output, 1)
     exact = [x * -0.4443 - 0.5045 for x in (2.0, 4.0)]
     unrounded = [x * -0.44426 - 0.50446 for x in (2.0, 4.0)]
-    assert round(-0.44426, 4) == -0.4443 and round(-0.50446, 4) == -0.5045
+    rounded = re.search(r"sets weight (-[\d.]+) and bias (-[\d.]+)", text)
+    unrounded_weights = re.search(r"unrounded weights: (-[\d.]+) and (-[\d.]+) round to the ones above", text)
+    assert rounded and unrounded_weights, text
+    for short, long in zip(rounded.groups(), unrounded_weights.groups(), strict=True):  # the claim, held to its numbers
+        assert round(float(long), 4) == float(short) and len(long) > len(short), (short, long)
     assert f"model(x) = [[{exact[0]:.4f}], [{exact[1]:.4f}]]" in text
     assert f"give [[{unrounded[0]:.4f}], [{unrounded[1]:.4f}]]." in text
     assert f"{unrounded[0]:.4f}, {unrounded[1]:.4f}" == "-1.3930, -2.2815", "the source's comment, reproduced"

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from grader.catalog import BY_MARKER, EXERCISES
+from exercises.catalog import BY_MARKER, EXERCISES
 from grader.plugin import CANNOT_IMPORT, MEMORY, NOT_WRITTEN, SHIPPED_DATA, Tally, file_hash
 
 ALL = len(EXERCISES)  # how many exercises the summary counts, from the one list

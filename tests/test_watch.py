@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from watch_session import COMPARED, EXERCISE, WATCH_LIMIT, Session, finished_session
 
-from grader.catalog import BY_MARKER
+from exercises.catalog import BY_MARKER
 from grader.plugin import checks_of
 
 pytest_plugins = ["watch_session"]  # starts the session when collection ends

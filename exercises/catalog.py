@@ -1,7 +1,8 @@
 """The one list of exercises. Everything that counts, numbers, registers or prints exercises reads it.
 
 Importing this module imports nothing heavy (no torch): the lesson's last section, the pytest
-plugin that registers the markers and the benchmarks all read it.
+plugin that registers the markers and the benchmarks all read it. It lives with the exercises,
+so that the lesson and the stubs read it without importing the grader.
 """
 
 from __future__ import annotations
