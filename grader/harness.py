@@ -766,15 +766,17 @@ def _references_first(folder: Path, limits: isolation.Limits) -> None:
     warm_up(figures=any(getattr(checks_of(BY_NUMBER[number]), "DRAWS_FIGURES", False) for number in numbers))
     count = min(2, os.cpu_count() or 1)
     shares = [REFERENCE_CHECKS[lane::count] for lane in range(count)]  # each lane its share, in the run's order
-    children: list[dict[int, isolation.Child]] = [{} for _ in shares]
+    # One child per lane for every exercise: the reference answers are the grader's own code, which
+    # leaves nothing behind for another exercise's check (a new child follows one that was stopped).
+    children: list[isolation.Child | None] = [None for _ in shares]
 
     def work(lane: int) -> None:
-        mine = children[lane]
         for number, name in shares[lane]:
-            if number not in mine or not mine[number].alive:
-                mine[number] = isolation.Child()
+            child = children[lane]
+            if child is None or not child.alive:
+                child = children[lane] = isolation.Child()
             scratch = tempfile.mkdtemp(prefix=f"{name}-", dir=folder.parent)
-            _ahead[(number, name)] = mine[number].run(Check(number, name, False, scratch, {}, {}), limits)
+            _ahead[(number, name)] = child.run(Check(number, name, False, scratch, {}, {}), limits)
 
     lanes = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in range(count)]
     try:
@@ -783,8 +785,9 @@ def _references_first(folder: Path, limits: isolation.Limits) -> None:
         for lane in lanes:
             lane.join()
     finally:
-        for child in (child for mine in children for child in mine.values()):
-            child.end()
+        for child in children:
+            if child is not None:
+                child.end()
 
 
 def grade(number: int, name: str, yours: bool, folder: Path, cpu_limit: float | None = None) -> None:
