@@ -1,9 +1,11 @@
 """A learner's code runs in a child process that the grader watches from outside.
 
 Every graded check and every "run it" calls the learner's functions in a child process: forked
-from this one where that is safe (Linux), a fresh Python elsewhere (macOS, Windows). The child
-leads a process group of its own, and the parent ends the whole group (threads and any process
-the learner's code started go with it) when the child has reported, or when
+from this one where that is safe (Linux), a fresh Python elsewhere (macOS, Windows). A child runs
+one job (`run`), or one job after another (`Child`: the checks of one exercise on one answer),
+and can be frozen between them (`Child.pause`) with everything it started. The child leads a
+process group of its own, and the parent ends the whole group (threads and any process the
+learner's code started go with it) when the child is no longer needed, or when
 
 - the CPU time of the group passes the CPU limit: an endless loop. A busy or slow machine stretches
   a right answer's wall-clock time, not the work it does, so this limit never stops a right answer;
