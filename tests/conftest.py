@@ -1,10 +1,9 @@
 """What every test shares: a time limit per test, the exercises' plugin, one real run of lesson.py, its output.
 
 The time limit (grader/time_limit.py) and the exercises' plugin (grader/plugin.py: markers, the
-scratch folder, the end-of-run summary) live in the grader package; this file loads them, and
-tests/lanes.py, which runs the whole suite in two processes. The in-process passes over the
-lesson that many tests read (`deeper_output`, `sections_alone`) are made once, before the two
-lanes part, so that neither repeats them.
+scratch folder, the end-of-run summary) live in the grader package; this file loads them. The
+in-process passes over the lesson that many tests read (`deeper_output`, `sections_alone`) are
+session fixtures, made once per process (with pytest-xdist, `-n 2`, once in each).
 """
 
 from __future__ import annotations
@@ -17,15 +16,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lanes
 import pytest
 
-pytest_plugins = ["grader.time_limit", "grader.plugin", "pytester", "lanes"]
+pytest_plugins = ["grader.time_limit", "grader.plugin", "pytester"]
 
 # This process lives for seconds and frees almost everything by reference counting: without the
 # garbage collector, importing torch and running the tests takes about a second less (and some
@@ -143,18 +140,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             _start(session.config, marker)
 
 
-# Tests that run in pytest's own process, never in the second lane (tests/lanes.py): those that
-# wait for a run this process started, and the exercises' checks, whose summary notes each
-# learner's file as its first check starts.
-MAIN_PROCESS_MODULES = ("test_watch.py", "test_exercises.py")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The tests that wait for a run go last, when the runs have had the most time.
     items.sort(key=lambda item: any(item.get_closest_marker(marker) for marker in BACKGROUND))
-    for item in items:
-        if item.path.name in MAIN_PROCESS_MODULES or any(item.get_closest_marker(marker) for marker in BACKGROUND):
-            item.add_marker(lanes.MARKER)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -236,31 +224,7 @@ def run_main(argv: list[str]) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
-class Shared:
-    """A result the whole session shares, made once: before the two lanes part if they do, so neither repeats it."""
-
-    def __init__(self, fixture: str, build: Callable[[pytest.Config], Any]) -> None:
-        self.fixture, self.build = fixture, build
-        self.outcome: tuple[bool, Any] | None = None
-
-    def get(self, config: pytest.Config) -> Any:
-        if self.outcome is None:
-            try:
-                self.outcome = (True, self.build(config))
-            except BaseException as error:  # handed to every test that asks for it, as a fixture's error is
-                self.outcome = (False, error)
-        made, value = self.outcome
-        if not made:
-            raise value
-        return value
-
-    def before_fork(self, session: pytest.Session) -> None:
-        if any(self.fixture in getattr(item, "fixturenames", ()) for item in session.items):
-            with contextlib.suppress(BaseException):
-                self.get(session.config)
-
-
-def _deeper_output(config: pytest.Config) -> str:
+def _deeper_output() -> str:
     blocked = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "matplotlib"}
     sys.modules.update(dict.fromkeys([*blocked, "matplotlib"], None))  # `import matplotlib` now fails
     try:
@@ -275,13 +239,10 @@ def _deeper_output(config: pytest.Config) -> str:
     return text
 
 
-DEEPER_OUTPUT = Shared("deeper_output", _deeper_output)
-
-
 @pytest.fixture(scope="session")
-def deeper_output(pytestconfig: pytest.Config) -> str:
+def deeper_output() -> str:
     """Everything `python lesson.py --no-plots --deeper` prints, run where matplotlib cannot be imported."""
-    return DEEPER_OUTPUT.get(pytestconfig)
+    return _deeper_output()
 
 
 @pytest.fixture(scope="session")
@@ -317,7 +278,7 @@ class SectionsAlone:
     folder: Path  # the working folder the sections ran in
 
 
-def _sections_alone(config: pytest.Config) -> SectionsAlone:
+def _sections_alone(folder: Path) -> SectionsAlone:
     import torch
 
     import lesson
@@ -325,7 +286,6 @@ def _sections_alone(config: pytest.Config) -> SectionsAlone:
     from lesson_support.figures import FigureOutput
 
     figures.use_files_only()  # as the agg fixture does
-    folder = config._tmp_path_factory.mktemp("sections-alone")
     kept: dict[str, Any] = {}
     by_section: dict[str, list[str]] = {}
     calls: list[ModelCall] = []
@@ -359,22 +319,10 @@ def _sections_alone(config: pytest.Config) -> SectionsAlone:
     return SectionsAlone("".join(pieces), kept, by_section, calls, folder)
 
 
-SECTIONS_ALONE = Shared("sections_alone", _sections_alone)
-
-
 @pytest.fixture(scope="session")
-def sections_alone(agg: None, pytestconfig: pytest.Config) -> SectionsAlone:
+def sections_alone(agg: None, tmp_path_factory: pytest.TempPathFactory) -> SectionsAlone:
     """One in-process pass over the sections with figures kept; the print, figure and mode checks share it."""
-    return SECTIONS_ALONE.get(pytestconfig)
-
-
-def _warm(session: pytest.Session) -> None:
-    from project_process import warm_libraries
-
-    warm_libraries()  # torch's first optimizer step and matplotlib's first PNG, paid once for both lanes
-
-
-lanes.BEFORE_FORK.extend([_warm, DEEPER_OUTPUT.before_fork, SECTIONS_ALONE.before_fork])
+    return _sections_alone(tmp_path_factory.mktemp("sections-alone"))
 
 
 def where_files_went_left_out(output: str) -> str:

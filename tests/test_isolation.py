@@ -86,7 +86,6 @@ def test_threads_and_processes_left_behind_end_with_the_child(tmp_path: Path) ->
     assert not later.exists()
 
 
-@pytest.mark.main_process  # where Ctrl-C is pytest's own: the second lane ignores it
 def test_a_ctrl_c_here_ends_the_child_and_is_raised_here() -> None:
     started = []
 

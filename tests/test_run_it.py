@@ -289,7 +289,6 @@ def test_a_shipped_file_the_run_deletes_is_put_back_and_named(
 
 
 @pytest.mark.in_a_child
-@pytest.mark.main_process  # where Ctrl-C is pytest's own: the second lane ignores it
 def test_ctrl_c_in_the_terminal_ends_the_run_and_its_child_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
