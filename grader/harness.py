@@ -46,12 +46,11 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from exercises.catalog import BY_NUMBER
 from grader import isolation, messages, shipped
 from grader.plugin import CANNOT_IMPORT, NOT_WRITTEN
-from grader.time_limit import TimeLimitExceeded, time_limit
+from grader.time_limit import TimeLimitExceeded
 
 LOSS_RTOL = 1e-4  # a loss history matches the reference run to this relative tolerance...
 LOSS_ATOL = 1e-6  # ...or this absolute one, for losses near zero
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-IMPORT_LIMIT = 30.0  # seconds an exercise file may take to import (a demo run without its __main__ guard)
 # The frames of a traceback that are the grader's, never shown as the learner's: this package and the graded tests.
 GRADER_FILES = messages.GRADER_FILES | {os.path.realpath(messages.ROOT / "exercises" / "test_exercises.py")}
 # The files the lesson ships (data/, exercises/solutions/), as the checks found them: put back if a learner's code
@@ -394,18 +393,11 @@ class Answer:
             )
             if unreadable:
                 raise _Unreadable(unreadable)
-            with time_limit(IMPORT_LIMIT):
-                module = importlib.import_module(name)
+            module = importlib.import_module(name)  # the check's process limits it: see grade()
         except _Unreadable as error:
             problem = str(error)
         except SyntaxError as error:
             problem = syntax_message(path, error)
-        except TimeLimitExceeded:
-            problem = (
-                f"{what} did not finish in {IMPORT_LIMIT:g} s: something at the top level of the file runs for "
-                "ever, outside any function (a loop, or the demo line that belongs under "
-                'if __name__ == "__main__":).'
-            )
         except (Exception, SystemExit, KeyboardInterrupt) as error:  # a NameError at import time reads as a sentence
             problem = describe_exception(what, error, file)
         finally:
